@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Task Manager's one entry point: ./run.sh init [--dev] | dev | start | test
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=.venv
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+# A Python >= 3.12 that really runs: $PYTHON, then python3.13/python3.12/python3 on PATH,
+# then pyenv's installs (a pyenv shim on PATH can exist and still fail to run).
+find_python() {
+    local candidate
+    local -a candidates=()
+    [[ -n ${PYTHON:-} ]] && candidates+=("$PYTHON")
+    candidates+=(python3.13 python3.12 python3)
+    if command -v pyenv >/dev/null 2>&1; then
+        candidates+=("$(pyenv root)"/versions/3.1[2-9]*/bin/python3)
+    fi
+    candidates+=("$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3)
+    for candidate in "${candidates[@]}"; do
+        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
+            command -v "$candidate" || echo "$candidate"
+            return 0
+        fi
+    done
+    [[ -n ${PYTHON:-} ]] && die "PYTHON=$PYTHON is not a working Python 3.12 or newer"
+    die "no Python 3.12 or newer found: install one, or point PYTHON at it"
+}
+
+# Create or refresh the virtual environment; "dev" adds the test and lint tools.
+ensure_env() {
+    local extra=${1:-}
+    local stamp="$VENV/.installed${extra:+-$extra}"
+    local wanted
+    wanted=$(cat pyproject.toml)
+    if [[ -x $VENV/bin/python && -f $stamp && $(cat "$stamp") == "$wanted" ]]; then
+        return 0
+    fi
+    if [[ ! -x $VENV/bin/python ]]; then
+        local python
+        python=$(find_python)
+        echo "run.sh: creating $VENV with $("$python" --version)" >&2
+        "$python" -m venv "$VENV"
+    fi
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e ".${extra:+[$extra]}"
+    echo "$wanted" > "$stamp"
+}
+
+cmd_init() {
+    if [[ ${1:-} == --dev ]]; then ensure_env dev; else ensure_env; fi
+    echo "run.sh: environment ready in $VENV" >&2
+}
+
+cmd_dev() {
+    ensure_env dev
+    exec "$VENV/bin/python" -m taskmanager --reload --host "$HOST" --port "$PORT"
+}
+
+cmd_start() {
+    ensure_env
+    exec "$VENV/bin/python" -m taskmanager --host "$HOST" --port "$PORT"
+}
+
+cmd_test() {
+    ensure_env dev
+    local bin=$VENV/bin
+    echo "== ruff check" && "$bin/ruff" check .
+    echo "== ruff format --check" && "$bin/ruff" format --check .
+    echo "== mypy" && "$bin/mypy"
+    echo "== pytest" && "$bin/pytest" "$@"
+}
+
+case ${1:-} in
+    init) shift; cmd_init "$@" ;;
+    dev) shift; cmd_dev "$@" ;;
+    start) shift; cmd_start "$@" ;;
+    test) shift; cmd_test "$@" ;;
+    *) echo "usage: ./run.sh init [--dev] | dev | start | test [pytest args]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""Task Manager: submit, follow, list and cancel long-running tasks over HTTP."""

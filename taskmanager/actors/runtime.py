@@ -1,0 +1,191 @@
+"""The actor runtime: a mailbox, tell, ask with a timeout, supervision and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Final
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ASK_TIMEOUT: Final = 5.0
+DEFAULT_MAILBOX_SIZE: Final = 1_000_000
+
+
+class Request[R]:
+    """A message that expects a reply of type ``R``; send it with ``ask``."""
+
+    __slots__ = ()
+
+
+class ActorStoppedError(RuntimeError):
+    """The actor has stopped (or is stopping) and takes no more messages."""
+
+
+class MailboxFullError(RuntimeError):
+    """The actor's mailbox is at its bound; the sender should back off."""
+
+
+class ActorKilledError(RuntimeError):
+    """Raised inside an actor that received ``Kill``, so that its supervisor restarts it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """Make the actor crash as if a handler had failed; its supervisor restarts it."""
+
+
+@dataclass(slots=True)
+class _Envelope:
+    message: object
+    reply: asyncio.Future[Any] | None
+
+
+_STOP: Final = _Envelope(None, None)
+
+
+class Actor:
+    """One asyncio task that owns its state and handles one message at a time.
+
+    Subclasses implement ``receive``; it is only ever called from the actor's own task,
+    so the state it touches needs no lock. An exception raised while handling an
+    ``ask`` goes back to the caller as well; either way the actor crashed, and its
+    supervisor calls ``on_restart`` before the next message.
+    """
+
+    def __init__(self, name: str, *, mailbox_size: int = DEFAULT_MAILBOX_SIZE) -> None:
+        self.name = name
+        self._mailbox: asyncio.Queue[_Envelope] = asyncio.Queue()
+        self._mailbox_size = mailbox_size
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def receive(self, message: Any) -> Any:  # noqa: ANN401 - each actor narrows it with match
+        """Handle one message; the return value is the reply to an ``ask``."""
+        raise NotImplementedError
+
+    async def on_start(self) -> None:
+        """Run in the actor's task before the first message."""
+
+    async def on_restart(self, error: Exception) -> None:
+        """Run after a crash, before the next message: drop or repair what the crash broke."""
+
+    async def on_stop(self) -> None:
+        """Run once the actor's task has ended; stop anything the actor owns."""
+
+    @property
+    def alive(self) -> bool:
+        """Whether the actor's task is running."""
+        return self._task is not None and not self._task.done()
+
+    @property
+    def backlog(self) -> int:
+        """How many messages wait in the mailbox."""
+        return self._mailbox.qsize()
+
+    def tell(self, message: object) -> None:
+        """Send a message without waiting for it to be handled."""
+        self._post(_Envelope(message, None))
+
+    async def ask[R](self, message: Request[R], timeout: float = DEFAULT_ASK_TIMEOUT) -> R:
+        """Send a message and wait up to ``timeout`` seconds for its reply."""
+        reply: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._post(_Envelope(message, reply))
+        async with asyncio.timeout(timeout):
+            return await reply
+
+    def _post(self, envelope: _Envelope) -> None:
+        if self._closed:
+            raise ActorStoppedError(f"actor {self.name} is stopped")
+        if self._mailbox.qsize() >= self._mailbox_size:
+            raise MailboxFullError(f"actor {self.name} has {self._mailbox_size} messages waiting")
+        self._mailbox.put_nowait(envelope)
+
+    def start(self, supervisor: Supervisor) -> None:
+        """Start the actor's task; ``supervisor`` restarts it after a crash."""
+        if self._task is not None:
+            raise RuntimeError(f"actor {self.name} was already started")
+        self._task = asyncio.create_task(self._supervise(supervisor), name=f"actor:{self.name}")
+
+    async def stop(self, grace: float = 1.0) -> None:
+        """Handle what is queued for up to ``grace`` seconds, then cancel; fail leftover asks."""
+        if self._task is None or self._closed:
+            return
+        self._closed = True
+        self._mailbox.put_nowait(_STOP)
+        _, pending = await asyncio.wait({self._task}, timeout=grace)
+        if pending:
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=grace)
+        while not self._mailbox.empty():
+            reply = self._mailbox.get_nowait().reply
+            if reply is not None and not reply.done():
+                reply.set_exception(ActorStoppedError(f"actor {self.name} stopped"))
+        await self.on_stop()
+
+    async def _supervise(self, supervisor: Supervisor) -> None:
+        await self.on_start()
+        while True:
+            try:
+                await self._serve()
+            except Exception as error:  # noqa: BLE001 - a supervisor catches every crash
+                supervisor.record_crash(self, error)
+                try:
+                    await self.on_restart(error)
+                except Exception as again:  # noqa: BLE001 - same reason
+                    supervisor.record_crash(self, again)
+            else:
+                return
+
+    async def _serve(self) -> None:
+        mailbox = self._mailbox
+        while True:
+            envelope = await mailbox.get()
+            if envelope is _STOP:
+                return
+            reply = envelope.reply
+            if reply is not None and reply.done():
+                continue  # the caller gave up waiting
+            try:
+                if isinstance(envelope.message, Kill):
+                    raise ActorKilledError(f"actor {self.name} was killed")  # noqa: TRY301
+                result = await self.receive(envelope.message)
+            except Exception as error:
+                if reply is not None and not reply.done():
+                    reply.set_exception(error)
+                raise
+            except asyncio.CancelledError:
+                if reply is not None and not reply.done():
+                    reply.set_exception(ActorStoppedError(f"actor {self.name} stopped"))
+                raise
+            if reply is not None and not reply.done():
+                reply.set_result(result)
+
+
+class Supervisor:
+    """Counts crashes; more than ``max_crashes`` within ``period`` seconds means unhealthy."""
+
+    def __init__(self, max_crashes: int = 5, period: float = 60.0) -> None:
+        self._max_crashes = max_crashes
+        self._period = period
+        self._crashes: deque[float] = deque()
+        self.crash_count = 0
+
+    def record_crash(self, actor: Actor, error: Exception) -> None:
+        """Log a crash; the actor goes on with the next message after ``on_restart``."""
+        logger.error("actor %s crashed; restarting it", actor.name, exc_info=error)
+        self.crash_count += 1
+        now = time.monotonic()
+        self._crashes.append(now)
+        while self._crashes and self._crashes[0] < now - self._period:
+            self._crashes.popleft()
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the actors crashed at most ``max_crashes`` times in the last ``period``."""
+        now = time.monotonic()
+        recent = sum(1 for moment in self._crashes if moment >= now - self._period)
+        return recent <= self._max_crashes

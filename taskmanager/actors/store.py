@@ -1,0 +1,192 @@
+"""The task store: the single writer of task state, and the one that tells who waits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import uuid
+from collections import Counter, deque
+from typing import Any
+from uuid import UUID
+
+from taskmanager.actors.clock import Clock
+from taskmanager.actors.messages import (
+    CancelTask,
+    Enqueue,
+    FinishTask,
+    GetStoreStatus,
+    GetTask,
+    ListTasks,
+    ReportProgress,
+    StartTask,
+    StoreFull,
+    StoreStatus,
+    SubmitTask,
+    SweepExpired,
+    WatchTask,
+    Withdraw,
+)
+from taskmanager.actors.model import Task, TaskStatus
+from taskmanager.actors.runtime import Actor, ActorStoppedError
+
+logger = logging.getLogger(__name__)
+
+type Waiter = asyncio.Future[Task | None]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _DropWaiter:
+    task_id: UUID
+    waiter: Waiter
+
+
+class TaskStore(Actor):
+    """Owns every task record and the futures of clients waiting for a change."""
+
+    def __init__(
+        self, *, dispatcher: Actor, clock: Clock, max_tasks: int, result_ttl: float
+    ) -> None:
+        super().__init__("store")
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._max_tasks = max_tasks
+        self._result_ttl = result_ttl
+        self._tasks: dict[UUID, Task] = {}
+        self._counts: Counter[TaskStatus] = Counter()
+        self._waiters: dict[UUID, set[Waiter]] = {}
+        # (monotonic finish time, task id) in finishing order, so expiry pops from the left.
+        self._finished: deque[tuple[float, UUID]] = deque()
+
+    async def receive(self, message: Any) -> Any:  # noqa: ANN401
+        """Handle one store message."""
+        match message:
+            case GetTask(task_id=task_id):
+                return self._tasks.get(task_id)
+            case SubmitTask(task_type=task_type, parameters=parameters):
+                return self._submit(task_type, parameters)
+            case ReportProgress(task_id=task_id, progress=progress):
+                task = self._tasks.get(task_id)
+                if task is not None and task.status is TaskStatus.PROCESSING:
+                    self._tasks[task_id] = dataclasses.replace(task, progress=progress)
+            case StartTask(task_id=task_id):
+                return self._start(task_id)
+            case FinishTask(task_id=task_id, result=result, error=error):
+                self._finish(task_id, result, error)
+            case CancelTask(task_id=task_id):
+                return self._cancel(task_id)
+            case WatchTask(task_id=task_id, seen=seen):
+                return self._watch(task_id, seen)
+            case _DropWaiter(task_id=task_id, waiter=waiter):
+                waiters = self._waiters.get(task_id)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
+                        del self._waiters[task_id]
+            case ListTasks(status=status, limit=limit):
+                return self._list(status, limit)
+            case SweepExpired():
+                self._sweep()
+            case GetStoreStatus():
+                return StoreStatus(
+                    counts={status: self._counts[status] for status in TaskStatus},
+                    waiters=sum(len(waiters) for waiters in self._waiters.values()),
+                )
+            case _:
+                raise TypeError(f"store got an unknown message {message!r}")
+        return None
+
+    def _submit(self, task_type: Any, parameters: Any) -> Task | StoreFull:  # noqa: ANN401
+        if len(self._tasks) >= self._max_tasks:
+            return StoreFull(self._retry_after())
+        task = Task(
+            task_id=uuid.uuid4(),
+            task_type=task_type,
+            status=TaskStatus.QUEUED,
+            parameters=parameters,
+            created_at=self._clock.now(),
+        )
+        self._tasks[task.task_id] = task
+        self._counts[TaskStatus.QUEUED] += 1
+        self._dispatcher.tell(Enqueue(task))
+        return task
+
+    def _retry_after(self) -> float:
+        if self._finished:
+            return max(1.0, self._finished[0][0] + self._result_ttl - self._clock.monotonic())
+        # Nothing is finished yet: the soonest a slot frees is when a queued task ends.
+        return 5.0
+
+    def _start(self, task_id: UUID) -> Task | None:
+        task = self._tasks.get(task_id)
+        if task is None or task.status is not TaskStatus.QUEUED:
+            return None
+        return self._update(
+            task, status=TaskStatus.PROCESSING, started_at=self._clock.now(), progress=0.0
+        )
+
+    def _finish(self, task_id: UUID, result: Any, error: Any) -> None:  # noqa: ANN401
+        task = self._tasks.get(task_id)
+        if task is None or task.status.terminal:
+            return  # a late report from a job that was cancelled: the first ending stands
+        if error is None:
+            self._end(task, TaskStatus.COMPLETED, result=result, progress=1.0)
+        else:
+            self._end(task, TaskStatus.FAILED, error=error)
+
+    def _cancel(self, task_id: UUID) -> Task | None:
+        task = self._tasks.get(task_id)
+        if task is None or task.status.terminal:
+            return task
+        self._dispatcher.tell(Withdraw(task_id))
+        return self._end(task, TaskStatus.CANCELLED)
+
+    def _end(self, task: Task, status: TaskStatus, **changes: Any) -> Task:  # noqa: ANN401
+        self._finished.append((self._clock.monotonic(), task.task_id))
+        return self._update(task, status=status, finished_at=self._clock.now(), **changes)
+
+    def _update(self, task: Task, **changes: Any) -> Task:  # noqa: ANN401
+        updated = dataclasses.replace(task, **changes)
+        self._tasks[task.task_id] = updated
+        self._counts[task.status] -= 1
+        self._counts[updated.status] += 1
+        self._wake(task.task_id, updated)
+        return updated
+
+    def _wake(self, task_id: UUID, task: Task | None) -> None:
+        for waiter in self._waiters.pop(task_id, ()):
+            if not waiter.done():
+                waiter.set_result(task)
+
+    def _watch(self, task_id: UUID, seen: TaskStatus) -> Waiter:
+        waiter: Waiter = asyncio.get_running_loop().create_future()
+        task = self._tasks.get(task_id)
+        if task is None or task.status is not seen or task.status.terminal:
+            waiter.set_result(task)
+            return waiter
+        self._waiters.setdefault(task_id, set()).add(waiter)
+        # A client that gives up (timeout, hang-up) cancels the future; forget it at once.
+        waiter.add_done_callback(lambda done: self._forget(task_id, done))
+        return waiter
+
+    def _forget(self, task_id: UUID, waiter: Waiter) -> None:
+        if waiter.cancelled():
+            with contextlib.suppress(ActorStoppedError):  # a stopped store keeps no waiters
+                self.tell(_DropWaiter(task_id, waiter))
+
+    def _list(self, status: TaskStatus | None, limit: int | None) -> tuple[Task, ...]:
+        tasks: Any = self._tasks.values()
+        if status is not None:
+            tasks = (task for task in tasks if task.status is status)
+        if limit is not None:
+            return tuple(task for task, _ in zip(tasks, range(limit), strict=False))
+        return tuple(tasks)
+
+    def _sweep(self) -> None:
+        deadline = self._clock.monotonic() - self._result_ttl
+        while self._finished and self._finished[0][0] <= deadline:
+            _, task_id = self._finished.popleft()
+            if (task := self._tasks.pop(task_id, None)) is not None:
+                self._counts[task.status] -= 1
+                self._wake(task_id, None)

@@ -1,0 +1,93 @@
+"""One settings object: every ``TASKMANAGER_*`` variable is parsed and checked here."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Annotated, Self
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+type IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_WINDOWS = {"second": 1, "minute": 60, "hour": 3600}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``requests`` per sliding ``window`` seconds."""
+
+    requests: int
+    window: int
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Read ``N/second``, ``N/minute`` or ``N/hour``."""
+        match = _RATE.match(text)
+        if match is None:
+            raise ValueError(f"expected N/second, N/minute or N/hour, got {text!r}")
+        requests = int(match[1])
+        if requests < 1:
+            raise ValueError("the limit must allow at least 1 request")
+        return cls(requests, _WINDOWS[match[2]])
+
+    def __str__(self) -> str:
+        unit = next(name for name, seconds in _WINDOWS.items() if seconds == self.window)
+        return f"{self.requests}/{unit}"
+
+
+class Settings(BaseSettings):
+    """The service's configuration, read from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TASKMANAGER_", frozen=True, extra="ignore")
+
+    time_scale: float = Field(default=1.0, ge=0, le=1000, allow_inf_nan=False)
+    workers: int = Field(default=5, ge=1, le=1000)
+    rate_limit: Annotated[RateLimit, NoDecode] = RateLimit(10, 60)
+    trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
+    result_ttl: float = Field(default=600, gt=0, allow_inf_nan=False)
+    long_poll_timeout: float = Field(default=10, gt=0, le=3600, allow_inf_nan=False)
+    max_tasks: int = Field(default=100_000, ge=1)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ("*",)
+    shutdown_grace: float = Field(default=10, ge=0, le=3600, allow_inf_nan=False)
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _parse_rate_limit(cls, value: object) -> object:
+        return RateLimit.parse(value) if isinstance(value, str) else value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return tuple(ipaddress.ip_network(item, strict=False) for item in _split(value))
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_cors_origins(cls, value: object) -> object:
+        return tuple(_split(value)) if isinstance(value, str) else value
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class ConfigurationError(Exception):
+    """A configuration value is invalid; the message names the variable."""
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment, or raise one readable error."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigurationError(
+            f"invalid TASKMANAGER_{field.upper()}={error['input']!r}: {reason}"
+        ) from None

@@ -1,0 +1,1 @@
+"""The HTTP layer: FastAPI routes that talk to the actors only through messages."""

@@ -1,0 +1,118 @@
+"""The FastAPI application and the lifespan that owns the actor system."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from taskmanager.actors.clock import Clock
+from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError
+from taskmanager.actors.system import ActorSystem
+from taskmanager.config import Settings, load_settings
+from taskmanager.http.ratelimit import RateLimitMiddleware
+from taskmanager.http.routes import health, tasks
+from taskmanager.http.schemas import TASK_REQUEST
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Submit long-running tasks, follow them (poll, long-poll), list and cancel them.
+Five workers run them; every request to `/tasks` counts against the client's rate limit.
+"""
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the app; its lifespan starts the actors and stops them on shutdown."""
+    settings = settings or load_settings()
+    system = ActorSystem(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await system.start()
+        try:
+            yield
+        finally:
+            await system.stop()
+
+    app = FastAPI(
+        title="Task Manager",
+        version="0.1.0",
+        summary="An async task service",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.system = system
+    app.include_router(tasks.router)
+    app.include_router(health.router)
+    app.add_exception_handler(RequestValidationError, _bad_request)
+    for error in (TimeoutError, ActorStoppedError, MailboxFullError):
+        app.add_exception_handler(error, _busy)
+    app.add_exception_handler(Exception, _internal_error)
+    # Plain ASGI middleware (never BaseHTTPMiddleware: it breaks disconnect detection).
+    app.add_middleware(
+        RateLimitMiddleware, limiter=system.limiter, trusted_proxies=settings.trusted_proxies
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Content-Type", "Idempotency-Key", "Last-Event-ID"],
+        expose_headers=["Location", "Retry-After", "RateLimit", "RateLimit-Policy"],
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _bad_request(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this class only
+    details = []
+    for error in exc.errors()[:5]:
+        field = ".".join(str(part) for part in error["loc"][1:]) or str(error["loc"][0])
+        details.append(f"{field}: {error['msg']}")
+    return JSONResponse({"detail": "; ".join(details)}, status_code=400)
+
+
+async def _busy(_: Request, exc: Exception) -> JSONResponse:
+    logger.warning("answering 503: %r", exc)
+    detail = "the service is busy or shutting down; retry shortly"
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+
+
+async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled error", exc_info=exc)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, with the request body's models added and FastAPI's 422s removed.
+
+    The body is validated by hand (400, never 422), so FastAPI cannot see its model.
+    """
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    request_schema = TASK_REQUEST.json_schema(ref_template="#/components/schemas/{model}")
+    components.update(request_schema.pop("$defs", {}))
+    components["TaskRequest"] = request_schema
+    for path in schema["paths"].values():
+        for operation in path.values():
+            operation["responses"].pop("422", None)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,249 @@
+"""The task API: submit, read (and long-poll), list, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Sequence
+from typing import Annotated, Any, Final
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import ValidationError
+from starlette.types import Receive
+
+from taskmanager.actors.messages import (
+    CancelTask,
+    GetTask,
+    ListTasks,
+    StoreFull,
+    SubmitTask,
+    WatchTask,
+)
+from taskmanager.actors.model import Task, TaskStatus
+from taskmanager.actors.system import ActorSystem
+from taskmanager.http import examples
+from taskmanager.http.schemas import (
+    TASK,
+    TASK_REQUEST,
+    TASKS,
+    ConflictBody,
+    ErrorBody,
+    Submitted,
+    describe_validation_error,
+)
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+MAX_BODY: Final = 1024 * 1024
+LIST_CHUNK: Final = 256
+JSON_MEDIA_TYPE: Final = "application/json"
+
+_RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorBody, "description": "Too many requests from this client"}
+}
+_BAD_ID: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The id is not a UUID"},
+    404: {"model": ErrorBody, "description": "No such task (or it was cleaned up)"},
+}
+
+
+def _system(request: Request) -> ActorSystem:
+    system: ActorSystem = request.app.state.system
+    return system
+
+
+def _task_response(task: Task, status_code: int = 200) -> Response:
+    return Response(TASK.dump_json(task), status_code, media_type=JSON_MEDIA_TYPE)
+
+
+def _not_found(task_id: UUID) -> HTTPException:
+    return HTTPException(404, f"task {task_id} not found")
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Submit a task",
+    description="Queue a task; it runs on the next idle worker. Follow it at `Location`.",
+    response_model=Submitted,
+    responses={
+        202: {
+            "headers": {"Location": {"description": "The new task", "schema": {"type": "string"}}}
+        },
+        400: {"model": ErrorBody, "description": "Invalid JSON, task type or parameters"},
+        413: {"model": ErrorBody, "description": "The body is larger than 1 MiB"},
+        415: {"model": ErrorBody, "description": "The body is not JSON"},
+        503: {"model": ErrorBody, "description": "The store is full; retry after `Retry-After`"},
+        **_RATE_LIMITED,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON_MEDIA_TYPE: {
+                    "schema": {"$ref": "#/components/schemas/TaskRequest"},
+                    "examples": examples.SUBMIT,
+                }
+            },
+        }
+    },
+)
+async def submit_task(request: Request) -> Response:
+    """Validate the body, hand the task to the store and answer 202 with its id."""
+    content_type = request.headers.get("content-type", "")
+    if not _is_json(content_type):
+        raise HTTPException(415, f"Content-Type must be application/json, got {content_type!r}")
+    body = await _read_body(request)
+    try:
+        task_request = TASK_REQUEST.validate_json(body)
+    except ValidationError as exc:
+        raise HTTPException(400, describe_validation_error(exc)) from None
+    outcome = await _system(request).store.ask(
+        SubmitTask(task_request.task_type, task_request.parameters)
+    )
+    if isinstance(outcome, StoreFull):
+        raise HTTPException(
+            503,
+            "the task store is full; retry later",
+            headers={"Retry-After": str(math.ceil(outcome.retry_after))},
+        )
+    return Response(
+        b'{"task_id":"%s","status":"queued"}' % str(outcome.task_id).encode(),
+        202,
+        headers={"Location": f"/tasks/{outcome.task_id}"},
+        media_type=JSON_MEDIA_TYPE,
+    )
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == JSON_MEDIA_TYPE or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused with 413 as soon as it is known to pass 1 MiB."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.get(
+    "/{task_id}",
+    summary="Get a task, or wait for it to change",
+    description=(
+        "With `wait=true`, a task that is not finished is held until its status changes "
+        "or the long-poll timeout passes; a progress update alone does not end the wait."
+    ),
+    response_model=Task,
+    responses={
+        200: {"content": {JSON_MEDIA_TYPE: {"examples": examples.TASKS}}},
+        **_BAD_ID,
+        **_RATE_LIMITED,
+    },
+)
+async def get_task(
+    task_id: UUID,
+    request: Request,
+    wait: Annotated[bool, Query(description="Long-poll until the status changes")] = False,  # noqa: FBT002
+) -> Response:
+    """Answer with the task, at once or after its status changes."""
+    system = _system(request)
+    task = await system.store.ask(GetTask(task_id))
+    if task is None:
+        raise _not_found(task_id)
+    if wait and not task.status.terminal:
+        task = await _wait_for_change(system, task, request.receive)
+        if task is None:
+            raise _not_found(task_id)
+    return _task_response(task)
+
+
+async def _wait_for_change(system: ActorSystem, task: Task, receive: Receive) -> Task | None:
+    """Sleep on the store's notification, the timeout, or the client hanging up."""
+    changed = await system.store.ask(WatchTask(task.task_id, task.status))
+    hung_up = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait(
+            (changed, hung_up),
+            timeout=system.settings.long_poll_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        changed.cancel()  # withdraws the watch from the store if it is still open
+        hung_up.cancel()
+    if changed.done() and not changed.cancelled():
+        return changed.result()
+    return await system.store.ask(GetTask(task.task_id))
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+@router.get(
+    "",
+    summary="List tasks",
+    description="Oldest first; streamed, so long lists start arriving at once.",
+    response_model=list[Task],
+    responses={
+        200: {"content": {JSON_MEDIA_TYPE: {"examples": examples.LIST}}},
+        400: {"model": ErrorBody, "description": "Unknown status or limit out of range"},
+        **_RATE_LIMITED,
+    },
+)
+async def list_tasks(
+    request: Request,
+    status: Annotated[TaskStatus | None, Query(description="Only tasks in this status")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="At most this many")] = None,
+) -> StreamingResponse:
+    """Stream the tasks as one JSON array."""
+    tasks = await _system(request).store.ask(ListTasks(status, limit))
+    return StreamingResponse(_json_array(tasks), media_type=JSON_MEDIA_TYPE)
+
+
+async def _json_array(tasks: Sequence[Task]) -> AsyncIterator[bytes]:
+    """The tasks as a JSON array, encoded a chunk at a time."""
+    yield b"["
+    for start in range(0, len(tasks), LIST_CHUNK):
+        chunk = TASKS.dump_json(list(tasks[start : start + LIST_CHUNK]))[1:-1]
+        yield chunk if start == 0 else b"," + chunk
+    yield b"]"
+
+
+@router.delete(
+    "/{task_id}",
+    summary="Cancel a task",
+    description=(
+        "A queued task never runs; a processing one is stopped inside its worker. "
+        "Cancelling a cancelled task again is fine."
+    ),
+    response_model=Task,
+    responses={
+        200: {"content": {JSON_MEDIA_TYPE: {"examples": examples.CANCELLED}}},
+        409: {"model": ConflictBody, "description": "The task already completed or failed"},
+        **_BAD_ID,
+        **_RATE_LIMITED,
+    },
+)
+async def cancel_task(task_id: UUID, request: Request) -> Response:
+    """Cancel the task and answer with it."""
+    task = await _system(request).store.ask(CancelTask(task_id))
+    if task is None:
+        raise _not_found(task_id)
+    if task.status is TaskStatus.CANCELLED:
+        return _task_response(task)
+    conflict = ConflictBody(detail=f"task {task_id} already {task.status}", task=task)
+    return Response(conflict.model_dump_json(), 409, media_type=JSON_MEDIA_TYPE)

@@ -1,0 +1,74 @@
+"""Configuration: defaults, parsing, and one clear line for a bad value."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from taskmanager.config import ConfigurationError, RateLimit, load_settings
+
+
+def test_defaults_match_the_spec(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("TASKMANAGER_"):
+            monkeypatch.delenv(name)
+    settings = load_settings()
+    assert settings.time_scale == 1.0
+    assert settings.workers == 5
+    assert settings.rate_limit == RateLimit(10, 60)
+    assert settings.trusted_proxies == ()
+    assert settings.result_ttl == 600
+    assert settings.long_poll_timeout == 10
+    assert settings.max_tasks == 100_000
+    assert settings.cors_origins == ("*",)
+    assert settings.shutdown_grace == 10
+
+
+def test_values_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("TASKMANAGER_RATE_LIMIT", "5/second")
+    monkeypatch.setenv("TASKMANAGER_TRUSTED_PROXIES", "10.0.0.1, 192.168.0.0/16")
+    monkeypatch.setenv("TASKMANAGER_CORS_ORIGINS", "http://a.example,http://b.example")
+    settings = load_settings()
+    assert settings.rate_limit == RateLimit(5, 1)
+    assert [str(net) for net in settings.trusted_proxies] == ["10.0.0.1/32", "192.168.0.0/16"]
+    assert settings.cors_origins == ("http://a.example", "http://b.example")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TASKMANAGER_WORKERS", "zero"),
+        ("TASKMANAGER_WORKERS", "0"),
+        ("TASKMANAGER_TIME_SCALE", "-1"),
+        ("TASKMANAGER_TIME_SCALE", "nan"),
+        ("TASKMANAGER_RATE_LIMIT", "10/fortnight"),
+        ("TASKMANAGER_RATE_LIMIT", "0/minute"),
+        ("TASKMANAGER_TRUSTED_PROXIES", "not-an-ip"),
+        ("TASKMANAGER_MAX_TASKS", "-5"),
+        ("TASKMANAGER_LONG_POLL_TIMEOUT", "0"),
+    ],
+)
+def test_a_bad_value_raises_an_error_naming_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings()
+
+
+def test_a_bad_value_stops_the_server_with_one_line_and_no_traceback():
+    env = os.environ | {"TASKMANAGER_WORKERS": "many"}
+    result = subprocess.run(
+        [sys.executable, "-m", "taskmanager", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "TASKMANAGER_WORKERS" in lines[0]
+    assert "Traceback" not in result.stderr

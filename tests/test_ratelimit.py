@@ -1,0 +1,108 @@
+"""The rate limiter on a fake clock, and how the client's address is decided."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import FakeClock
+
+from taskmanager.actors.messages import CheckRate, PruneIdle
+from taskmanager.actors.ratelimiter import RateLimiter
+from taskmanager.actors.runtime import Supervisor
+from taskmanager.config import RateLimit, Settings
+from taskmanager.http.ratelimit import client_key
+
+
+async def check_all(limit: RateLimit, gaps: list[float]) -> list[tuple[float, bool, int]]:
+    clock = FakeClock()
+    limiter = RateLimiter(limit, clock)
+    limiter.start(Supervisor())
+    decisions = []
+    try:
+        for gap in gaps:
+            await clock.advance(gap)
+            decision = await limiter.ask(CheckRate("client"))
+            decisions.append((clock.monotonic(), decision.allowed, decision.retry_after))
+    finally:
+        await limiter.stop()
+    return decisions
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    requests=st.integers(1, 5),
+    window=st.sampled_from([1, 60]),
+    gaps=st.lists(st.floats(0, 30, allow_nan=False), max_size=40),
+)
+def test_never_more_than_the_limit_in_any_window(requests, window, gaps):
+    limit = RateLimit(requests, window)
+    decisions = asyncio.run(check_all(limit, [gap * window / 30 for gap in gaps]))
+    accepted = [moment for moment, allowed, _ in decisions if allowed]
+    for start in accepted:
+        in_window = [moment for moment in accepted if start <= moment < start + window]
+        assert len(in_window) <= requests
+    # A refused request names a wait after which a request does succeed.
+    for moment, allowed, retry_after in decisions:
+        if not allowed:
+            blockers = [m for m in accepted if moment - window < m <= moment]
+            assert len(blockers) == requests
+            assert retry_after >= min(blockers) + window - moment
+
+
+async def test_idle_clients_are_forgotten_after_their_window():
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimit(1, 60), clock)
+    limiter.start(Supervisor())
+    try:
+        for index in range(1000):
+            await limiter.ask(CheckRate(f"10.0.{index // 256}.{index % 256}"))
+        await clock.advance(61)
+        limiter.tell(PruneIdle())
+        # A pruned client starts with a full budget again, and so the table stayed small.
+        decision = await limiter.ask(CheckRate("10.0.0.0"))
+        assert decision.allowed
+        assert decision.remaining == 0
+        await limiter.ask(CheckRate("10.0.0.1"))
+    finally:
+        await limiter.stop()
+    assert len(limiter._clients) == 2
+
+
+def scope(peer: str, forwarded: str | None = None) -> dict:
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+    return {"client": (peer, 1234), "headers": headers}
+
+
+def trusted(text: str):
+    return Settings.model_validate({"trusted_proxies": text}).trusted_proxies
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored():
+    assert client_key(scope("203.0.113.7", "198.51.100.1"), ()) == "203.0.113.7"
+    assert client_key(scope("203.0.113.7", "198.51.100.1"), trusted("10.0.0.1")) == "203.0.113.7"
+
+
+def test_a_trusted_proxy_passes_on_the_nearest_untrusted_hop():
+    proxies = trusted("10.0.0.0/8")
+    assert client_key(scope("10.0.0.1", "198.51.100.1"), proxies) == "198.51.100.1"
+    # The client cannot prepend a fake hop: the rightmost untrusted address wins.
+    assert client_key(scope("10.0.0.1", "1.2.3.4, 198.51.100.1, 10.0.0.2"), proxies) == (
+        "198.51.100.1"
+    )
+    assert client_key(scope("10.0.0.1", "garbage"), proxies) == "10.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("peer", "key"),
+    [
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("127.0.0.1", "127.0.0.1"),
+    ],
+)
+def test_ipv6_clients_are_keyed_by_their_slash_64(peer, key):
+    assert client_key(scope(peer), ()) == key

@@ -1,0 +1,165 @@
+"""The actor runtime, through its public interface: tell, ask, Kill, stop."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from support import settle
+
+from taskmanager.actors import (
+    Actor,
+    ActorKilledError,
+    ActorStoppedError,
+    Kill,
+    MailboxFullError,
+    Request,
+    Supervisor,
+)
+
+
+@dataclass(frozen=True)
+class Add:
+    amount: int
+
+
+@dataclass(frozen=True)
+class Total(Request[int]):
+    pass
+
+
+@dataclass(frozen=True)
+class Fail(Request[None]):
+    pass
+
+
+@dataclass(frozen=True)
+class Block(Request[None]):
+    release: asyncio.Event
+
+
+class Counter(Actor):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("counter", **kwargs)
+        self.total = 0
+        self.restarts: list[Exception] = []
+        self.stopped = False
+
+    async def receive(self, message: Any) -> Any:
+        match message:
+            case Add(amount=amount):
+                self.total += amount
+            case Total():
+                return self.total
+            case Fail():
+                raise ValueError("asked to fail")
+            case Block(release=release):
+                await release.wait()
+        return None
+
+    async def on_restart(self, error: Exception) -> None:
+        self.restarts.append(error)
+
+    async def on_stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.fixture
+async def counter():
+    supervisor = Supervisor(max_crashes=2, period=60)
+    actor = Counter()
+    actor.start(supervisor)
+    yield actor, supervisor
+    await actor.stop()
+
+
+async def test_messages_are_handled_in_the_order_they_were_told(counter):
+    actor, _ = counter
+    for amount in (1, 2, 3):
+        actor.tell(Add(amount))
+    assert await actor.ask(Total()) == 6
+
+
+async def test_an_error_in_an_ask_reaches_the_caller_and_the_actor_goes_on(counter):
+    actor, supervisor = counter
+    with pytest.raises(ValueError, match="asked to fail"):
+        await actor.ask(Fail())
+    actor.tell(Add(5))
+    assert await actor.ask(Total()) == 5
+    assert len(actor.restarts) == 1
+    assert supervisor.crash_count == 1
+
+
+async def test_an_ask_that_is_not_answered_in_time_raises_timeout(counter):
+    actor, _ = counter
+    release = asyncio.Event()
+    blocked = asyncio.create_task(actor.ask(Block(release)))
+    await settle()
+    with pytest.raises(TimeoutError):
+        await actor.ask(Total(), timeout=0.01)
+    release.set()
+    await blocked
+    # The timed-out ask was skipped, not answered late; the actor still works.
+    assert await actor.ask(Total()) == 0
+
+
+async def test_kill_makes_the_supervisor_restart_the_actor_with_its_mailbox(counter):
+    actor, supervisor = counter
+    actor.tell(Add(1))
+    actor.tell(Kill())
+    actor.tell(Add(2))
+    assert await actor.ask(Total()) == 3
+    assert [type(error) for error in actor.restarts] == [ActorKilledError]
+    assert actor.alive
+    assert supervisor.healthy
+
+
+async def test_more_crashes_than_allowed_mark_the_system_unhealthy(counter):
+    actor, supervisor = counter
+    for _ in range(3):
+        actor.tell(Kill())
+    await actor.ask(Total())
+    assert not supervisor.healthy
+    assert actor.alive
+
+
+async def test_asks_still_queued_when_the_actor_stops_get_an_error():
+    actor = Counter()
+    actor.start(Supervisor())
+    release = asyncio.Event()
+    blocked = asyncio.create_task(actor.ask(Block(release)))
+    await settle()
+    queued = asyncio.create_task(actor.ask(Total()))
+    await settle()
+    await actor.stop(grace=0.01)
+    with pytest.raises(ActorStoppedError):
+        await queued
+    with pytest.raises(ActorStoppedError):
+        await blocked
+    assert actor.stopped
+    assert not actor.alive
+    with pytest.raises(ActorStoppedError):
+        actor.tell(Add(1))
+
+
+async def test_a_full_mailbox_refuses_more_messages():
+    actor = Counter(mailbox_size=2)
+    actor.tell(Add(1))
+    actor.tell(Add(1))
+    with pytest.raises(MailboxFullError):
+        actor.tell(Add(1))
+    actor.start(Supervisor())
+    await settle()
+    assert await actor.ask(Total()) == 2
+    await actor.stop()
+
+
+async def test_stop_lets_queued_tells_finish_within_the_grace_period():
+    actor = Counter()
+    actor.start(Supervisor())
+    for _ in range(100):
+        actor.tell(Add(1))
+    await actor.stop(grace=1)
+    assert actor.total == 100
