@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Self
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import DirectoryPath, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 type IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     max_tasks: int = Field(default=100_000, ge=1)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ("*",)
     shutdown_grace: float = Field(default=10, ge=0, le=3600, allow_inf_nan=False)
+    web_dir: DirectoryPath | None = None
 
     @field_validator("rate_limit", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from taskmanager.actors.model import JSONValue, Parameters, Task, TaskError, TaskStatus, TaskType
@@ -91,10 +92,16 @@ class FinishTask:
 
 @dataclass(frozen=True, slots=True)
 class StoreStatus:
-    """The store's figures: tasks per status and clients waiting on a change."""
+    """The store's figures.
+
+    Tasks kept per status, tasks finished since start per terminal status, clients
+    waiting on a change, and completions in each of the last minutes, oldest first.
+    """
 
     counts: dict[TaskStatus, int]
+    finished_total: dict[TaskStatus, int]
     waiters: int
+    completed_per_minute: tuple[tuple[datetime, int], ...]
 
 
 @dataclass(frozen=True, slots=True)

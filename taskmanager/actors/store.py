@@ -8,10 +8,12 @@ import dataclasses
 import logging
 import uuid
 from collections import Counter, deque
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from taskmanager.actors.clock import Clock
+from taskmanager.actors.events import EventKind, TaskChanged
 from taskmanager.actors.messages import (
     CancelTask,
     Enqueue,
@@ -28,12 +30,19 @@ from taskmanager.actors.messages import (
     WatchTask,
     Withdraw,
 )
-from taskmanager.actors.model import Task, TaskStatus
+from taskmanager.actors.model import TERMINAL, Task, TaskStatus
 from taskmanager.actors.runtime import Actor, ActorStoppedError
 
 logger = logging.getLogger(__name__)
 
 type Waiter = asyncio.Future[Task | None]
+
+STATS_MINUTES = 10
+_KIND: dict[TaskStatus, EventKind] = {
+    TaskStatus.COMPLETED: "completed",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -46,15 +55,25 @@ class TaskStore(Actor):
     """Owns every task record and the futures of clients waiting for a change."""
 
     def __init__(
-        self, *, dispatcher: Actor, clock: Clock, max_tasks: int, result_ttl: float
+        self,
+        *,
+        dispatcher: Actor,
+        events: Actor,
+        clock: Clock,
+        max_tasks: int,
+        result_ttl: float,
     ) -> None:
         super().__init__("store")
         self._dispatcher = dispatcher
+        self._events = events
         self._clock = clock
         self._max_tasks = max_tasks
         self._result_ttl = result_ttl
         self._tasks: dict[UUID, Task] = {}
         self._counts: Counter[TaskStatus] = Counter()
+        self._finished_total: Counter[TaskStatus] = Counter()
+        # Completions per minute (minute start, in seconds since the epoch), newest last.
+        self._per_minute: deque[tuple[int, int]] = deque(maxlen=STATS_MINUTES)
         self._waiters: dict[UUID, set[Waiter]] = {}
         # (monotonic finish time, task id) in finishing order, so expiry pops from the left.
         self._finished: deque[tuple[float, UUID]] = deque()
@@ -69,7 +88,9 @@ class TaskStore(Actor):
             case ReportProgress(task_id=task_id, progress=progress):
                 task = self._tasks.get(task_id)
                 if task is not None and task.status is TaskStatus.PROCESSING:
-                    self._tasks[task_id] = dataclasses.replace(task, progress=progress)
+                    updated = dataclasses.replace(task, progress=progress)
+                    self._tasks[task_id] = updated
+                    self._events.tell(TaskChanged("progress", task_id, updated))
             case StartTask(task_id=task_id):
                 return self._start(task_id)
             case FinishTask(task_id=task_id, result=result, error=error):
@@ -89,10 +110,7 @@ class TaskStore(Actor):
             case SweepExpired():
                 self._sweep()
             case GetStoreStatus():
-                return StoreStatus(
-                    counts={status: self._counts[status] for status in TaskStatus},
-                    waiters=sum(len(waiters) for waiters in self._waiters.values()),
-                )
+                return self._status()
             case _:
                 raise TypeError(f"store got an unknown message {message!r}")
         return None
@@ -110,6 +128,7 @@ class TaskStore(Actor):
         self._tasks[task.task_id] = task
         self._counts[TaskStatus.QUEUED] += 1
         self._dispatcher.tell(Enqueue(task))
+        self._events.tell(TaskChanged("submitted", task.task_id, task))
         return task
 
     def _retry_after(self) -> float:
@@ -122,9 +141,11 @@ class TaskStore(Actor):
         task = self._tasks.get(task_id)
         if task is None or task.status is not TaskStatus.QUEUED:
             return None
-        return self._update(
+        started = self._update(
             task, status=TaskStatus.PROCESSING, started_at=self._clock.now(), progress=0.0
         )
+        self._events.tell(TaskChanged("started", task_id, started))
+        return started
 
     def _finish(self, task_id: UUID, result: Any, error: Any) -> None:  # noqa: ANN401
         task = self._tasks.get(task_id)
@@ -143,8 +164,33 @@ class TaskStore(Actor):
         return self._end(task, TaskStatus.CANCELLED)
 
     def _end(self, task: Task, status: TaskStatus, **changes: Any) -> Task:  # noqa: ANN401
+        now = self._clock.now()
         self._finished.append((self._clock.monotonic(), task.task_id))
-        return self._update(task, status=status, finished_at=self._clock.now(), **changes)
+        self._finished_total[status] += 1
+        if status is TaskStatus.COMPLETED:
+            self._count_completion(int(now.timestamp()) // 60 * 60)
+        ended = self._update(task, status=status, finished_at=now, **changes)
+        self._events.tell(TaskChanged(_KIND[status], task.task_id, ended))
+        return ended
+
+    def _count_completion(self, minute: int) -> None:
+        if self._per_minute and self._per_minute[-1][0] == minute:
+            self._per_minute[-1] = (minute, self._per_minute[-1][1] + 1)
+        else:
+            self._per_minute.append((minute, 1))
+
+    def _status(self) -> StoreStatus:
+        this_minute = int(self._clock.now().timestamp()) // 60 * 60
+        counted = dict(self._per_minute)
+        minutes = range(this_minute - 60 * (STATS_MINUTES - 1), this_minute + 1, 60)
+        return StoreStatus(
+            counts={status: self._counts[status] for status in TaskStatus},
+            finished_total={status: self._finished_total[status] for status in TERMINAL},
+            waiters=sum(len(waiters) for waiters in self._waiters.values()),
+            completed_per_minute=tuple(
+                (datetime.fromtimestamp(minute, UTC), counted.get(minute, 0)) for minute in minutes
+            ),
+        )
 
     def _update(self, task: Task, **changes: Any) -> Task:  # noqa: ANN401
         updated = dataclasses.replace(task, **changes)
@@ -190,3 +236,4 @@ class TaskStore(Actor):
             if (task := self._tasks.pop(task_id, None)) is not None:
                 self._counts[task.status] -= 1
                 self._wake(task_id, None)
+                self._events.tell(TaskChanged("removed", task_id, None))

@@ -6,6 +6,7 @@ import logging
 
 from taskmanager.actors.clock import Clock, SystemClock
 from taskmanager.actors.dispatcher import Dispatcher
+from taskmanager.actors.events import EventHub
 from taskmanager.actors.janitor import Janitor
 from taskmanager.actors.ratelimiter import RateLimiter
 from taskmanager.actors.runtime import Actor, Supervisor
@@ -17,15 +18,17 @@ logger = logging.getLogger(__name__)
 
 
 class ActorSystem:
-    """The task store, the dispatcher, the workers, the rate limiter and the janitor."""
+    """The task store, dispatcher, workers, event hub, rate limiter and janitor."""
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.supervisor = Supervisor()
         self.dispatcher = Dispatcher()
+        self.events = EventHub()
         self.store = TaskStore(
             dispatcher=self.dispatcher,
+            events=self.events,
             clock=self.clock,
             max_tasks=settings.max_tasks,
             result_ttl=settings.result_ttl,
@@ -47,7 +50,14 @@ class ActorSystem:
     @property
     def actors(self) -> tuple[Actor, ...]:
         """Every actor, in the order they stop: producers of work before its consumers."""
-        return (self.janitor, self.limiter, *self.workers, self.dispatcher, self.store)
+        return (
+            self.janitor,
+            self.limiter,
+            *self.workers,
+            self.dispatcher,
+            self.store,
+            self.events,
+        )
 
     @property
     def healthy(self) -> bool:

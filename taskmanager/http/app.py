@@ -5,23 +5,28 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from taskmanager.actors.clock import Clock
 from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError
 from taskmanager.actors.system import ActorSystem
 from taskmanager.config import Settings, load_settings
 from taskmanager.http.ratelimit import RateLimitMiddleware
-from taskmanager.http.routes import health, tasks
+from taskmanager.http.routes import events, health, stats, tasks
 from taskmanager.http.schemas import TASK_REQUEST
 
 logger = logging.getLogger(__name__)
+
+# Where a built monitor is looked for: beside the package (a checkout), then the cwd.
+WEB_DIRS = (Path(__file__).parents[2] / "webapp" / "dist", Path("webapp") / "dist")
 
 DESCRIPTION = """
 Submit long-running tasks, follow them (poll, long-poll), list and cancel them.
@@ -50,8 +55,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         lifespan=lifespan,
     )
     app.state.system = system
+    app.state.heartbeat = events.HEARTBEAT_SECONDS
     app.include_router(tasks.router)
+    app.include_router(events.router)
+    app.include_router(stats.router)
     app.include_router(health.router)
+    _serve_monitor(app, settings.web_dir)
     app.add_exception_handler(RequestValidationError, _bad_request)
     for error in (TimeoutError, ActorStoppedError, MailboxFullError):
         app.add_exception_handler(error, _busy)
@@ -69,6 +78,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _serve_monitor(app: FastAPI, web_dir: Path | None) -> None:
+    """Serve the built web monitor at ``/``, or send visitors to the docs when it is not built."""
+    directory = web_dir or next((path for path in WEB_DIRS if path.is_dir()), None)
+    if directory is not None and (directory / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=directory, html=True), name="monitor")
+        return
+
+    @app.get("/", include_in_schema=False)
+    async def no_monitor() -> RedirectResponse:
+        return RedirectResponse("/docs")
 
 
 async def _bad_request(_: Request, exc: Exception) -> JSONResponse:

@@ -173,7 +173,7 @@ async def get_task(
 async def _wait_for_change(system: ActorSystem, task: Task, receive: Receive) -> Task | None:
     """Sleep on the store's notification, the timeout, or the client hanging up."""
     changed = await system.store.ask(WatchTask(task.task_id, task.status))
-    hung_up = asyncio.ensure_future(_disconnected(receive))
+    hung_up = asyncio.ensure_future(disconnected(receive))
     try:
         await asyncio.wait(
             (changed, hung_up),
@@ -188,7 +188,8 @@ async def _wait_for_change(system: ActorSystem, task: Task, receive: Receive) ->
     return await system.store.ask(GetTask(task.task_id))
 
 
-async def _disconnected(receive: Receive) -> None:
+async def disconnected(receive: Receive) -> None:
+    """Return once the client has hung up."""
     while (await receive())["type"] != "http.disconnect":
         pass
 

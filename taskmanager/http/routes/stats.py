@@ -1,0 +1,162 @@
+"""Figures for people (/stats, JSON) and for Prometheus (/metrics, text)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from taskmanager.actors.events import GetSubscriberCount
+from taskmanager.actors.messages import (
+    DispatcherStatus,
+    GetDispatcherStatus,
+    GetStoreStatus,
+    StoreStatus,
+)
+from taskmanager.actors.model import TaskStatus
+from taskmanager.actors.system import ActorSystem
+
+router = APIRouter(tags=["operations"])
+
+
+class WorkerCounts(BaseModel):
+    """The worker pool."""
+
+    total: int
+    busy: int
+    idle: int
+
+
+class MinuteCount(BaseModel):
+    """Tasks completed in the minute that starts at ``minute``."""
+
+    minute: datetime
+    count: int
+
+
+class Stats(BaseModel):
+    """The system at a glance."""
+
+    queue_depth: int
+    workers: WorkerCounts
+    counts: dict[TaskStatus, int]
+    completed_per_minute: list[MinuteCount]
+
+
+async def _figures(system: ActorSystem) -> tuple[DispatcherStatus, StoreStatus]:
+    return await asyncio.gather(
+        system.dispatcher.ask(GetDispatcherStatus()), system.store.ask(GetStoreStatus())
+    )
+
+
+@router.get(
+    "/stats",
+    summary="Queue depth, workers, tasks per status, completions per minute",
+    response_model=Stats,
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "queue_depth": 3,
+                        "workers": {"total": 5, "busy": 5, "idle": 0},
+                        "counts": {
+                            "queued": 3,
+                            "processing": 5,
+                            "completed": 40,
+                            "failed": 2,
+                            "cancelled": 1,
+                        },
+                        "completed_per_minute": [
+                            {"minute": "2026-11-28T06:00:00Z", "count": 12},
+                            {"minute": "2026-11-28T06:01:00Z", "count": 28},
+                        ],
+                    }
+                }
+            }
+        }
+    },
+)
+async def get_stats(request: Request) -> Stats:
+    """The figures as JSON; not rate limited."""
+    dispatcher, store = await _figures(request.app.state.system)
+    return Stats(
+        queue_depth=dispatcher.queued,
+        workers=WorkerCounts(
+            total=dispatcher.workers,
+            busy=dispatcher.busy,
+            idle=dispatcher.workers - dispatcher.busy,
+        ),
+        counts=store.counts,
+        completed_per_minute=[
+            MinuteCount(minute=minute, count=count) for minute, count in store.completed_per_minute
+        ],
+    )
+
+
+METRICS_EXAMPLE = """# HELP taskmanager_queue_depth Tasks waiting for a worker.
+# TYPE taskmanager_queue_depth gauge
+taskmanager_queue_depth 3
+"""
+
+
+@router.get(
+    "/metrics",
+    summary="The same figures in Prometheus text format",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"example": METRICS_EXAMPLE}}}},
+)
+async def get_metrics(request: Request) -> PlainTextResponse:
+    """Prometheus exposition format 0.0.4."""
+    system: ActorSystem = request.app.state.system
+    dispatcher, store = await _figures(system)
+    subscribers = await system.events.ask(GetSubscriberCount())
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, samples: dict[str, int]) -> None:
+        lines.extend((f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"))
+        lines.extend(f"{name}{labels} {value}" for labels, value in samples.items())
+
+    metric(
+        "taskmanager_queue_depth", "gauge", "Tasks waiting for a worker.", {"": dispatcher.queued}
+    )
+    metric(
+        "taskmanager_workers",
+        "gauge",
+        "Workers in the pool, by state.",
+        {
+            '{state="busy"}': dispatcher.busy,
+            '{state="idle"}': dispatcher.workers - dispatcher.busy,
+        },
+    )
+    metric(
+        "taskmanager_tasks",
+        "gauge",
+        "Tasks kept in the store, by status.",
+        {f'{{status="{status}"}}': count for status, count in store.counts.items()},
+    )
+    metric(
+        "taskmanager_tasks_finished_total",
+        "counter",
+        "Tasks that reached a terminal status since start, by status.",
+        {f'{{status="{status}"}}': count for status, count in store.finished_total.items()},
+    )
+    metric(
+        "taskmanager_long_poll_waiters",
+        "gauge",
+        "Clients waiting on a change.",
+        {"": store.waiters},
+    )
+    metric("taskmanager_event_streams", "gauge", "Open event streams.", {"": subscribers})
+    metric(
+        "taskmanager_actor_restarts_total",
+        "counter",
+        "Actor crashes that their supervisor restarted.",
+        {"": system.supervisor.crash_count},
+    )
+    return PlainTextResponse(
+        "\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
