@@ -31,7 +31,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def make_settings() -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"rate_limit": "10000/second"} | overrides
+        values: dict[str, Any] = {"rate_limit": "10000/second", "shutdown_grace": 0} | overrides
         return Settings.model_validate(values)
 
     return make

@@ -25,11 +25,38 @@ class StoreFull:
 
 
 @dataclass(frozen=True, slots=True)
-class SubmitTask(Request[Task | StoreFull]):
-    """Create a queued task and hand it to the dispatcher."""
+class ShuttingDown:
+    """The service is shutting down and takes no new tasks."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """The idempotency key was seen with the same request: this is the original task."""
+
+    task: Task
+
+
+@dataclass(frozen=True, slots=True)
+class KeyReused:
+    """The idempotency key was seen with a different request."""
+
+    task_id: UUID
+
+
+type SubmitOutcome = Task | Replayed | KeyReused | StoreFull | ShuttingDown
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitTask(Request[SubmitOutcome]):
+    """Create a queued task and hand it to the dispatcher.
+
+    With an ``idempotency_key`` already used for the same task type and parameters, reply
+    with that task instead; used for other ones, reply ``KeyReused``.
+    """
 
     task_type: TaskType
     parameters: Parameters
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +134,21 @@ class StoreStatus:
 @dataclass(frozen=True, slots=True)
 class GetStoreStatus(Request[StoreStatus]):
     """Ask the store for its figures."""
+
+
+@dataclass(frozen=True, slots=True)
+class BeginDrain(Request[tuple[Task, ...]]):
+    """Shutting down: refuse new tasks, cancel the queued ones (the reply), answer waiters."""
+
+
+@dataclass(frozen=True, slots=True)
+class WhenIdle(Request[asyncio.Future[None]]):
+    """A future that resolves once no task is processing."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelUnfinished(Request[tuple[Task, ...]]):
+    """Cancel every task that has not finished; reply with them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,19 +15,26 @@ from uuid import UUID
 from taskmanager.actors.clock import Clock
 from taskmanager.actors.events import EventKind, TaskChanged
 from taskmanager.actors.messages import (
+    BeginDrain,
     CancelTask,
+    CancelUnfinished,
     Enqueue,
     FinishTask,
     GetStoreStatus,
     GetTask,
+    KeyReused,
     ListTasks,
+    Replayed,
     ReportProgress,
+    ShuttingDown,
     StartTask,
     StoreFull,
     StoreStatus,
+    SubmitOutcome,
     SubmitTask,
     SweepExpired,
     WatchTask,
+    WhenIdle,
     Withdraw,
 )
 from taskmanager.actors.model import TERMINAL, Task, TaskStatus
@@ -77,14 +84,19 @@ class TaskStore(Actor):
         self._waiters: dict[UUID, set[Waiter]] = {}
         # (monotonic finish time, task id) in finishing order, so expiry pops from the left.
         self._finished: deque[tuple[float, UUID]] = deque()
+        # Idempotency keys live as long as their task is kept.
+        self._keys: dict[str, UUID] = {}
+        self._key_of: dict[UUID, str] = {}
+        self._draining = False
+        self._idle_waiters: list[asyncio.Future[None]] = []
 
     async def receive(self, message: Any) -> Any:  # noqa: ANN401
         """Handle one store message."""
         match message:
             case GetTask(task_id=task_id):
                 return self._tasks.get(task_id)
-            case SubmitTask(task_type=task_type, parameters=parameters):
-                return self._submit(task_type, parameters)
+            case SubmitTask(task_type=task_type, parameters=parameters, idempotency_key=key):
+                return self._submit(task_type, parameters, key)
             case ReportProgress(task_id=task_id, progress=progress):
                 task = self._tasks.get(task_id)
                 if task is not None and task.status is TaskStatus.PROCESSING:
@@ -111,11 +123,28 @@ class TaskStore(Actor):
                 self._sweep()
             case GetStoreStatus():
                 return self._status()
+            case BeginDrain():
+                return self._begin_drain()
+            case WhenIdle():
+                idle: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._idle_waiters.append(idle)
+                self._notify_idle()
+                return idle
+            case CancelUnfinished():
+                unfinished = [task for task in self._tasks.values() if not task.status.terminal]
+                return tuple(self._cancel_unfinished(task) for task in unfinished)
             case _:
                 raise TypeError(f"store got an unknown message {message!r}")
         return None
 
-    def _submit(self, task_type: Any, parameters: Any) -> Task | StoreFull:  # noqa: ANN401
+    def _submit(self, task_type: Any, parameters: Any, key: str | None) -> SubmitOutcome:  # noqa: ANN401
+        if self._draining:
+            return ShuttingDown()
+        if key is not None and (earlier := self._keys.get(key)) is not None:
+            task = self._tasks[earlier]
+            if (task.task_type, task.parameters) == (task_type, parameters):
+                return Replayed(task)
+            return KeyReused(earlier)
         if len(self._tasks) >= self._max_tasks:
             return StoreFull(self._retry_after())
         task = Task(
@@ -126,6 +155,9 @@ class TaskStore(Actor):
             created_at=self._clock.now(),
         )
         self._tasks[task.task_id] = task
+        if key is not None:
+            self._keys[key] = task.task_id
+            self._key_of[task.task_id] = key
         self._counts[TaskStatus.QUEUED] += 1
         self._dispatcher.tell(Enqueue(task))
         self._events.tell(TaskChanged("submitted", task.task_id, task))
@@ -160,8 +192,27 @@ class TaskStore(Actor):
         task = self._tasks.get(task_id)
         if task is None or task.status.terminal:
             return task
-        self._dispatcher.tell(Withdraw(task_id))
+        return self._cancel_unfinished(task)
+
+    def _cancel_unfinished(self, task: Task) -> Task:
+        self._dispatcher.tell(Withdraw(task.task_id))
         return self._end(task, TaskStatus.CANCELLED)
+
+    def _begin_drain(self) -> tuple[Task, ...]:
+        self._draining = True
+        queued = [task for task in self._tasks.values() if task.status is TaskStatus.QUEUED]
+        cancelled = tuple(self._cancel_unfinished(task) for task in queued)
+        # Everyone still waiting gets the task as it is now, so their requests can end.
+        for task_id in list(self._waiters):
+            self._wake(task_id, self._tasks.get(task_id))
+        return cancelled
+
+    def _notify_idle(self) -> None:
+        if self._counts[TaskStatus.PROCESSING] == 0:
+            for idle in self._idle_waiters:
+                if not idle.done():
+                    idle.set_result(None)
+            self._idle_waiters.clear()
 
     def _end(self, task: Task, status: TaskStatus, **changes: Any) -> Task:  # noqa: ANN401
         now = self._clock.now()
@@ -171,6 +222,8 @@ class TaskStore(Actor):
             self._count_completion(int(now.timestamp()) // 60 * 60)
         ended = self._update(task, status=status, finished_at=now, **changes)
         self._events.tell(TaskChanged(_KIND[status], task.task_id, ended))
+        if self._idle_waiters:
+            self._notify_idle()
         return ended
 
     def _count_completion(self, minute: int) -> None:
@@ -208,7 +261,7 @@ class TaskStore(Actor):
     def _watch(self, task_id: UUID, seen: TaskStatus) -> Waiter:
         waiter: Waiter = asyncio.get_running_loop().create_future()
         task = self._tasks.get(task_id)
-        if task is None or task.status is not seen or task.status.terminal:
+        if task is None or task.status is not seen or task.status.terminal or self._draining:
             waiter.set_result(task)
             return waiter
         self._waiters.setdefault(task_id, set()).add(waiter)
@@ -235,5 +288,7 @@ class TaskStore(Actor):
             _, task_id = self._finished.popleft()
             if (task := self._tasks.pop(task_id, None)) is not None:
                 self._counts[task.status] -= 1
+                if (key := self._key_of.pop(task_id, None)) is not None:
+                    del self._keys[key]
                 self._wake(task_id, None)
                 self._events.tell(TaskChanged("removed", task_id, None))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from taskmanager.actors.clock import Clock, SystemClock
 from taskmanager.actors.dispatcher import Dispatcher
-from taskmanager.actors.events import EventHub
+from taskmanager.actors.events import CloseStreams, EventHub
 from taskmanager.actors.janitor import Janitor
+from taskmanager.actors.messages import BeginDrain, CancelUnfinished, GetTask, ListTasks, WhenIdle
+from taskmanager.actors.model import TaskStatus
 from taskmanager.actors.ratelimiter import RateLimiter
 from taskmanager.actors.runtime import Actor, Supervisor
 from taskmanager.actors.store import TaskStore
@@ -46,6 +49,7 @@ class ActorSystem:
         self.dispatcher.attach(self.workers)
         self.limiter = RateLimiter(settings.rate_limit, self.clock)
         self.janitor = Janitor(store=self.store, limiter=self.limiter, clock=self.clock)
+        self._drain: asyncio.Task[None] | None = None
 
     @property
     def actors(self) -> tuple[Actor, ...]:
@@ -68,6 +72,44 @@ class ActorSystem:
         """Start every actor."""
         for actor in reversed(self.actors):
             actor.start(self.supervisor)
+
+    def begin_shutdown(self) -> None:
+        """Start draining, once: new tasks are refused and every waiting client is answered."""
+        if self._drain is None:
+            self._drain = asyncio.create_task(self._drain_work(), name="system:drain")
+
+    async def shutdown(self) -> None:
+        """Drain (running tasks get the shutdown grace period), then stop every actor."""
+        self.begin_shutdown()
+        assert self._drain is not None  # noqa: S101 - set just above
+        await self._drain
+        await self.stop()
+
+    async def _drain_work(self) -> None:
+        grace = self.settings.shutdown_grace
+        running = await self.store.ask(ListTasks(TaskStatus.PROCESSING))
+        for task in await self.store.ask(BeginDrain()):
+            logger.warning(
+                "shutdown: task %s was queued; cancelled before it started", task.task_id
+            )
+        self.events.tell(CloseStreams())
+        idle = await self.store.ask(WhenIdle())
+        try:
+            async with asyncio.timeout(grace):
+                await idle
+        except TimeoutError:
+            for task in await self.store.ask(CancelUnfinished()):
+                logger.warning(
+                    "shutdown: task %s still running after the %s s grace period; cancelled",
+                    task.task_id,
+                    grace,
+                )
+        for task in running:
+            final = await self.store.ask(GetTask(task.task_id))
+            if final is not None and final.status is not TaskStatus.CANCELLED:
+                logger.info(
+                    "shutdown: task %s %s within the grace period", task.task_id, final.status
+                )
 
     async def stop(self, grace: float = 1.0) -> None:
         """Stop every actor, each within ``grace`` seconds."""

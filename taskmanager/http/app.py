@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         try:
             yield
         finally:
-            await system.stop()
+            await system.shutdown()
 
     app = FastAPI(
         title="Task Manager",

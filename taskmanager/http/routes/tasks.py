@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import AsyncIterator, Sequence
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, assert_never
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -16,7 +17,10 @@ from starlette.types import Receive
 from taskmanager.actors.messages import (
     CancelTask,
     GetTask,
+    KeyReused,
     ListTasks,
+    Replayed,
+    ShuttingDown,
     StoreFull,
     SubmitTask,
     WatchTask,
@@ -37,6 +41,7 @@ from taskmanager.http.schemas import (
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 MAX_BODY: Final = 1024 * 1024
+_KEY: Final = re.compile(r"[\x21-\x7e]{1,255}")
 LIST_CHUNK: Final = 256
 JSON_MEDIA_TYPE: Final = "application/json"
 
@@ -75,10 +80,22 @@ def _not_found(task_id: UUID) -> HTTPException:
         400: {"model": ErrorBody, "description": "Invalid JSON, task type or parameters"},
         413: {"model": ErrorBody, "description": "The body is larger than 1 MiB"},
         415: {"model": ErrorBody, "description": "The body is not JSON"},
-        503: {"model": ErrorBody, "description": "The store is full; retry after `Retry-After`"},
+        503: {
+            "model": ErrorBody,
+            "description": "The store is full or the service is shutting down; see `Retry-After`",
+        },
         **_RATE_LIMITED,
     },
     openapi_extra={
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Send the same key again to get the original task, not a new one",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        ],
         "requestBody": {
             "required": True,
             "content": {
@@ -87,7 +104,7 @@ def _not_found(task_id: UUID) -> HTTPException:
                     "examples": examples.SUBMIT,
                 }
             },
-        }
+        },
     },
 )
 async def submit_task(request: Request) -> Response:
@@ -100,21 +117,32 @@ async def submit_task(request: Request) -> Response:
         task_request = TASK_REQUEST.validate_json(body)
     except ValidationError as exc:
         raise HTTPException(400, describe_validation_error(exc)) from None
-    outcome = await _system(request).store.ask(
-        SubmitTask(task_request.task_type, task_request.parameters)
-    )
-    if isinstance(outcome, StoreFull):
-        raise HTTPException(
-            503,
-            "the task store is full; retry later",
-            headers={"Retry-After": str(math.ceil(outcome.retry_after))},
-        )
-    return Response(
-        b'{"task_id":"%s","status":"queued"}' % str(outcome.task_id).encode(),
-        202,
-        headers={"Location": f"/tasks/{outcome.task_id}"},
-        media_type=JSON_MEDIA_TYPE,
-    )
+    key = request.headers.get("idempotency-key")
+    if key is not None and not _KEY.fullmatch(key):
+        raise HTTPException(400, "Idempotency-Key: 1 to 255 visible ASCII characters")
+    message = SubmitTask(task_request.task_type, task_request.parameters, key)
+    match await _system(request).store.ask(message):
+        case Task() as task:
+            return Response(
+                b'{"task_id":"%s","status":"queued"}' % str(task.task_id).encode(),
+                202,
+                headers={"Location": f"/tasks/{task.task_id}"},
+                media_type=JSON_MEDIA_TYPE,
+            )
+        case Replayed(task=task):
+            response = _task_response(task)
+            response.headers["Location"] = f"/tasks/{task.task_id}"
+            return response
+        case KeyReused(task_id=task_id):
+            detail = f"Idempotency-Key was already used for another request (task {task_id})"
+            raise HTTPException(409, detail)
+        case StoreFull(retry_after=retry_after):
+            retry = str(math.ceil(retry_after))
+            raise HTTPException(503, "the task store is full", headers={"Retry-After": retry})
+        case ShuttingDown():
+            raise HTTPException(503, "the service is shutting down", headers={"Retry-After": "5"})
+        case unexpected:
+            assert_never(unexpected)
 
 
 def _is_json(content_type: str) -> bool:
