@@ -13,6 +13,7 @@ from taskmanager.actors.clock import Clock
 from taskmanager.actors.jobs import TaskFailedError, run_job
 from taskmanager.actors.messages import (
     CancelJob,
+    Enqueue,
     FinishTask,
     ReportProgress,
     RunTask,
@@ -70,7 +71,16 @@ class Worker(Actor):
                 raise TypeError(f"{self.name} got an unknown message {message!r}")
 
     async def _start_job(self, task: Task) -> None:
-        started = await self._store.ask(StartTask(task.task_id))
+        try:
+            started = await self._store.ask(StartTask(task.task_id))
+        except TimeoutError:
+            # The store did not take the start (a timed-out ask is skipped): hand it back.
+            logger.warning(
+                "%s: the store did not answer; task %s goes back", self.name, task.task_id
+            )
+            self._dispatcher.tell(WorkerIdle(self.index))
+            self._dispatcher.tell(Enqueue(task))
+            return
         if started is None:  # cancelled while it waited in the queue
             self._dispatcher.tell(WorkerIdle(self.index))
             return
@@ -109,17 +119,18 @@ class Worker(Actor):
             job.add_done_callback(self._abandoned.discard)
 
     async def on_restart(self, error: Exception) -> None:
-        """The task this worker held fails; the worker is idle again."""
+        """The task this worker held fails, and the worker is idle again.
+
+        A worker that held nothing stays as it was: a task handed to it may still wait in
+        its mailbox, and it will run.
+        """
         if self._current is not None:
             task_id, job = self._current
             self._current = None
             self._release(job)
-            self._store.tell(
-                FinishTask(
-                    task_id, error=TaskError("worker_crashed", f"the worker crashed: {error}")
-                )
-            )
-        self._dispatcher.tell(WorkerIdle(self.index))
+            crashed = TaskError("worker_crashed", f"the worker crashed: {error}")
+            self._store.tell(FinishTask(task_id, error=crashed))
+            self._dispatcher.tell(WorkerIdle(self.index))
 
     async def on_stop(self) -> None:
         """Cancel the running job and wait a bounded time for every job to end."""

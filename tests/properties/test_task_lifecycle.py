@@ -95,6 +95,23 @@ class TaskLifecycle(RuleBasedStateMachine):
         self.system.workers[index].tell(Kill())
         self.run(settle())
 
+    @rule(params=parameters, index=st.integers(0, WORKERS - 1))
+    def submit_while_a_worker_crashes(self, params, index) -> None:
+        """The crash lands while messages about the new task are still in flight."""
+        message = SubmitTask(TASK_TYPES[type(params)], params)
+
+        async def race() -> Task:
+            submitted = asyncio.ensure_future(self.system.store.ask(message))
+            await asyncio.sleep(0)
+            self.system.workers[index].tell(Kill())
+            task = await submitted
+            await settle()
+            return task
+
+        task = self.run(race())
+        assert isinstance(task, Task)
+        self.model.seen[task.task_id] = task
+
     def observe(self, task: Task) -> None:
         last = self.model.seen[task.task_id]
         if last.status.terminal:
