@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Task Manager's one entry point: ./run.sh init [--dev] | dev | start | test
+# Task Manager's one entry point: ./run.sh init [--dev] | dev | start | test | web | bench | loadtest
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -50,6 +50,24 @@ ensure_env() {
     echo "$wanted" > "$stamp"
 }
 
+# Install the monitor's npm packages when the lock file changed since the last install.
+ensure_web_deps() {
+    command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20 or newer for the web monitor"
+    if [[ ! -f webapp/node_modules/.package-lock.json ]] || [[ webapp/package-lock.json -nt webapp/node_modules/.package-lock.json ]]; then
+        (cd webapp && npm ci --no-audit --no-fund)
+    fi
+}
+
+# Build the monitor so the API serves it at /; without npm the API runs alone.
+build_web() {
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "run.sh: npm not found; serving the API without the web monitor" >&2
+        return 0
+    fi
+    ensure_web_deps
+    (cd webapp && npm run build --silent)
+}
+
 cmd_init() {
     if [[ ${1:-} == --dev ]]; then ensure_env dev; else ensure_env; fi
     echo "run.sh: environment ready in $VENV" >&2
@@ -57,6 +75,7 @@ cmd_init() {
 
 cmd_dev() {
     ensure_env dev
+    build_web
     exec "$VENV/bin/python" -m taskmanager --reload --host "$HOST" --port "$PORT"
 }
 
@@ -71,7 +90,26 @@ cmd_test() {
     echo "== ruff check" && "$bin/ruff" check .
     echo "== ruff format --check" && "$bin/ruff" format --check .
     echo "== mypy" && "$bin/mypy"
+    ensure_web_deps
+    echo "== web: API types match the backend's OpenAPI" && (cd webapp && PYTHON=$PWD/../$bin/python npm run --silent check:api)
+    echo "== web: vitest" && (cd webapp && npm test --silent)
+    echo "== web: end-to-end in Chromium" && (cd webapp && PYTHON=$PWD/../$bin/python npm run --silent e2e)
     echo "== pytest" && "$bin/pytest" "$@"
+}
+
+cmd_web() {
+    ensure_web_deps
+    cd webapp && exec npm run dev
+}
+
+cmd_bench() {
+    ensure_env dev
+    exec "$VENV/bin/python" -m bench.run "$@"
+}
+
+cmd_loadtest() {
+    ensure_env dev
+    exec "$VENV/bin/python" -m loadtest.run "$@"
 }
 
 case ${1:-} in
@@ -79,5 +117,8 @@ case ${1:-} in
     dev) shift; cmd_dev "$@" ;;
     start) shift; cmd_start "$@" ;;
     test) shift; cmd_test "$@" ;;
-    *) echo "usage: ./run.sh init [--dev] | dev | start | test [pytest args]" >&2; exit 2 ;;
+    web) shift; cmd_web "$@" ;;
+    bench) shift; cmd_bench "$@" ;;
+    loadtest) shift; cmd_loadtest "$@" ;;
+    *) echo "usage: ./run.sh init [--dev] | dev | start | test [pytest args] | web | bench | loadtest" >&2; exit 2 ;;
 esac

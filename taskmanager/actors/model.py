@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Final, Literal
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, StrictInt
+from pydantic import BeforeValidator, ConfigDict, Field, StrictInt
 
 type JSONValue = str | int | float | bool | list[JSONValue] | dict[str, JSONValue] | None
 
@@ -40,6 +40,13 @@ type Number = (
 )
 
 
+def _integral(value: object) -> object:
+    """Read 7.0 as 7: JSON (and JSON Schema's ``integer``) does not tell them apart."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class ComputeSum:
     """Add up 1 to 10,000 finite numbers."""
@@ -56,7 +63,8 @@ class GenerateReport:
     __pydantic_config__ = _FORBID_EXTRA
 
     title: Annotated[str, Field(min_length=1, max_length=200)]
-    sections: Annotated[StrictInt, Field(ge=1, le=10)] = 3
+    # An integer, also when a client's JSON encoder writes 7.0; never a string or a bool.
+    sections: Annotated[StrictInt, Field(ge=1, le=10), BeforeValidator(_integral)] = 3
 
 
 type SimulatedError = Literal["value_error", "timeout", "crash"]
@@ -86,6 +94,9 @@ class TaskError:
 @dataclass(frozen=True, slots=True)
 class Task:
     """One task as clients see it. Records are replaced, never mutated."""
+
+    # Every field is always sent (null until it happens), so the schema says so.
+    __pydantic_config__ = ConfigDict(json_schema_serialization_defaults_required=True)
 
     task_id: UUID
     task_type: TaskType

@@ -16,7 +16,6 @@ from taskmanager.actors.messages import (
     GetStoreStatus,
     StoreStatus,
 )
-from taskmanager.actors.model import TaskStatus
 from taskmanager.actors.system import ActorSystem
 
 router = APIRouter(tags=["operations"])
@@ -37,12 +36,22 @@ class MinuteCount(BaseModel):
     count: int
 
 
+class StatusCounts(BaseModel):
+    """Tasks kept, per status."""
+
+    queued: int
+    processing: int
+    completed: int
+    failed: int
+    cancelled: int
+
+
 class Stats(BaseModel):
     """The system at a glance."""
 
     queue_depth: int
     workers: WorkerCounts
-    counts: dict[TaskStatus, int]
+    counts: StatusCounts
     completed_per_minute: list[MinuteCount]
 
 
@@ -90,7 +99,7 @@ async def get_stats(request: Request) -> Stats:
             busy=dispatcher.busy,
             idle=dispatcher.workers - dispatcher.busy,
         ),
-        counts=store.counts,
+        counts=StatusCounts(**{status.value: count for status, count in store.counts.items()}),
         completed_per_minute=[
             MinuteCount(minute=minute, count=count) for minute, count in store.completed_per_minute
         ],

@@ -1,0 +1,5 @@
+/** Types for gen-api.mjs, so the freshness test can import it. */
+export declare const SCHEMA_FILE: string;
+export declare function loadOpenApi(source?: string): Promise<unknown>;
+export declare function renderSchema(openapi: unknown): Promise<string>;
+export declare function firstDifference(committed: string, expected: string): string;

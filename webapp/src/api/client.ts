@@ -1,0 +1,81 @@
+/** Thin fetch wrappers for the task API; every failure becomes an ApiError. */
+import type { Stats, Submitted, Task, TaskRequest, TaskType } from "./types";
+
+/** A non-2xx answer: its status, the server's `detail`, and Retry-After when sent. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly detail: string;
+  /** Seconds to wait before retrying (429, 503), from the Retry-After header. */
+  readonly retryAfter: number | null;
+
+  constructor(status: number, detail: string, retryAfter: number | null) {
+    super(`${status}: ${detail}`);
+    this.name = "ApiError";
+    this.status = status;
+    this.detail = detail;
+    this.retryAfter = retryAfter;
+  }
+
+  get isRateLimited(): boolean {
+    return this.status === 429;
+  }
+}
+
+/** Whole seconds from a Retry-After header (delta-seconds or an HTTP date). */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
+  if (value === null || value.trim() === "") return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+async function request<T>(path: string, init?: RequestInit): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, { ...init, headers: { Accept: "application/json", ...init?.headers } });
+  } catch {
+    throw new ApiError(0, "the server cannot be reached", null);
+  }
+  const body: unknown = await response.json().catch(() => null);
+  if (!response.ok) {
+    const detail =
+      typeof body === "object" && body !== null && "detail" in body && typeof body.detail === "string"
+        ? body.detail
+        : response.statusText || `HTTP ${response.status}`;
+    throw new ApiError(response.status, detail, parseRetryAfter(response.headers.get("Retry-After")));
+  }
+  return body as T;
+}
+
+/** The largest snapshot `GET /tasks` hands out in one answer. */
+export const SNAPSHOT_LIMIT = 10_000;
+
+export function listTasks(limit: number = SNAPSHOT_LIMIT): Promise<Task[]> {
+  return request<Task[]>(`/tasks?limit=${limit}`);
+}
+
+export function getStats(): Promise<Stats> {
+  return request<Stats>("/stats");
+}
+
+/**
+ * A submission as a person typed it. The server is the one judge of what is valid, so a
+ * form may send values that do not fit TaskRequest and show the 400 `detail` it gets back.
+ */
+export interface TaskDraft {
+  task_type: TaskType;
+  parameters: Record<string, unknown>;
+}
+
+export function submitTask(body: TaskRequest | TaskDraft): Promise<Submitted> {
+  return request<Submitted>("/tasks", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+export function cancelTask(taskId: string): Promise<Task> {
+  return request<Task>(`/tasks/${encodeURIComponent(taskId)}`, { method: "DELETE" });
+}

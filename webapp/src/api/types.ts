@@ -1,0 +1,56 @@
+/** The API's shapes, named for the monitor; all come from the generated schema.d.ts. */
+import type { components, paths } from "./schema";
+
+type Schemas = components["schemas"];
+
+export type Task = Schemas["Task"];
+export type TaskStatus = Schemas["TaskStatus"];
+export type TaskType = Schemas["TaskType"];
+export type TaskRequest = Schemas["TaskRequest"];
+export type SimulatedError = Schemas["SimulatedError"];
+export type Submitted = Schemas["Submitted"];
+export type ErrorBody = Schemas["ErrorBody"];
+export type Stats = Schemas["Stats"];
+
+export const TASK_STATUSES: readonly TaskStatus[] = [
+  "queued",
+  "processing",
+  "completed",
+  "failed",
+  "cancelled",
+];
+export const TASK_TYPES: readonly TaskType[] = ["compute_sum", "generate_report", "simulate_error"];
+export const SIMULATED_ERRORS: readonly SimulatedError[] = ["value_error", "timeout", "crash"];
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["completed", "failed", "cancelled"]);
+
+/** The SSE event names `GET /events` documents. */
+export type StreamEventName =
+  paths["/events"]["get"]["responses"][200]["content"]["text/event-stream"]["event"];
+
+/** The change kinds `GET /events` sends, besides `resync`. */
+export type TaskEventKind = Exclude<StreamEventName, "resync">;
+
+/** Every kind, checked against the schema: a kind added there fails to compile here. */
+const EVENT_KIND_SET = {
+  submitted: true,
+  started: true,
+  progress: true,
+  completed: true,
+  failed: true,
+  cancelled: true,
+  removed: true,
+} as const satisfies Record<TaskEventKind, true>;
+export const TASK_EVENT_KINDS = Object.keys(EVENT_KIND_SET) as TaskEventKind[];
+
+/**
+ * The `data` of one `GET /events` message. OpenAPI documents it only as a JSON string,
+ * so its fields are derived here from the generated Task type.
+ */
+export interface TaskEvent {
+  id?: number;
+  kind: TaskEventKind;
+  task_id: Task["task_id"];
+  status: TaskStatus;
+  progress: Task["progress"];
+  task: Task | null;
+}

@@ -1,0 +1,108 @@
+import { useEffect, useRef, useState, type UIEvent } from "react";
+import type { Task } from "../../api/types";
+import { formatTime, humanize, shortId, taskDuration } from "../../format";
+import { CancelTask } from "./CancelTask";
+import { ShowProgress } from "./ShowProgress";
+import { ShowStatus } from "./ShowStatus";
+
+export interface ListTasksProps {
+  /** The rows, in the order to show them. */
+  tasks: readonly Task[];
+  selectedId: string | null;
+  onSelect: (taskId: string) => void;
+  onCancel: (taskId: string) => Promise<unknown>;
+  /** Epoch ms used for the running tasks' durations. */
+  now: number;
+  rowHeight?: number;
+  /** Rows drawn beyond the visible ones, so fast scrolling shows no gaps. */
+  overscan?: number;
+}
+
+/** Used until the scroll box has been measured (and in tests, where nothing has a size). */
+const FALLBACK_VIEWPORT_PX = 640;
+
+/**
+ * The task table. Only the rows in view (plus a few) are in the DOM, with spacer rows
+ * standing in for the rest, so ten thousand tasks scroll as smoothly as ten.
+ */
+export function ListTasks({
+  tasks,
+  selectedId,
+  onSelect,
+  onCancel,
+  now,
+  rowHeight = 40,
+  overscan = 8,
+}: ListTasksProps) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [viewport, setViewport] = useState(FALLBACK_VIEWPORT_PX);
+
+  useEffect(() => {
+    const element = scroller.current;
+    if (element === null || typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(() => {
+      if (element.clientHeight > 0) setViewport(element.clientHeight);
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+
+  const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
+  const last = Math.min(tasks.length, Math.ceil((scrollTop + viewport) / rowHeight) + overscan);
+  const rows = tasks.slice(first, last);
+
+  return (
+    <div className="table-scroll" ref={scroller} onScroll={(event: UIEvent<HTMLDivElement>) => setScrollTop(event.currentTarget.scrollTop)}>
+      <table className="tasks" aria-label="Tasks" aria-rowcount={tasks.length + 1}>
+        <thead>
+          <tr>
+            <th scope="col">ID</th>
+            <th scope="col">Type</th>
+            <th scope="col">Status</th>
+            <th scope="col" className="col-progress">Progress</th>
+            <th scope="col">Created</th>
+            <th scope="col">Started</th>
+            <th scope="col">Finished</th>
+            <th scope="col" className="num">Duration</th>
+            <th scope="col"><span className="visually-hidden">Actions</span></th>
+          </tr>
+        </thead>
+        <tbody>
+          {first > 0 && <tr aria-hidden="true" style={{ height: first * rowHeight }} />}
+          {rows.map((task, index) => (
+            <tr
+              key={task.task_id}
+              data-task-id={task.task_id}
+              data-status={task.status}
+              aria-rowindex={first + index + 2}
+              aria-selected={task.task_id === selectedId}
+              className={task.task_id === selectedId ? "is-selected" : undefined}
+              style={{ height: rowHeight }}
+              tabIndex={0}
+              onClick={() => onSelect(task.task_id)}
+              onKeyDown={(event) => {
+                if (event.target === event.currentTarget && (event.key === "Enter" || event.key === " ")) {
+                  event.preventDefault();
+                  onSelect(task.task_id);
+                }
+              }}
+            >
+              <td className="mono" title={task.task_id}>{shortId(task.task_id)}</td>
+              <td>{humanize(task.task_type)}</td>
+              <td><ShowStatus status={task.status} /></td>
+              <td className="col-progress"><ShowProgress progress={task.progress} status={task.status} /></td>
+              <td className="mono">{formatTime(task.created_at)}</td>
+              <td className="mono">{formatTime(task.started_at)}</td>
+              <td className="mono">{formatTime(task.finished_at)}</td>
+              <td className="mono num">{taskDuration(task.started_at, task.finished_at, now)}</td>
+              <td className="actions"><CancelTask task={task} onCancel={onCancel} compact /></td>
+            </tr>
+          ))}
+          {last < tasks.length && <tr aria-hidden="true" style={{ height: (tasks.length - last) * rowHeight }} />}
+        </tbody>
+      </table>
+      {tasks.length === 0 && <p className="empty">No tasks here yet. Submit one with the form.</p>}
+    </div>
+  );
+}

@@ -1,0 +1,68 @@
+import type { Task } from "../../api/types";
+import { formatTime, humanize, taskDuration } from "../../format";
+import { CancelTask } from "./CancelTask";
+import { ShowProgress } from "./ShowProgress";
+import { ShowStatus } from "./ShowStatus";
+
+export interface ShowTaskProps {
+  /** The selected task's id, and the task itself while the monitor still has it. */
+  taskId: string;
+  task: Task | undefined;
+  now: number;
+  onCancel: (taskId: string) => Promise<unknown>;
+  onClose: () => void;
+}
+
+/** The detail panel: everything about one task, with its parameters and outcome. */
+export function ShowTask({ taskId, task, now, onCancel, onClose }: ShowTaskProps) {
+  return (
+    <section className="panel detail" aria-label="Task details">
+      <header className="panel__header">
+        <h2>Task details</h2>
+        <button type="button" className="button button--ghost" onClick={onClose} aria-label="Close details">
+          ✕
+        </button>
+      </header>
+      <p className="mono detail__id">{taskId}</p>
+      {task === undefined ? (
+        <p className="muted">This task is gone: it was cleaned up after it finished.</p>
+      ) : (
+        <>
+          <dl className="facts">
+            <dt>Type</dt>
+            <dd>{humanize(task.task_type)}</dd>
+            <dt>Status</dt>
+            <dd><ShowStatus status={task.status} /></dd>
+            <dt>Progress</dt>
+            <dd><ShowProgress progress={task.progress} status={task.status} /></dd>
+            <dt>Created</dt>
+            <dd className="mono">{formatTime(task.created_at)}</dd>
+            <dt>Started</dt>
+            <dd className="mono">{formatTime(task.started_at)}</dd>
+            <dt>Finished</dt>
+            <dd className="mono">{formatTime(task.finished_at)}</dd>
+            <dt>Duration</dt>
+            <dd className="mono">{taskDuration(task.started_at, task.finished_at, now)}</dd>
+          </dl>
+          <h3>Parameters</h3>
+          <pre className="json">{JSON.stringify(task.parameters, null, 2)}</pre>
+          {task.status === "completed" && (
+            <>
+              <h3>Result</h3>
+              <pre className="json" data-testid="task-result">{JSON.stringify(task.result ?? null, null, 2)}</pre>
+            </>
+          )}
+          {task.error != null && (
+            <>
+              <h3>Error</h3>
+              <p className="error-box" data-testid="task-error">
+                <strong>{task.error.type}</strong>: {task.error.message}
+              </p>
+            </>
+          )}
+          <CancelTask task={task} onCancel={onCancel} />
+        </>
+      )}
+    </section>
+  );
+}
