@@ -51,7 +51,10 @@ async def run_job(
             await sleep(STEP_SECONDS)
             if all(isinstance(number, int) for number in numbers):
                 return sum(numbers)
-            return math.fsum(numbers)
+            try:
+                return math.fsum(numbers)
+            except OverflowError:  # finite numbers whose sum is not: no JSON number holds it
+                raise TaskValueError("the sum is too large for a 64-bit float") from None
         case GenerateReport(title=title, sections=sections):
             per_section = min(STEP_SECONDS, REPORT_CAP_SECONDS / sections)
             lines = [f"# {title}", ""]

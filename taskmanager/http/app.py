@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
 
 from taskmanager.actors.clock import Clock
 from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 # Where a built monitor is looked for: beside the package (a checkout), then the cwd.
 WEB_DIRS = (Path(__file__).parents[2] / "webapp" / "dist", Path("webapp") / "dist")
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 DESCRIPTION = """
 Submit long-running tasks, follow them (poll, long-poll), list and cancel them.
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(health.router)
     _serve_monitor(app, settings.web_dir)
     app.add_exception_handler(RequestValidationError, _bad_request)
+    app.add_exception_handler(405, _method_not_allowed)
     for error in (TimeoutError, ActorStoppedError, MailboxFullError):
         app.add_exception_handler(error, _busy)
     app.add_exception_handler(Exception, _internal_error)
@@ -99,6 +103,26 @@ async def _bad_request(_: Request, exc: Exception) -> JSONResponse:
         field = ".".join(str(part) for part in error["loc"][1:]) or str(error["loc"][0])
         details.append(f"{field}: {error['msg']}")
     return JSONResponse({"detail": "; ".join(details)}, status_code=400)
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """405 whose ``Allow`` names every method of the path.
+
+    Starlette names only the methods of the first route that matched the path (or the
+    monitor's ``GET, HEAD``), so ``OPTIONS /tasks`` would deny that ``POST`` exists.
+    """
+    routes = [route for route in request.app.routes if not isinstance(route, Mount)]
+    allowed = {
+        method
+        for method in HTTP_METHODS
+        for route in routes
+        if route.matches({"type": "http", "path": request.scope["path"], "method": method})[0]
+        is Match.FULL
+    }
+    headers = dict(getattr(exc, "headers", None) or {})
+    if allowed:
+        headers["Allow"] = ", ".join(sorted(allowed))
+    return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers=headers)
 
 
 async def _busy(_: Request, exc: Exception) -> JSONResponse:

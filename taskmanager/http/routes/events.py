@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated, Final
+from typing import Annotated, Final, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, WithJsonSchema
 from starlette.types import Receive, Scope, Send
 
-from taskmanager.actors.events import Event, EventHub, Resync, Subscribe, Subscription, Unsubscribe
+from taskmanager.actors.events import (
+    Event,
+    EventHub,
+    EventKind,
+    Resync,
+    Subscribe,
+    Subscription,
+    Unsubscribe,
+)
 from taskmanager.actors.runtime import ActorStoppedError
 from taskmanager.http.routes.tasks import disconnected
 
@@ -30,6 +38,24 @@ EXAMPLE = (
     '"status":"completed","progress":1.0,"task":{"task_id":"3f2b8c1e-...","status":"completed"}}'
     "\n\n: ping\n\n"
 )
+
+# One message of the stream, as OpenAPI 3.1 tools read a `text/event-stream` schema.
+SSE_EVENT: Final = {
+    "type": "object",
+    "properties": {
+        "event": {
+            "type": "string",
+            "enum": [*get_args(EventKind.__value__), "resync"],
+        },
+        "id": {"type": "string", "description": "The event's number, for `Last-Event-ID`"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "The event as JSON (`kind`, `task_id`, `status`, `progress`, `task`)",
+        },
+    },
+    "required": ["event", "data"],
+}
 
 
 def encode(delivery: Event | Resync) -> bytes:
@@ -83,9 +109,13 @@ class EventStreamResponse(Response):
         queue = self.subscription.queue
         while not hung_up.done():
             getter = asyncio.ensure_future(queue.get())
-            await asyncio.wait(
-                (getter, hung_up), timeout=self.heartbeat, return_when=asyncio.FIRST_COMPLETED
-            )
+            try:
+                await asyncio.wait(
+                    (getter, hung_up), timeout=self.heartbeat, return_when=asyncio.FIRST_COMPLETED
+                )
+            except asyncio.CancelledError:
+                getter.cancel()  # the server cancelled the stream: leave no getter behind
+                raise
             if not getter.done():
                 getter.cancel()
                 if not hung_up.done():
@@ -120,7 +150,7 @@ class EventStreamResponse(Response):
     responses={
         200: {
             "description": "The event stream",
-            "content": {"text/event-stream": {"schema": {"type": "string"}, "example": EXAMPLE}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT, "example": EXAMPLE}},
         },
         400: {"description": "A malformed task id or Last-Event-ID"},
         429: {"description": "Too many requests from this client"},
@@ -130,7 +160,10 @@ async def stream_events(
     request: Request,
     task_id: Annotated[UUID | None, Query(description="Only this task's events")] = None,
     last_event_id: Annotated[
-        int | None, Header(alias="Last-Event-ID", description="Resume after this event")
+        int | None,
+        # A header is never JSON null: document the integer only.
+        WithJsonSchema({"type": "integer"}),
+        Header(alias="Last-Event-ID", description="Resume after this event"),
     ] = None,
 ) -> EventStreamResponse:
     """Open a subscription and stream it."""

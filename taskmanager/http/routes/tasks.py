@@ -77,7 +77,15 @@ def _not_found(task_id: UUID) -> HTTPException:
         202: {
             "headers": {"Location": {"description": "The new task", "schema": {"type": "string"}}}
         },
+        200: {
+            "model": Task,
+            "description": (
+                "The Idempotency-Key was used before with the same body: the original task"
+            ),
+            "headers": {"Location": {"description": "The task", "schema": {"type": "string"}}},
+        },
         400: {"model": ErrorBody, "description": "Invalid JSON, task type or parameters"},
+        409: {"model": ErrorBody, "description": "The Idempotency-Key was used for another body"},
         413: {"model": ErrorBody, "description": "The body is larger than 1 MiB"},
         415: {"model": ErrorBody, "description": "The body is not JSON"},
         503: {
@@ -93,7 +101,12 @@ def _not_found(task_id: UUID) -> HTTPException:
                 "in": "header",
                 "required": False,
                 "description": "Send the same key again to get the original task, not a new one",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": "^[\\x21-\\x7e]+$",  # visible ASCII, as _KEY checks
+                },
             }
         ],
         "requestBody": {

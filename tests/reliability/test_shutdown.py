@@ -1,0 +1,156 @@
+"""A real server process, stopped with SIGTERM while clients wait on it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+GRACE = 2
+REPO = Path(__file__).resolve().parents[2]
+REPORT = {"task_type": "generate_report", "parameters": {"title": "long", "sections": 10}}
+STARTUP_SECONDS = 15
+
+
+def free_port() -> int:
+    """A port in 8400-8499 that nothing listens on now."""
+    for port in range(8400, 8500):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.skip("no free port in 8400-8499")
+
+
+class Server:
+    """``python -m taskmanager`` in a child process, its output in a file."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        env = os.environ | {
+            "TASKMANAGER_SHUTDOWN_GRACE": str(GRACE),
+            "TASKMANAGER_TIME_SCALE": "1",
+            "TASKMANAGER_RATE_LIMIT": "1000/second",
+            "TASKMANAGER_LONG_POLL_TIMEOUT": "60",  # only the drain may answer the long-polls
+            "PYTHONUNBUFFERED": "1",
+        }
+        with log.open("wb") as output:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "taskmanager", "--port", str(port)],
+                cwd=REPO,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def wait_until(self, client: httpx.AsyncClient, condition, seconds: float) -> None:
+        """Poll the server until ``condition(client)`` holds, for at most ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while True:
+            assert self.process.poll() is None, f"the server died:\n{self.output}"
+            with contextlib.suppress(httpx.TransportError):
+                if await condition(client):
+                    return
+            assert time.monotonic() < deadline, f"gave up waiting:\n{self.output}"
+            await asyncio.sleep(0.05)
+
+    async def wait_for_exit(self, seconds: float) -> int | None:
+        """The exit status, or None when the process still runs after ``seconds``."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return await asyncio.to_thread(self.process.wait, max(0.0, seconds))
+        return None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    running = Server(free_port(), tmp_path / "server.log")
+    try:
+        yield running
+    finally:
+        running.kill()
+
+
+def gauge(metrics: str, name: str) -> int:
+    match = re.search(rf"^{name} (\d+)$", metrics, re.MULTILINE)
+    assert match is not None, metrics
+    return int(match[1])
+
+
+async def read_stream(client: httpx.AsyncClient) -> bytes:
+    async with client.stream("GET", "/events") as response:
+        assert response.status_code == 200
+        return b"".join([chunk async for chunk in response.aiter_raw()])
+
+
+@pytest.mark.slow
+async def test_sigterm_answers_every_client_and_ends_within_the_grace_period(server: Server):
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+
+        async def healthy(client: httpx.AsyncClient) -> bool:
+            return (await client.get("/healthz")).status_code == 200
+
+        await server.wait_until(client, healthy, STARTUP_SECONDS)
+        ids = [(await client.post("/tasks", json=REPORT)).json()["task_id"] for _ in range(7)]
+        running, queued = ids[:5], ids[5:]
+        polls = [
+            asyncio.create_task(client.get(f"/tasks/{task_id}", params={"wait": "true"}))
+            for task_id in ids
+        ]
+        stream = asyncio.create_task(read_stream(client))
+
+        async def everyone_waits(client: httpx.AsyncClient) -> bool:
+            metrics = (await client.get("/metrics")).text
+            return (
+                gauge(metrics, "taskmanager_long_poll_waiters") == len(ids)
+                and gauge(metrics, "taskmanager_event_streams") == 1
+                and gauge(metrics, 'taskmanager_workers{state="busy"}') == len(running)
+            )
+
+        await server.wait_until(client, everyone_waits, 10)
+
+        server.process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        async with asyncio.timeout(GRACE + 2):
+            answers = await asyncio.gather(*polls)
+            events = await stream
+        status = await server.wait_for_exit(GRACE + 2 - (time.monotonic() - signalled))
+
+    output = server.output
+    # Uvicorn finishes its shutdown, then re-raises SIGTERM: Popen reports -15, which a
+    # shell shows as 143, the conventional status after SIGTERM.
+    assert status in (0, 143, -signal.SIGTERM), f"status {status}, output:\n{output}"
+    assert "Finished server process" in output
+    assert time.monotonic() - signalled < GRACE + 2
+    assert "Traceback" not in output, output
+    assert [answer.status_code for answer in answers] == [200] * len(ids)
+    statuses = {answer.json()["task_id"]: answer.json()["status"] for answer in answers}
+    assert statuses == dict.fromkeys(running, "processing") | dict.fromkeys(queued, "cancelled")
+    assert events.startswith(b"retry: 2000\n\n")
+    assert events.endswith(b"\n\n")
+    for task_id in queued:
+        assert f"task {task_id} was queued; cancelled before it started" in output, output
+    for task_id in running:
+        assert f"task {task_id} still running after the {float(GRACE)} s grace period" in output
