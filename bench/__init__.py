@@ -1,0 +1,1 @@
+"""The benchmark: Task Manager against a hand-written FastAPI baseline (python -m bench.run)."""
