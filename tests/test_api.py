@@ -327,3 +327,23 @@ async def test_an_unknown_path_answers_json_404(client):
     response = await client.get("/nope")
     assert response.status_code == 404
     assert response.json()["detail"]
+
+
+async def test_other_spellings_of_an_id_and_of_wait_get_the_same_answer(client):
+    task_id = await submit(client)
+    canonical = (await client.get(f"/tasks/{task_id}")).json()
+    assert (await client.get(f"/tasks/{task_id.upper()}")).json() == canonical
+    assert (await client.get(f"/tasks/{task_id.replace('-', '')}")).json() == canonical
+    assert (await client.get(f"/tasks/{task_id}", params={"wait": "0"})).json() == canonical
+
+
+async def test_cross_origin_requests_get_cors_headers_even_when_limited(make_client):
+    client = await make_client(rate_limit="1/minute")
+    origin = {"Origin": "http://monitor.example"}
+    allowed = await client.post("/tasks", json=SUM, headers=origin)
+    assert allowed.headers["access-control-allow-origin"] == "*"
+    assert "Location" in allowed.headers["access-control-expose-headers"]
+    limited = await client.get("/tasks", headers=origin)
+    assert limited.status_code == 429
+    assert limited.headers["access-control-allow-origin"] == "*"
+    assert "Retry-After" in limited.headers["access-control-expose-headers"]

@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -20,6 +19,8 @@ from taskmanager.actors.clock import Clock
 from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError
 from taskmanager.actors.system import ActorSystem
 from taskmanager.config import Settings, load_settings
+from taskmanager.http.cors import CORSMiddleware
+from taskmanager.http.fastpath import FastPath
 from taskmanager.http.ratelimit import RateLimitMiddleware
 from taskmanager.http.routes import events, health, stats, tasks
 from taskmanager.http.schemas import TASK_REQUEST
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.add_exception_handler(error, _busy)
     app.add_exception_handler(Exception, _internal_error)
     # Plain ASGI middleware (never BaseHTTPMiddleware: it breaks disconnect detection).
+    # Added innermost first: CORS, then the rate limit, then the fast path, then FastAPI.
+    app.add_middleware(FastPath, system=system)
     app.add_middleware(
         RateLimitMiddleware, limiter=system.limiter, trusted_proxies=settings.trusted_proxies
     )

@@ -19,7 +19,10 @@ RETRY_SOON = [(b"retry-after", b"1")]
 
 def is_counted(path: str) -> bool:
     """Whether a request to ``path`` counts against the client's limit."""
-    return any(path == prefix or path.startswith(prefix + "/") for prefix in COUNTED_PREFIXES)
+    for prefix in COUNTED_PREFIXES:
+        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+            return True
+    return False
 
 
 def client_key(scope: Scope, trusted: tuple[IPNetwork, ...]) -> str:
@@ -29,6 +32,8 @@ def client_key(scope: Scope, trusted: tuple[IPNetwork, ...]) -> str:
     """
     peer = scope.get("client")
     host = peer[0] if peer else ""
+    if not trusted and "." in host and ":" not in host:
+        return host  # an IPv4 peer, as the server wrote it: already canonical
     address = _parse(host)
     if address is not None and trusted and _is_trusted(address, trusted):
         forwarded = _forwarded_for(scope["headers"])

@@ -22,7 +22,7 @@ from taskmanager.actors.events import (
     Unsubscribe,
 )
 from taskmanager.actors.runtime import ActorStoppedError
-from taskmanager.http.routes.tasks import disconnected
+from taskmanager.http.operations import disconnected
 
 router = APIRouter(tags=["events"])
 

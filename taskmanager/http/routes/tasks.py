@@ -2,48 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
-import math
-import re
 from collections.abc import AsyncIterator, Sequence
-from typing import Annotated, Any, Final, assert_never
+from typing import Annotated, Any, Final
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import ValidationError
-from starlette.types import Receive
 
 from taskmanager.actors.messages import (
     CancelTask,
-    GetTask,
-    KeyReused,
     ListTasks,
-    Replayed,
-    ShuttingDown,
-    StoreFull,
-    SubmitTask,
-    WatchTask,
 )
 from taskmanager.actors.model import Task, TaskStatus
 from taskmanager.actors.system import ActorSystem
-from taskmanager.http import examples
+from taskmanager.http import examples, operations
+from taskmanager.http.operations import JSON_MEDIA_TYPE
 from taskmanager.http.schemas import (
     TASK,
-    TASK_REQUEST,
     TASKS,
     ConflictBody,
     ErrorBody,
     Submitted,
-    describe_validation_error,
 )
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
-MAX_BODY: Final = 1024 * 1024
-_KEY: Final = re.compile(r"[\x21-\x7e]{1,255}")
 LIST_CHUNK: Final = 256
-JSON_MEDIA_TYPE: Final = "application/json"
 
 _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorBody, "description": "Too many requests from this client"}
@@ -105,7 +89,7 @@ def _not_found(task_id: UUID) -> HTTPException:
                     "type": "string",
                     "minLength": 1,
                     "maxLength": 255,
-                    "pattern": "^[\\x21-\\x7e]+$",  # visible ASCII, as _KEY checks
+                    "pattern": "^[\\x21-\\x7e]+$",  # as operations.IDEMPOTENCY_KEY
                 },
             }
         ],
@@ -122,62 +106,15 @@ def _not_found(task_id: UUID) -> HTTPException:
 )
 async def submit_task(request: Request) -> Response:
     """Validate the body, hand the task to the store and answer 202 with its id."""
-    content_type = request.headers.get("content-type", "")
-    if not _is_json(content_type):
-        raise HTTPException(415, f"Content-Type must be application/json, got {content_type!r}")
-    body = await _read_body(request)
-    try:
-        task_request = TASK_REQUEST.validate_json(body)
-    except ValidationError as exc:
-        raise HTTPException(400, describe_validation_error(exc)) from None
-    key = request.headers.get("idempotency-key")
-    if key is not None and not _KEY.fullmatch(key):
-        raise HTTPException(400, "Idempotency-Key: 1 to 255 visible ASCII characters")
-    message = SubmitTask(task_request.task_type, task_request.parameters, key)
-    match await _system(request).store.ask(message):
-        case Task() as task:
-            return Response(
-                b'{"task_id":"%s","status":"queued"}' % str(task.task_id).encode(),
-                202,
-                headers={"Location": f"/tasks/{task.task_id}"},
-                media_type=JSON_MEDIA_TYPE,
-            )
-        case Replayed(task=task):
-            response = _task_response(task)
-            response.headers["Location"] = f"/tasks/{task.task_id}"
-            return response
-        case KeyReused(task_id=task_id):
-            detail = f"Idempotency-Key was already used for another request (task {task_id})"
-            raise HTTPException(409, detail)
-        case StoreFull(retry_after=retry_after):
-            retry = str(math.ceil(retry_after))
-            raise HTTPException(503, "the task store is full", headers={"Retry-After": retry})
-        case ShuttingDown():
-            raise HTTPException(503, "the service is shutting down", headers={"Retry-After": "5"})
-        case unexpected:
-            assert_never(unexpected)
-
-
-def _is_json(content_type: str) -> bool:
-    media_type = content_type.partition(";")[0].strip().lower()
-    return media_type == JSON_MEDIA_TYPE or (
-        media_type.startswith("application/") and media_type.endswith("+json")
+    headers = request.headers
+    reply = await operations.submit(
+        _system(request),
+        content_type=headers.get("content-type", ""),
+        content_length=headers.get("content-length"),
+        idempotency_key=headers.get("idempotency-key"),
+        body=request.stream(),
     )
-
-
-async def _read_body(request: Request) -> bytes:
-    """The body, refused with 413 as soon as it is known to pass 1 MiB."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return reply.response()
 
 
 @router.get(
@@ -200,39 +137,8 @@ async def get_task(
     wait: Annotated[bool, Query(description="Long-poll until the status changes")] = False,  # noqa: FBT002
 ) -> Response:
     """Answer with the task, at once or after its status changes."""
-    system = _system(request)
-    task = await system.store.ask(GetTask(task_id))
-    if task is None:
-        raise _not_found(task_id)
-    if wait and not task.status.terminal:
-        task = await _wait_for_change(system, task, request.receive)
-        if task is None:
-            raise _not_found(task_id)
-    return _task_response(task)
-
-
-async def _wait_for_change(system: ActorSystem, task: Task, receive: Receive) -> Task | None:
-    """Sleep on the store's notification, the timeout, or the client hanging up."""
-    changed = await system.store.ask(WatchTask(task.task_id, task.status))
-    hung_up = asyncio.ensure_future(disconnected(receive))
-    try:
-        await asyncio.wait(
-            (changed, hung_up),
-            timeout=system.settings.long_poll_timeout,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-    finally:
-        changed.cancel()  # withdraws the watch from the store if it is still open
-        hung_up.cancel()
-    if changed.done() and not changed.cancelled():
-        return changed.result()
-    return await system.store.ask(GetTask(task.task_id))
-
-
-async def disconnected(receive: Receive) -> None:
-    """Return once the client has hung up."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
+    reply = await operations.read(_system(request), task_id, wait=wait, receive=request.receive)
+    return reply.response()
 
 
 @router.get(

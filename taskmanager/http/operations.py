@@ -1,0 +1,157 @@
+"""Submitting and reading tasks, from request parts to a finished reply.
+
+Shared by the FastAPI routes, which document these operations, and the fast path, which
+serves the two hottest of them straight from ASGI. Either way a client gets the same
+status codes, headers and bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from typing import Final, assert_never
+from uuid import UUID
+
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.types import Receive
+
+from taskmanager.actors.messages import (
+    GetTask,
+    KeyReused,
+    Replayed,
+    ShuttingDown,
+    StoreFull,
+    SubmitTask,
+    WatchTask,
+)
+from taskmanager.actors.model import Task
+from taskmanager.actors.system import ActorSystem
+from taskmanager.http.schemas import TASK, TASK_REQUEST, describe_validation_error
+
+MAX_BODY: Final = 1024 * 1024
+JSON_MEDIA_TYPE: Final = "application/json"
+IDEMPOTENCY_KEY: Final = re.compile(r"[\x21-\x7e]{1,255}")
+
+type Headers = tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A JSON answer: status, body and the headers beyond the content type."""
+
+    status: int
+    body: bytes
+    headers: Headers = ()
+
+    def response(self) -> Response:
+        """The reply as a Starlette response."""
+        headers = {name.decode(): value.decode() for name, value in self.headers}
+        return Response(self.body, self.status, headers=headers, media_type=JSON_MEDIA_TYPE)
+
+
+def error(status: int, detail: str, headers: Headers = ()) -> Reply:
+    """An error reply: JSON with a ``detail``."""
+    return Reply(status, json.dumps({"detail": detail}).encode(), headers)
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a Content-Type names JSON (``application/json`` or ``application/*+json``)."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == JSON_MEDIA_TYPE or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def too_large(content_length: str | None) -> bool:
+    """Whether a declared Content-Length passes the limit, so the body need not be read."""
+    return (
+        content_length is not None and content_length.isdigit() and int(content_length) > MAX_BODY
+    )
+
+
+BODY_TOO_LARGE: Final = error(413, f"the body is larger than {MAX_BODY} bytes")
+
+
+async def submit(
+    system: ActorSystem,
+    *,
+    content_type: str,
+    content_length: str | None,
+    idempotency_key: str | None,
+    body: AsyncIterable[bytes],
+) -> Reply:
+    """Validate a submission and hand it to the store."""
+    if not is_json(content_type):
+        return error(415, f"Content-Type must be application/json, got {content_type!r}")
+    if too_large(content_length):
+        return BODY_TOO_LARGE
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in body:
+        size += len(chunk)
+        if size > MAX_BODY:
+            return BODY_TOO_LARGE
+        chunks.append(chunk)
+    try:
+        request = TASK_REQUEST.validate_json(b"".join(chunks))
+    except ValidationError as exc:
+        return error(400, describe_validation_error(exc))
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        return error(400, "Idempotency-Key: 1 to 255 visible ASCII characters")
+    message = SubmitTask(request.task_type, request.parameters, idempotency_key)
+    match await system.store.ask(message):
+        case Task(task_id=task_id):
+            body_bytes = b'{"task_id":"%s","status":"queued"}' % str(task_id).encode()
+            return Reply(202, body_bytes, ((b"location", b"/tasks/%s" % str(task_id).encode()),))
+        case Replayed(task=task):
+            location = ((b"location", b"/tasks/%s" % str(task.task_id).encode()),)
+            return Reply(200, TASK.dump_json(task), location)
+        case KeyReused(task_id=task_id):
+            detail = f"Idempotency-Key was already used for another request (task {task_id})"
+            return error(409, detail)
+        case StoreFull(retry_after=retry_after):
+            retry = ((b"retry-after", str(math.ceil(retry_after)).encode()),)
+            return error(503, "the task store is full", retry)
+        case ShuttingDown():
+            return error(503, "the service is shutting down", ((b"retry-after", b"5"),))
+        case unexpected:
+            assert_never(unexpected)
+
+
+async def read(system: ActorSystem, task_id: UUID, *, wait: bool, receive: Receive) -> Reply:
+    """The task now, or (``wait``) once its status changes or the long-poll times out."""
+    task = await system.store.ask(GetTask(task_id))
+    if task is not None and wait and not task.status.terminal:
+        task = await _wait_for_change(system, task, receive)
+    if task is None:
+        return error(404, f"task {task_id} not found")
+    return Reply(200, TASK.dump_json(task))
+
+
+async def _wait_for_change(system: ActorSystem, task: Task, receive: Receive) -> Task | None:
+    """Sleep on the store's notification, the timeout, or the client hanging up."""
+    changed = await system.store.ask(WatchTask(task.task_id, task.status))
+    hung_up = asyncio.ensure_future(disconnected(receive))
+    try:
+        await asyncio.wait(
+            (changed, hung_up),
+            timeout=system.settings.long_poll_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        changed.cancel()  # withdraws the watch from the store if it is still open
+        hung_up.cancel()
+    if changed.done() and not changed.cancelled():
+        return changed.result()
+    return await system.store.ask(GetTask(task.task_id))
+
+
+async def disconnected(receive: Receive) -> None:
+    """Return once the client has hung up."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
