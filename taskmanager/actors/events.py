@@ -6,7 +6,7 @@ import asyncio
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 from uuid import UUID
 
 from taskmanager.actors.model import Task, TaskStatus
@@ -39,6 +39,26 @@ class Event:
     status: TaskStatus | None
     progress: float | None
     task: Task | None
+
+
+class _Change(NamedTuple):
+    """A numbered change as the replay buffer keeps it (a tuple: cheap to make)."""
+
+    id: int
+    kind: EventKind
+    task_id: UUID
+    task: Task | None
+
+    def event(self) -> Event:
+        task = self.task
+        return Event(
+            id=self.id,
+            kind=self.kind,
+            task_id=self.task_id,
+            status=task.status if task else None,
+            progress=task.progress if task else None,
+            task=task,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +112,7 @@ class EventHub(Actor):
         super().__init__("events")
         self._ids = itertools.count(1)
         self._last_id = 0
-        self._buffer: deque[Event] = deque(maxlen=replay_buffer)
+        self._buffer: deque[_Change] = deque(maxlen=replay_buffer)
         self._subscriptions: dict[int, Subscription] = {}
         self._subscription_ids = itertools.count(1)
         self._streams_closed = False
@@ -119,17 +139,13 @@ class EventHub(Actor):
 
     def _publish(self, kind: EventKind, task_id: UUID, task: Task | None) -> None:
         self._last_id = next(self._ids)
-        event = Event(
-            id=self._last_id,
-            kind=kind,
-            task_id=task_id,
-            status=task.status if task else None,
-            progress=task.progress if task else None,
-            task=task,
-        )
-        self._buffer.append(event)
+        # Events are built only for subscribers: most changes happen with nobody watching.
+        change = _Change(self._last_id, kind, task_id, task)
+        self._buffer.append(change)
+        event: Event | None = None
         for subscription in self._subscriptions.values():
             if subscription.task_id is None or subscription.task_id == task_id:
+                event = event or change.event()
                 _deliver(subscription, event)
 
     def _subscribe(self, task_id: UUID | None, last_event_id: int | None) -> Subscription:
@@ -142,9 +158,9 @@ class EventHub(Actor):
             if last_event_id > self._last_id or last_event_id < oldest - 1:
                 _deliver(subscription, Resync())  # from before a restart, or too far behind
             else:
-                for event in self._buffer:
-                    if event.id > last_event_id and task_id in (None, event.task_id):
-                        _deliver(subscription, event)
+                for change in self._buffer:
+                    if change.id > last_event_id and task_id in (None, change.task_id):
+                        _deliver(subscription, change.event())
         self._subscriptions[subscription.id] = subscription
         return subscription
 

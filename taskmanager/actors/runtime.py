@@ -13,6 +13,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ASK_TIMEOUT: Final = 5.0
 DEFAULT_MAILBOX_SIZE: Final = 1_000_000
+# Messages an actor handles back to back before it lets the other tasks run.
+FAIR_SHARE: Final = 64
 
 
 class Request[R]:
@@ -147,8 +149,13 @@ class Actor:
 
     async def _serve(self) -> None:
         mailbox = self._mailbox
+        handled = 0
         while True:
-            envelope = await mailbox.get()
+            handled += 1
+            if handled % FAIR_SHARE == 0:
+                await asyncio.sleep(0)  # a long backlog must not keep the loop to itself
+            # Under load the mailbox is rarely empty: take the next message without awaiting.
+            envelope = mailbox.get_nowait() if mailbox.qsize() else await mailbox.get()
             if envelope is _STOP:
                 return
             reply = envelope.reply

@@ -1,15 +1,17 @@
 """The two hottest requests, served straight from ASGI.
 
-``POST /tasks`` and ``GET /tasks/{id}`` are most of the traffic a task service sees.
-FastAPI still declares both routes (that is their documentation, and the fallback for
-anything unusual, such as a malformed id), but the common requests skip its routing,
-parameter parsing and response objects: the same ``operations`` answer them, so clients
-see the same status codes, headers and bodies either way.
+``POST /tasks`` and ``GET /tasks/{id}`` are most of the traffic a task service sees, and
+a held long-poll is most of its memory. FastAPI still declares both routes (that is
+their documentation, and the fallback for anything unusual, such as a malformed id or a
+cross-origin request), but the common requests skip its middleware stack, routing,
+parameter parsing and response objects: the same rate-limit admission and the same
+``operations`` answer them, so clients see the same status codes, headers and bodies.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+import logging
+from collections.abc import AsyncIterator, Coroutine
 from typing import Final
 from uuid import UUID
 
@@ -19,12 +21,16 @@ from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError
 from taskmanager.actors.system import ActorSystem
 from taskmanager.http import operations
 from taskmanager.http.operations import Reply
+from taskmanager.http.ratelimit import admit
+
+logger = logging.getLogger(__name__)
 
 _WAIT: Final = {b"": False, b"wait=false": False, b"wait=true": True}
 _PREFIX: Final = "/tasks/"
 _BUSY: Final = operations.error(
     503, "the service is busy or shutting down; retry shortly", ((b"retry-after", b"1"),)
 )
+_BROKEN: Final = operations.error(500, "internal server error")
 
 
 class FastPath:
@@ -36,22 +42,31 @@ class FastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a hot request, or hand the request to the app."""
-        if scope["type"] == "http":
-            method, path = scope["method"], scope["path"]
-            if method == "POST" and path == "/tasks":
-                await _answer(send, self._submit(scope, receive))
+        if scope["type"] == "http" and (answer := self._route(scope, receive)) is not None:
+            if any(name == b"origin" for name, _ in scope["headers"]):
+                answer.close()  # cross-origin: the app adds the CORS headers
+            else:
+                trusted = self.system.settings.trusted_proxies
+                headers = await admit(self.system.limiter, scope, send, trusted)
+                if headers is None:
+                    answer.close()  # refused, and answered, by the limiter
+                else:
+                    await _answer(send, answer, headers)
                 return
-            if method == "GET" and path.startswith(_PREFIX):
-                task_id = _task_id(path[len(_PREFIX) :])
-                wait = _WAIT.get(scope["query_string"])
-                if task_id is not None and wait is not None:
-                    await _answer(
-                        send, operations.read(self.system, task_id, wait=wait, receive=receive)
-                    )
-                    return
         await self.app(scope, receive, send)
 
-    def _submit(self, scope: Scope, receive: Receive) -> Awaitable[Reply]:
+    def _route(self, scope: Scope, receive: Receive) -> _Operation | None:
+        method, path = scope["method"], scope["path"]
+        if method == "POST" and path == "/tasks":
+            return self._submit(scope, receive)
+        if method == "GET" and path.startswith(_PREFIX):
+            task_id = _task_id(path[len(_PREFIX) :])
+            wait = _WAIT.get(scope["query_string"])
+            if task_id is not None and wait is not None:
+                return operations.read(self.system, task_id, wait=wait, receive=receive)
+        return None
+
+    def _submit(self, scope: Scope, receive: Receive) -> _Operation:
         content_type = content_length = idempotency_key = None
         for name, value in scope["headers"]:
             if name == b"content-type" and content_type is None:
@@ -67,6 +82,9 @@ class FastPath:
             idempotency_key=idempotency_key,
             body=_body(receive),
         )
+
+
+type _Operation = Coroutine[None, None, Reply]
 
 
 def _task_id(text: str) -> UUID | None:
@@ -89,11 +107,14 @@ async def _body(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
-async def _answer(send: Send, pending: Awaitable[Reply]) -> None:
+async def _answer(send: Send, operation: _Operation, headers: list[tuple[bytes, bytes]]) -> None:
     try:
-        reply = await pending
+        reply = await operation
     except (TimeoutError, ActorStoppedError, MailboxFullError):
         reply = _BUSY
+    except Exception:
+        logger.exception("unhandled error")
+        reply = _BROKEN
     body = reply.body
     await send(
         {
@@ -103,6 +124,7 @@ async def _answer(send: Send, pending: Awaitable[Reply]) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", b"%d" % len(body)),
                 *reply.headers,
+                *headers,
             ],
         }
     )

@@ -83,6 +83,26 @@ def rate_headers(decision: RateDecision) -> list[tuple[bytes, bytes]]:
     ]
 
 
+async def admit(
+    limiter: Actor, scope: Scope, send: Send, trusted_proxies: tuple[IPNetwork, ...]
+) -> list[tuple[bytes, bytes]] | None:
+    """Count the request; the RateLimit headers to add when it may go on.
+
+    When it may not, answer it here (429, or 503 when the limiter cannot be asked) and
+    return None.
+    """
+    try:
+        decision = await limiter.ask(CheckRate(client_key(scope, trusted_proxies)))
+    except (TimeoutError, ActorStoppedError, MailboxFullError):
+        await send_json(send, 503, {"detail": "the service is busy; retry shortly"}, RETRY_SOON)
+        return None
+    headers = rate_headers(decision)
+    if not decision.allowed:
+        await _too_many_requests(send, decision, headers)
+        return None
+    return headers
+
+
 class RateLimitMiddleware:
     """Counts each API request against its client; over the limit, answers 429."""
 
@@ -98,14 +118,8 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not is_counted(scope["path"]):
             await self.app(scope, receive, send)
             return
-        try:
-            decision = await self.limiter.ask(CheckRate(client_key(scope, self.trusted_proxies)))
-        except (TimeoutError, ActorStoppedError, MailboxFullError):
-            await send_json(send, 503, {"detail": "the service is busy; retry shortly"}, RETRY_SOON)
-            return
-        headers = rate_headers(decision)
-        if not decision.allowed:
-            await _too_many_requests(send, decision, headers)
+        headers = await admit(self.limiter, scope, send, self.trusted_proxies)
+        if headers is None:
             return
 
         async def send_with_headers(message: Message) -> None:
