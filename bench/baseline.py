@@ -10,6 +10,7 @@ No store, no workers, no rate limiter. Served with the same uvicorn options as
 from __future__ import annotations
 
 import argparse
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
@@ -128,7 +129,11 @@ def create_app() -> FastAPI:
         return Submitted(task_id=uuid4())
 
     @app.get("/tasks/{task_id}")
-    async def get_task(task_id: UUID) -> Task:  # noqa: ARG001 - every id names the same task
+    async def get_task(task_id: UUID, wait: bool = False) -> Task:  # noqa: ARG001, FBT001, FBT002
+        # A long-poll as simple as one can write it: sleep on an event nobody sets (no
+        # store, no disconnect watch); the benchmark measures what holding it costs.
+        if wait:
+            await asyncio.Event().wait()
         return FIXED_TASK
 
     return app

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -705,11 +706,19 @@ def measure_long_polls(report: Report, wrk: Wrk, profile: Profile, logdir: Path)
         f"p99 {ms(percentile(wakes, 99) * 1000)}); {stats.answered_at_once:,} answered at once"
         + (f"; {stats.failures} failed" if stats.failures else "")
     )
+    with running("long-poll baseline", "bench.baseline", {}, logdir) as baseline:
+        floor = _run_uvloop(_hold_long_polls(baseline, count))
+    note += (
+        "; baseline: the same number of ?wait=true requests held by a hand-written FastAPI "
+        "endpoint that only sleeps (uvicorn's own cost per connection and request included)"
+    )
     report.figures |= {"longpoll_growth": growth, "longpoll_p50_ms": p50, "longpoll_p99_ms": p99}
     report.add(
         Row(
             f"{count:,} long-polls: server memory growth",
             mib(growth),
+            baseline=mib(floor),
+            ratio=f"{growth / floor:.2f}x" if floor > 0 else "",
             target="< 100 MiB",
             passed=growth < 100 * 2**20 and stats.failures == 0,
             note=note,
@@ -719,6 +728,28 @@ def measure_long_polls(report: Report, wrk: Wrk, profile: Profile, logdir: Path)
     report.add(
         Row("long-poll wake-up after completion, p99", ms(p99), target="< 100 ms", passed=p99 < 100)  # noqa: PLR2004
     )
+
+
+async def _hold_long_polls(server: Server, count: int) -> int:
+    """Open ``count`` long-polls on the baseline and hold them; the server's peak RSS growth."""
+    before = server.rss()
+    connects = asyncio.Semaphore(256)
+    request = f"GET /tasks/{uuid.uuid4()}?wait=true HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def hold() -> None:
+        async with connects:
+            _, writer = await asyncio.open_connection(HOST, server.port)
+        writer.write(request)
+        await writer.drain()
+        writers.append(writer)
+
+    with MemorySampler(server.pid, every=0.02) as sampler:
+        await asyncio.gather(*(hold() for _ in range(count)))
+        await asyncio.sleep(2)  # let the server read every request and start every handler
+    for writer in writers:
+        writer.close()
+    return sampler.peak - before
 
 
 def percentile(ordered: Sequence[float], pct: float) -> float:
