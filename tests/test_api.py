@@ -347,3 +347,24 @@ async def test_cross_origin_requests_get_cors_headers_even_when_limited(make_cli
     assert limited.status_code == 429
     assert limited.headers["access-control-allow-origin"] == "*"
     assert "Retry-After" in limited.headers["access-control-expose-headers"]
+
+
+async def test_docs_use_the_monitors_copy_of_swagger_ui_when_it_is_built(make_client, tmp_path):
+    (tmp_path / "index.html").write_text("<!doctype html><title>monitor</title>")
+    (tmp_path / "swagger-ui").mkdir()
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
+        (tmp_path / "swagger-ui" / name).write_text("/* asset */")
+    client = await make_client(web_dir=tmp_path)
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assert 'src="/swagger-ui/swagger-ui-bundle.js"' in docs.text
+    assert (await client.get("/swagger-ui/swagger-ui.css")).status_code == 200
+    assert "monitor" in (await client.get("/")).text
+
+
+async def test_without_a_built_monitor_the_root_leads_to_the_docs(make_client, tmp_path):
+    client = await make_client(web_dir=tmp_path)
+    root = await client.get("/")
+    assert root.status_code == 307
+    assert root.headers["location"] == "/docs"
+    assert "swagger-ui-bundle.js" in (await client.get("/docs")).text

@@ -10,8 +10,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp
@@ -29,6 +30,7 @@ from taskmanager.http.schemas import TASK_REQUEST
 logger = logging.getLogger(__name__)
 
 # Where a built monitor is looked for: beside the package (a checkout), then the cwd.
+SWAGGER_UI = "swagger-ui"
 WEB_DIRS = (Path(__file__).parents[2] / "webapp" / "dist", Path("webapp") / "dist")
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -60,7 +62,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         finally:
             await system.shutdown()
 
+    monitor = _monitor_dir(settings.web_dir)
+    # Swagger UI's files come with the built monitor; without them, from FastAPI's CDN.
+    local_swagger = monitor is not None and (monitor / SWAGGER_UI / "swagger-ui.css").is_file()
     app = TaskManagerAPI(
+        docs_url=None if local_swagger else "/docs",
         title="Task Manager",
         version="0.1.0",
         summary="An async task service",
@@ -73,7 +79,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(events.router)
     app.include_router(stats.router)
     app.include_router(health.router)
-    _serve_monitor(app, settings.web_dir)
+    if local_swagger:
+        _serve_local_docs(app)
+    _serve_monitor(app, monitor)
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.add_exception_handler(405, _method_not_allowed)
     for error in (TimeoutError, ActorStoppedError, MailboxFullError):
@@ -94,10 +102,31 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     return app
 
 
-def _serve_monitor(app: FastAPI, web_dir: Path | None) -> None:
-    """Serve the built web monitor at ``/``, or send visitors to the docs when it is not built."""
+def _monitor_dir(web_dir: Path | None) -> Path | None:
+    """The built monitor's directory, if there is one."""
     directory = web_dir or next((path for path in WEB_DIRS if path.is_dir()), None)
     if directory is not None and (directory / "index.html").is_file():
+        return directory
+    return None
+
+
+def _serve_local_docs(app: FastAPI) -> None:
+    """Swagger UI from the monitor's copy of its files, so /docs works offline."""
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"/{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"/{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"/{SWAGGER_UI}/favicon-32x32.png",
+        )
+
+
+def _serve_monitor(app: FastAPI, directory: Path | None) -> None:
+    """Serve the built web monitor at ``/``, or send visitors to the docs when it is not built."""
+    if directory is not None:
         app.mount("/", StaticFiles(directory=directory, html=True), name="monitor")
         return
 
