@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp
@@ -21,6 +21,7 @@ from taskmanager.actors.clock import Clock
 from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError
 from taskmanager.actors.system import ActorSystem
 from taskmanager.config import Settings, load_settings
+from taskmanager.http import operations
 from taskmanager.http.cors import CORSMiddleware
 from taskmanager.http.fastpath import FastPath
 from taskmanager.http.ratelimit import RateLimitMiddleware
@@ -164,15 +165,14 @@ async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers=headers)
 
 
-async def _busy(_: Request, exc: Exception) -> JSONResponse:
+async def _busy(_: Request, exc: Exception) -> Response:
     logger.warning("answering 503: %r", exc)
-    detail = "the service is busy or shutting down; retry shortly"
-    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+    return operations.BUSY.response()
 
 
-async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+async def _internal_error(_: Request, exc: Exception) -> Response:
     logger.error("unhandled error", exc_info=exc)
-    return JSONResponse({"detail": "internal server error"}, status_code=500)
+    return operations.INTERNAL_ERROR.response()
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

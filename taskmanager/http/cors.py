@@ -6,6 +6,11 @@ from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
 from starlette.types import Receive, Scope, Send
 
 
+def is_cross_origin(scope: Scope) -> bool:
+    """Whether the request carries an ``Origin`` header, as browsers' cross-origin ones do."""
+    return any(name == b"origin" for name, _ in scope["headers"])
+
+
 class CORSMiddleware(StarletteCORSMiddleware):
     """Starlette's CORS middleware, bypassed when the request has no ``Origin``.
 
@@ -17,7 +22,7 @@ class CORSMiddleware(StarletteCORSMiddleware):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Apply CORS to cross-origin requests only."""
-        if scope["type"] == "http" and all(name != b"origin" for name, _ in scope["headers"]):
+        if scope["type"] == "http" and not is_cross_origin(scope):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)

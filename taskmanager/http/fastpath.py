@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError
 from taskmanager.actors.system import ActorSystem
 from taskmanager.http import operations
+from taskmanager.http.cors import is_cross_origin
 from taskmanager.http.operations import Reply
 from taskmanager.http.ratelimit import admit
 
@@ -27,10 +28,6 @@ logger = logging.getLogger(__name__)
 
 _WAIT: Final = {b"": False, b"wait=false": False, b"wait=true": True}
 _PREFIX: Final = "/tasks/"
-_BUSY: Final = operations.error(
-    503, "the service is busy or shutting down; retry shortly", ((b"retry-after", b"1"),)
-)
-_BROKEN: Final = operations.error(500, "internal server error")
 
 
 class FastPath:
@@ -43,7 +40,7 @@ class FastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a hot request, or hand the request to the app."""
         if scope["type"] == "http" and (answer := self._route(scope, receive)) is not None:
-            if any(name == b"origin" for name, _ in scope["headers"]):
+            if is_cross_origin(scope):
                 answer.close()  # cross-origin: the app adds the CORS headers
             else:
                 trusted = self.system.settings.trusted_proxies
@@ -111,21 +108,8 @@ async def _answer(send: Send, operation: _Operation, headers: list[tuple[bytes, 
     try:
         reply = await operation
     except (TimeoutError, ActorStoppedError, MailboxFullError):
-        reply = _BUSY
+        reply = operations.BUSY
     except Exception:
         logger.exception("unhandled error")
-        reply = _BROKEN
-    body = reply.body
-    await send(
-        {
-            "type": "http.response.start",
-            "status": reply.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", b"%d" % len(body)),
-                *reply.headers,
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        reply = operations.INTERNAL_ERROR
+    await operations.send_reply(send, reply, headers)

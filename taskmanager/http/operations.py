@@ -11,14 +11,14 @@ import asyncio
 import json
 import math
 import re
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
 from typing import Final, assert_never
 from uuid import UUID
 
 from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.types import Receive
+from starlette.types import Receive, Send
 
 from taskmanager.actors.messages import (
     GetTask,
@@ -37,7 +37,8 @@ MAX_BODY: Final = 1024 * 1024
 JSON_MEDIA_TYPE: Final = "application/json"
 IDEMPOTENCY_KEY: Final = re.compile(r"[\x21-\x7e]{1,255}")
 
-type Headers = tuple[tuple[bytes, bytes], ...]
+type Header = tuple[bytes, bytes]
+type Headers = tuple[Header, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,28 @@ def too_large(content_length: str | None) -> bool:
 
 
 BODY_TOO_LARGE: Final = error(413, f"the body is larger than {MAX_BODY} bytes")
+BUSY: Final = error(
+    503, "the service is busy or shutting down; retry shortly", ((b"retry-after", b"1"),)
+)
+INTERNAL_ERROR: Final = error(500, "internal server error")
+
+
+async def send_reply(send: Send, reply: Reply, extra_headers: Iterable[Header] = ()) -> None:
+    """Answer with ``reply`` straight from ASGI."""
+    body = reply.body
+    await send(
+        {
+            "type": "http.response.start",
+            "status": reply.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+                *reply.headers,
+                *extra_headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def submit(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -11,10 +10,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from taskmanager.actors.messages import CheckRate, RateDecision
 from taskmanager.actors.runtime import Actor, ActorStoppedError, MailboxFullError
 from taskmanager.config import IPNetwork
+from taskmanager.http.operations import BUSY, error, send_reply
 
 # The API proper; the docs, the health check and the monitor's files are not counted.
 COUNTED_PREFIXES = ("/tasks", "/events")
-RETRY_SOON = [(b"retry-after", b"1")]
 
 
 def is_counted(path: str) -> bool:
@@ -94,7 +93,7 @@ async def admit(
     try:
         decision = await limiter.ask(CheckRate(client_key(scope, trusted_proxies)))
     except (TimeoutError, ActorStoppedError, MailboxFullError):
-        await send_json(send, 503, {"detail": "the service is busy; retry shortly"}, RETRY_SOON)
+        await send_reply(send, BUSY)
         return None
     headers = rate_headers(decision)
     if not decision.allowed:
@@ -137,24 +136,5 @@ async def _too_many_requests(
         f"rate limit exceeded: {decision.limit} requests per {decision.window} s; "
         f"retry in {decision.retry_after} s"
     )
-    retry = [(b"retry-after", str(decision.retry_after).encode()), *headers]
-    await send_json(send, 429, {"detail": detail}, retry)
-
-
-async def send_json(
-    send: Send, status: int, content: object, headers: list[tuple[bytes, bytes]]
-) -> None:
-    """Answer with a small JSON body straight from ASGI."""
-    body = json.dumps(content).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    retry = ((b"retry-after", str(decision.retry_after).encode()),)
+    await send_reply(send, error(429, detail, retry), headers)
