@@ -58,3 +58,24 @@ class FakeClock:
             await settle()
         self._now = target
         await settle()
+
+
+def http_scope(
+    path: str, query: bytes = b"", headers: tuple = (), spec_version: str = "2.3"
+) -> dict:
+    """The ASGI scope of a GET, for tests that drive the app with their own receive/send."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": spec_version},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+        "state": {},
+    }

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 import pytest
-from support import FakeClock, settle
+from support import FakeClock, http_scope, settle
 
 from taskmanager.actors import Kill
 from taskmanager.actors.messages import GetStoreStatus
@@ -226,22 +226,7 @@ async def test_a_client_that_hangs_up_frees_its_waiter_at_once(client):
     async def send(message):
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": f"/tasks/{task_id}",
-        "raw_path": f"/tasks/{task_id}".encode(),
-        "query_string": b"wait=true",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1234),
-        "server": ("testserver", 80),
-        "state": {},
-        "app": client.app,
-    }
+    scope = http_scope(f"/tasks/{task_id}", b"wait=true", spec_version="2.4")
     request = asyncio.create_task(client.app(scope, receive, send))
     await settle()
     assert (await store.ask(GetStoreStatus())).waiters == 1

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support import FakeClock, settle
+from support import FakeClock, http_scope, settle
 
 from taskmanager.actors import events as events_module
 from taskmanager.actors.events import (
@@ -34,20 +34,7 @@ class Stream:
         self.headers: dict[bytes, bytes] = {}
         self.hang_up = asyncio.Event()
         self.buffer = b""
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": "/events",
-            "raw_path": b"/events",
-            "query_string": query,
-            "root_path": "",
-            "headers": [(b"host", b"testserver"), *headers],
-            "client": ("127.0.0.1", 1234),
-            "server": ("testserver", 80),
-        }
+        scope = http_scope("/events", query, tuple(headers), spec_version="2.4")
         self.task = asyncio.create_task(app(scope, self._receive, self._send))
 
     async def _receive(self):

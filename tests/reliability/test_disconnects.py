@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 from starlette.requests import ClientDisconnect
-from support import settle
+from support import http_scope, settle
 
 from taskmanager.actors.events import GetSubscriberCount
 from taskmanager.actors.messages import GetStoreStatus, SubmitTask
@@ -16,24 +16,6 @@ from taskmanager.http.routes import tasks as tasks_routes
 
 LONG_POLLERS = 1_000
 LISTED_TASKS = 20_000
-
-
-def http_scope(path: str, query: bytes = b"", spec_version: str = "2.3") -> dict:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": spec_version},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1234),
-        "server": ("testserver", 80),
-        "state": {},
-    }
 
 
 class HangingUpClient:
