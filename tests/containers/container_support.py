@@ -12,7 +12,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import support
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
@@ -57,24 +57,9 @@ def clean_environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("TASKMANAGER_")}
 
 
-_handed_out: set[int] = set()
-
-
 def free_port() -> int:
     """A loopback TCP port in 8200-8299 that nobody listens on, nor was given out before."""
-    start = os.getpid() % len(PORTS)
-    for offset in range(len(PORTS)):
-        port = PORTS[(start + offset) % len(PORTS)]
-        if port in _handed_out:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _handed_out.add(port)
-        return port
-    pytest.fail("no free port in 8200-8299")
+    return support.free_port(PORTS)
 
 
 @dataclass

@@ -7,7 +7,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,23 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import free_port
 
 GRACE = 2
 REPO = Path(__file__).resolve().parents[2]
 REPORT = {"task_type": "generate_report", "parameters": {"title": "long", "sections": 10}}
 STARTUP_SECONDS = 15
-
-
-def free_port() -> int:
-    """A port in 8400-8499 that nothing listens on now."""
-    for port in range(8400, 8500):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.skip("no free port in 8400-8499")
 
 
 class Server:
@@ -86,7 +74,7 @@ class Server:
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    running = Server(free_port(), tmp_path / "server.log")
+    running = Server(free_port(range(8400, 8500)), tmp_path / "server.log")
     try:
         yield running
     finally:
