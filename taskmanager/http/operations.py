@@ -60,6 +60,16 @@ def error(status: int, detail: str, headers: Headers = ()) -> Reply:
     return Reply(status, json.dumps({"detail": detail}).encode(), headers)
 
 
+def task_reply(task: Task, headers: Headers = ()) -> Reply:
+    """A 200 with the task."""
+    return Reply(200, TASK.dump_json(task), headers)
+
+
+def not_found(task_id: UUID) -> Reply:
+    """The 404 for an unknown or cleaned-up task."""
+    return error(404, f"task {task_id} not found")
+
+
 def is_json(content_type: str) -> bool:
     """Whether a Content-Type names JSON (``application/json`` or ``application/*+json``)."""
     media_type = content_type.partition(";")[0].strip().lower()
@@ -133,7 +143,7 @@ async def submit(
             return Reply(202, body_bytes, ((b"location", b"/tasks/%s" % str(task_id).encode()),))
         case Replayed(task=task):
             location = ((b"location", b"/tasks/%s" % str(task.task_id).encode()),)
-            return Reply(200, TASK.dump_json(task), location)
+            return task_reply(task, location)
         case KeyReused(task_id=task_id):
             detail = f"Idempotency-Key was already used for another request (task {task_id})"
             return error(409, detail)
@@ -152,8 +162,8 @@ async def read(system: ActorSystem, task_id: UUID, *, wait: bool, receive: Recei
     if task is not None and wait and not task.status.terminal:
         task = await _wait_for_change(system, task, receive)
     if task is None:
-        return error(404, f"task {task_id} not found")
-    return Reply(200, TASK.dump_json(task))
+        return not_found(task_id)
+    return task_reply(task)
 
 
 async def _wait_for_change(system: ActorSystem, task: Task, receive: Receive) -> Task | None:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any, Final
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from taskmanager.actors.messages import (
@@ -18,7 +18,6 @@ from taskmanager.actors.system import ActorSystem
 from taskmanager.http import examples, operations
 from taskmanager.http.operations import JSON_MEDIA_TYPE
 from taskmanager.http.schemas import (
-    TASK,
     TASKS,
     ConflictBody,
     ErrorBody,
@@ -41,14 +40,6 @@ _BAD_ID: dict[int | str, dict[str, Any]] = {
 def _system(request: Request) -> ActorSystem:
     system: ActorSystem = request.app.state.system
     return system
-
-
-def _task_response(task: Task, status_code: int = 200) -> Response:
-    return Response(TASK.dump_json(task), status_code, media_type=JSON_MEDIA_TYPE)
-
-
-def _not_found(task_id: UUID) -> HTTPException:
-    return HTTPException(404, f"task {task_id} not found")
 
 
 @router.post(
@@ -190,8 +181,8 @@ async def cancel_task(task_id: UUID, request: Request) -> Response:
     """Cancel the task and answer with it."""
     task = await _system(request).store.ask(CancelTask(task_id))
     if task is None:
-        raise _not_found(task_id)
+        return operations.not_found(task_id).response()
     if task.status is TaskStatus.CANCELLED:
-        return _task_response(task)
+        return operations.task_reply(task).response()
     conflict = ConflictBody(detail=f"task {task_id} already {task.status}", task=task)
     return Response(conflict.model_dump_json(), 409, media_type=JSON_MEDIA_TYPE)
