@@ -28,7 +28,7 @@ class ActorStoppedError(RuntimeError):
 
 
 class MailboxFullError(RuntimeError):
-    """The actor's mailbox is at its bound; the sender should back off."""
+    """The actor's mailbox is at its bound and takes no more asks; the caller backs off."""
 
 
 class ActorKilledError(RuntimeError):
@@ -54,8 +54,8 @@ class Actor:
 
     Subclasses implement ``receive``; it is only ever called from the actor's own task,
     so the state it touches needs no lock. An exception raised while handling an
-    ``ask`` goes back to the caller as well; either way the actor crashed, and its
-    supervisor calls ``on_restart`` before the next message.
+    ``ask`` goes back to the caller as well; either way the actor crashed: its
+    supervisor calls ``on_crash``, then resumes it with the next message.
     """
 
     def __init__(self, name: str, *, mailbox_size: int = DEFAULT_MAILBOX_SIZE) -> None:
@@ -64,6 +64,8 @@ class Actor:
         self._mailbox_size = mailbox_size
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._waiting = False
+        self._handled = 0
 
     async def receive(self, message: Any) -> Any:  # noqa: ANN401 - each actor narrows it with match
         """Handle one message; the return value is the reply to an ``ask``."""
@@ -72,7 +74,7 @@ class Actor:
     async def on_start(self) -> None:
         """Run in the actor's task before the first message."""
 
-    async def on_restart(self, error: Exception) -> None:
+    async def on_crash(self, error: Exception) -> None:
         """Run after a crash, before the next message: drop or repair what the crash broke."""
 
     async def on_stop(self) -> None:
@@ -84,19 +86,35 @@ class Actor:
         return self._task is not None and not self._task.done()
 
     @property
-    def backlog(self) -> int:
-        """How many messages wait in the mailbox."""
-        return self._mailbox.qsize()
+    def handled(self) -> int:
+        """How many messages the actor has taken from its mailbox so far."""
+        return self._handled
+
+    @property
+    def idle(self) -> bool:
+        """Whether the actor waits for a message, with none in its mailbox."""
+        return self._waiting and not self._mailbox.qsize()
 
     def tell(self, message: object) -> None:
-        """Send a message without waiting for it to be handled."""
-        self._post(_Envelope(message, None))
+        """Send a message without waiting for it to be handled.
+
+        Tells carry what follows from work already accepted (a task to queue, an event to
+        publish, a job that ended), so a full mailbox never refuses them; the bound is
+        for asks, through which new work comes in.
+        """
+        if self._closed:
+            raise ActorStoppedError(f"actor {self.name} is stopped")
+        self._mailbox.put_nowait(_Envelope(message, None))
 
     async def ask[R](self, message: Request[R], timeout: float = DEFAULT_ASK_TIMEOUT) -> R:
         """Send a message and wait up to ``timeout`` seconds for its reply."""
+        if self._closed:
+            raise ActorStoppedError(f"actor {self.name} is stopped")
+        if self._mailbox.qsize() >= self._mailbox_size:
+            raise MailboxFullError(f"actor {self.name} has {self._mailbox_size} messages waiting")
         loop = asyncio.get_running_loop()
         reply: asyncio.Future[R] = loop.create_future()
-        self._post(_Envelope(message, reply))
+        self._mailbox.put_nowait(_Envelope(message, reply))
         # A timer that fails the future costs less than an asyncio.timeout() scope.
         expiry = loop.call_later(timeout, _expire, reply, self.name)
         try:
@@ -104,18 +122,11 @@ class Actor:
         finally:
             expiry.cancel()
 
-    def _post(self, envelope: _Envelope) -> None:
-        if self._closed:
-            raise ActorStoppedError(f"actor {self.name} is stopped")
-        if self._mailbox.qsize() >= self._mailbox_size:
-            raise MailboxFullError(f"actor {self.name} has {self._mailbox_size} messages waiting")
-        self._mailbox.put_nowait(envelope)
-
     def start(self, supervisor: Supervisor) -> None:
         """Start the actor's task; ``supervisor`` restarts it after a crash."""
         if self._task is not None:
             raise RuntimeError(f"actor {self.name} was already started")
-        self._task = asyncio.create_task(self._supervise(supervisor), name=f"actor:{self.name}")
+        self._task = asyncio.create_task(supervisor.supervise(self), name=f"actor:{self.name}")
 
     async def stop(self, grace: float = 1.0) -> None:
         """Handle what is queued for up to ``grace`` seconds, then cancel; fail leftover asks."""
@@ -133,29 +144,20 @@ class Actor:
                 reply.set_exception(ActorStoppedError(f"actor {self.name} stopped"))
         await self.on_stop()
 
-    async def _supervise(self, supervisor: Supervisor) -> None:
-        await self.on_start()
-        while True:
-            try:
-                await self._serve()
-            except Exception as error:  # noqa: BLE001 - a supervisor catches every crash
-                supervisor.record_crash(self, error)
-                try:
-                    await self.on_restart(error)
-                except Exception as again:  # noqa: BLE001 - same reason
-                    supervisor.record_crash(self, again)
-            else:
-                return
-
-    async def _serve(self) -> None:
+    async def serve(self) -> None:
+        """Handle messages until stopped; a handler's exception ends the call (a crash)."""
         mailbox = self._mailbox
-        handled = 0
         while True:
-            handled += 1
-            if handled % FAIR_SHARE == 0:
+            self._handled += 1
+            if self._handled % FAIR_SHARE == 0:
                 await asyncio.sleep(0)  # a long backlog must not keep the loop to itself
             # Under load the mailbox is rarely empty: take the next message without awaiting.
-            envelope = mailbox.get_nowait() if mailbox.qsize() else await mailbox.get()
+            if mailbox.qsize():
+                envelope = mailbox.get_nowait()
+            else:
+                self._waiting = True
+                envelope = await mailbox.get()
+                self._waiting = False
             if envelope is _STOP:
                 return
             reply = envelope.reply
@@ -183,7 +185,12 @@ def _expire(reply: asyncio.Future[Any], name: str) -> None:
 
 
 class Supervisor:
-    """Counts crashes; more than ``max_crashes`` within ``period`` seconds means unhealthy."""
+    """Runs actors and resumes each one after a crash; too many crashes mean unhealthy.
+
+    A crashed actor keeps its mailbox and its state: ``on_crash`` repairs what the failed
+    message broke, then the actor goes on with the next message. More than
+    ``max_crashes`` within ``period`` seconds makes the system report itself unhealthy.
+    """
 
     def __init__(self, max_crashes: int = 5, period: float = 60.0) -> None:
         self._max_crashes = max_crashes
@@ -191,9 +198,23 @@ class Supervisor:
         self._crashes: deque[float] = deque()
         self.crash_count = 0
 
-    def record_crash(self, actor: Actor, error: Exception) -> None:
-        """Log a crash; the actor goes on with the next message after ``on_restart``."""
-        logger.error("actor %s crashed; restarting it", actor.name, exc_info=error)
+    async def supervise(self, actor: Actor) -> None:
+        """Run ``actor`` until it stops, resuming it after every crash."""
+        await actor.on_start()
+        while True:
+            try:
+                await actor.serve()
+            except Exception as error:  # noqa: BLE001 - a supervisor catches every crash
+                self._record(actor, error)
+                try:
+                    await actor.on_crash(error)
+                except Exception as again:  # noqa: BLE001 - same reason
+                    self._record(actor, again)
+            else:
+                return
+
+    def _record(self, actor: Actor, error: Exception) -> None:
+        logger.error("actor %s crashed; resuming it", actor.name, exc_info=error)
         self.crash_count += 1
         now = time.monotonic()
         self._crashes.append(now)

@@ -1,4 +1,4 @@
-"""The actor runtime, through its public interface: tell, ask, Kill, stop."""
+"""The actor runtime, through its public interface: tell, ask, Kill, stop, supervision."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class Counter(Actor):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("counter", **kwargs)
         self.total = 0
-        self.restarts: list[Exception] = []
+        self.crashes: list[Exception] = []
         self.stopped = False
 
     async def receive(self, message: Any) -> Any:
@@ -59,8 +59,8 @@ class Counter(Actor):
                 await release.wait()
         return None
 
-    async def on_restart(self, error: Exception) -> None:
-        self.restarts.append(error)
+    async def on_crash(self, error: Exception) -> None:
+        self.crashes.append(error)
 
     async def on_stop(self) -> None:
         self.stopped = True
@@ -88,7 +88,7 @@ async def test_an_error_in_an_ask_reaches_the_caller_and_the_actor_goes_on(count
         await actor.ask(Fail())
     actor.tell(Add(5))
     assert await actor.ask(Total()) == 5
-    assert len(actor.restarts) == 1
+    assert len(actor.crashes) == 1
     assert supervisor.crash_count == 1
 
 
@@ -105,13 +105,13 @@ async def test_an_ask_that_is_not_answered_in_time_raises_timeout(counter):
     assert await actor.ask(Total()) == 0
 
 
-async def test_kill_makes_the_supervisor_restart_the_actor_with_its_mailbox(counter):
+async def test_kill_makes_the_supervisor_resume_the_actor_with_its_mailbox(counter):
     actor, supervisor = counter
     actor.tell(Add(1))
     actor.tell(Kill())
     actor.tell(Add(2))
     assert await actor.ask(Total()) == 3
-    assert [type(error) for error in actor.restarts] == [ActorKilledError]
+    assert [type(error) for error in actor.crashes] == [ActorKilledError]
     assert actor.alive
     assert supervisor.healthy
 
@@ -144,16 +144,31 @@ async def test_asks_still_queued_when_the_actor_stops_get_an_error():
         actor.tell(Add(1))
 
 
-async def test_a_full_mailbox_refuses_more_messages():
+async def test_a_full_mailbox_refuses_asks_but_never_tells():
     actor = Counter(mailbox_size=2)
     actor.tell(Add(1))
     actor.tell(Add(1))
     with pytest.raises(MailboxFullError):
-        actor.tell(Add(1))
+        await actor.ask(Total())
+    actor.tell(Add(1))  # a tell carries work already accepted: it is never refused
     actor.start(Supervisor())
     await settle()
-    assert await actor.ask(Total()) == 2
+    assert await actor.ask(Total()) == 3
     await actor.stop()
+
+
+async def test_an_actor_is_idle_only_with_an_empty_mailbox_while_it_waits(counter):
+    actor, _ = counter
+    await settle()
+    assert actor.idle
+    release = asyncio.Event()
+    blocked = asyncio.create_task(actor.ask(Block(release)))
+    await asyncio.sleep(0)
+    assert not actor.idle
+    release.set()
+    await blocked
+    await asyncio.sleep(0)
+    assert actor.idle
 
 
 async def test_stop_lets_queued_tells_finish_within_the_grace_period():
