@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     max_tasks: int = Field(default=100_000, ge=1)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ("*",)
     shutdown_grace: float = Field(default=10, ge=0, le=3600, allow_inf_nan=False)
+    retry_backoff: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False)
     web_dir: DirectoryPath | None = None
 
     @field_validator("rate_limit", mode="before")

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import FakeClock, settle
+from support import FakeClock, forget_watched, settle, watch
 
 from taskmanager.actors.system import ActorSystem
 from taskmanager.config import Settings
@@ -19,6 +19,7 @@ async def no_task_left_behind() -> AsyncIterator[None]:
     before = asyncio.all_tasks()
     yield
     await settle()
+    forget_watched()
     left = asyncio.all_tasks() - before - {asyncio.current_task()}
     assert not left, f"asyncio tasks left behind: {left}"
 
@@ -40,18 +41,28 @@ def make_settings() -> Callable[..., Settings]:
 @pytest.fixture
 async def system(clock: FakeClock, make_settings) -> AsyncIterator[ActorSystem]:
     actors = ActorSystem(make_settings(), clock)
+    watch(actors.actors)
     await actors.start()
     yield actors
     await actors.stop()
 
 
 @pytest.fixture
-async def make_client(clock: FakeClock, make_settings) -> AsyncIterator[Callable[..., Any]]:
+def fast_path() -> bool:
+    """Whether the app answers the hottest requests on its fast path (a module may vary it)."""
+    return True
+
+
+@pytest.fixture
+async def make_client(
+    clock: FakeClock, make_settings, fast_path: bool
+) -> AsyncIterator[Callable[..., Any]]:
     """Build an app with the given settings, run its lifespan, and give an HTTP client."""
     stack: list[tuple[Any, httpx.AsyncClient]] = []
 
     async def make(client_ip: str = "127.0.0.1", **overrides: Any) -> httpx.AsyncClient:
-        app = create_app(make_settings(**overrides), clock)
+        app = create_app(make_settings(**overrides), clock, fast_path=fast_path)
+        watch(app.state.system.actors)
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))

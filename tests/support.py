@@ -1,4 +1,5 @@
-"""Test helpers: a clock moved by hand, and a way to let the actors finish what they can."""
+"""Test helpers: a clock moved by hand, a way to let the actors finish what they can,
+request bodies and a submit helper, and free ports."""
 
 from __future__ import annotations
 
@@ -7,25 +8,94 @@ import heapq
 import itertools
 import os
 import socket
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from taskmanager.actors.messages import SubmitTask
+from taskmanager.actors.model import JobOptions, Task, TaskType
+from taskmanager.actors.runtime import Actor
+from taskmanager.actors.tasktypes import ComputeSum
+
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+# Request bodies, one of each kind, for the tests that need "a task".
+SUM = {"task_type": "compute_sum", "parameters": {"numbers": [1, 2, 3.5]}}
+REPORT = {"task_type": "generate_report", "parameters": {"title": "quarterly", "sections": 2}}
+FAILING = {"task_type": "simulate_error", "parameters": {}}
+
+
+def sum_of(*numbers: float, **options: Any) -> dict[str, Any]:
+    """A compute_sum submission, with job options if given."""
+    return {"task_type": "compute_sum", "parameters": {"numbers": list(numbers)}, **options}
+
+
+async def submit_to(system, parameters=None, **options: Any):
+    """Submit straight to a system's store (a sum of 1, 2, 3 by default); return the task."""
+    parameters = parameters or ComputeSum(numbers=(1, 2, 3))
+    message = SubmitTask(TaskType(parameters.task_type), parameters, JobOptions(**options))
+    task = await system.store.ask(message)
+    assert isinstance(task, Task), task
+    return task
+
+
+async def submit(client, body: dict[str, Any] | None = None, **headers: str) -> str:
+    """Submit a task (a sum by default) and return its id; anything but 202 fails the test."""
+    response = await client.post("/tasks", json=body or SUM, headers=headers)
+    assert response.status_code == 202, response.text
+    return response.json()["task_id"]
+
+
+async def task_of(client, task_id: str) -> dict[str, Any]:
+    """The task as GET /tasks/{id} answers it."""
+    response = await client.get(f"/tasks/{task_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# The actors settle() watches: every actor system a test builds registers its actors,
+# and they are forgotten when the test ends.
+_WATCHED: set[Actor] = set()
+# Rounds of the event loop in a row in which no actor took a message: a job that woke up
+# reaches its worker within a few rounds, so this many quiet rounds mean nothing is left.
+QUIET_ROUNDS = 8
+
+
+def watch(actors: Iterable[Actor]) -> None:
+    """Make settle() wait for these actors too."""
+    _WATCHED.update(actors)
+
+
+def forget_watched() -> None:
+    """Stop watching every actor: the test that built them has ended."""
+    _WATCHED.clear()
+
+
+def _activity() -> list[tuple[int, bool]]:
+    return [(actor.handled, actor.idle) for actor in _WATCHED]
 
 
 async def settle() -> None:
-    """Run the event loop until nothing is ready: every actor waits on its mailbox or a sleep.
+    """Let the actors run until nothing moves: no actor takes a message for a while.
 
-    Deterministic for the default asyncio loop with no I/O in flight, which is how the
-    actor tests run; it replaces "sleep a little and hope".
+    Watches only what the actors show (how many messages each took, whether it waits
+    for one): it replaces "sleep a little and hope", and needs no private event-loop
+    state. An actor blocked inside a handler counts as settled, as it would with a real
+    clock.
     """
-    loop = asyncio.get_running_loop()
-    for _ in range(10_000):
+    quiet, seen = 0, _activity()
+    for _ in range(100_000):
         await asyncio.sleep(0)
-        if not loop._ready:  # type: ignore[attr-defined]
-            return
-    raise AssertionError("the event loop never went idle")
+        now = _activity()
+        if now == seen:
+            quiet += 1
+            if quiet == QUIET_ROUNDS:
+                return
+        else:
+            quiet, seen = 0, now
+    raise AssertionError("the actors never settled")
 
 
 class FakeClock:
@@ -65,14 +135,18 @@ class FakeClock:
 
 
 def http_scope(
-    path: str, query: bytes = b"", headers: tuple = (), spec_version: str = "2.3"
+    path: str,
+    query: bytes = b"",
+    headers: tuple = (),
+    spec_version: str = "2.3",
+    method: str = "GET",
 ) -> dict:
-    """The ASGI scope of a GET, for tests that drive the app with their own receive/send."""
+    """The ASGI scope of a request, for tests that drive the app with their own receive/send."""
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": spec_version},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),

@@ -1,11 +1,10 @@
-"""Pure asyncio actors: task store, dispatcher, workers, rate limiter and janitor.
+"""Pure asyncio actors: task store, dispatcher, workers, event hub, rate limiter, janitor.
 
 Nothing in this package imports FastAPI.
 """
 
 from taskmanager.actors.runtime import (
     Actor,
-    ActorKilledError,
     ActorStoppedError,
     Kill,
     MailboxFullError,
@@ -16,7 +15,6 @@ from taskmanager.actors.system import ActorSystem
 
 __all__ = [
     "Actor",
-    "ActorKilledError",
     "ActorStoppedError",
     "ActorSystem",
     "Kill",

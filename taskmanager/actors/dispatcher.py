@@ -2,36 +2,55 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from taskmanager.actors.clock import Clock
 from taskmanager.actors.messages import (
     CancelJob,
     DispatcherStatus,
     Enqueue,
     GetDispatcherStatus,
+    HandBack,
     RunTask,
+    StopDispatching,
+    WhenIdle,
     Withdraw,
     WorkerIdle,
 )
-from taskmanager.actors.model import Task
-from taskmanager.actors.runtime import Actor
+from taskmanager.actors.queue import JobQueue, MemoryQueue
+from taskmanager.actors.runtime import Actor, ActorStoppedError
+
+
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """The timer fired: the earliest delayed task is due."""
 
 
 class Dispatcher(Actor):
-    """Hands each queued task to exactly one idle worker, oldest task first."""
+    """Hands each ready task to exactly one idle worker: highest priority, then oldest.
 
-    def __init__(self) -> None:
+    Delayed tasks take no worker until they are due; one timer, set for the earliest of
+    them, wakes the dispatcher then.
+    """
+
+    def __init__(self, clock: Clock, queue: JobQueue | None = None) -> None:
         super().__init__("dispatcher")
+        self._clock = clock
+        self._queue = queue or MemoryQueue()
         self._workers: Sequence[Actor] = ()
-        # A dict rather than an asyncio.Queue: cancelling a queued task removes it in O(1)
-        # while keeping first-in, first-out order.
-        self._pending: dict[UUID, Task] = {}
         self._idle: deque[int] = deque()
         self._running: dict[UUID, int] = {}
         self._assigned: dict[int, UUID] = {}
+        self._dispatching = True
+        self._idle_waiters: list[asyncio.Future[None]] = []
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_due: float | None = None
 
     def attach(self, workers: Sequence[Actor]) -> None:
         """Give the dispatcher its workers, all idle; call before it starts."""
@@ -41,33 +60,80 @@ class Dispatcher(Actor):
     async def receive(self, message: Any) -> Any:  # noqa: ANN401
         """Handle one dispatcher message."""
         match message:
-            case Enqueue(task=task):
-                self._pending[task.task_id] = task
-                self._dispatch()
+            case Enqueue(task=task, seq=seq):
+                await self._queue.add(task, seq)
+                await self._dispatch()
+            case HandBack(task=task, seq=seq):
+                # Back at its place: the queue orders by priority and submission order.
+                await self._queue.add(task, seq)
+                await self._dispatch()
             case WorkerIdle(worker=worker):
                 if (task_id := self._assigned.pop(worker, None)) is not None:
                     self._running.pop(task_id, None)
                 if worker not in self._idle:
                     self._idle.append(worker)
-                self._dispatch()
+                await self._dispatch()
+                self._notify_idle()
+            case _Due():
+                self._timer = self._timer_due = None
+                await self._dispatch()
             case Withdraw(task_id=task_id):
-                if self._pending.pop(task_id, None) is None and task_id in self._running:
+                if not await self._queue.remove(task_id) and task_id in self._running:
                     self._workers[self._running[task_id]].tell(CancelJob(task_id))
             case GetDispatcherStatus():
                 return DispatcherStatus(
-                    queued=len(self._pending),
+                    queued=await self._queue.size(),
                     busy=len(self._workers) - len(self._idle),
                     workers=len(self._workers),
                 )
+            case StopDispatching():
+                self._dispatching = False
+                self._set_timer(None)
+            case WhenIdle():
+                idle: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._idle_waiters.append(idle)
+                self._notify_idle()
+                return idle
             case _:
                 raise TypeError(f"dispatcher got an unknown message {message!r}")
         return None
 
-    def _dispatch(self) -> None:
-        while self._pending and self._idle:
-            task_id = next(iter(self._pending))
-            task = self._pending.pop(task_id)
+    async def _dispatch(self) -> None:
+        if not self._dispatching:
+            return
+        now = self._clock.now().timestamp()
+        while self._idle and (taken := await self._queue.take(now)) is not None:
+            task, seq = taken
             worker = self._idle.popleft()
-            self._running[task_id] = worker
-            self._assigned[worker] = task_id
-            self._workers[worker].tell(RunTask(task))
+            self._running[task.task_id] = worker
+            self._assigned[worker] = task.task_id
+            self._workers[worker].tell(RunTask(task, seq))
+        self._set_timer(await self._queue.next_due(now))
+
+    def _set_timer(self, due: float | None) -> None:
+        """One timer, for the earliest delayed task: no per-task timers, no polling."""
+        if due == self._timer_due:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_due = due
+        self._timer = None if due is None else asyncio.create_task(self._wake_at(due))
+
+    async def _wake_at(self, due: float) -> None:
+        await self._clock.sleep(max(0.0, due - self._clock.now().timestamp()))
+        with contextlib.suppress(ActorStoppedError):
+            self.tell(_Due())
+
+    def _notify_idle(self) -> None:
+        if len(self._idle) == len(self._workers):
+            for idle in self._idle_waiters:
+                if not idle.done():
+                    idle.set_result(None)
+            self._idle_waiters.clear()
+
+    async def on_stop(self) -> None:
+        """Stop the timer."""
+        timer = self._timer
+        self._set_timer(None)
+        if timer is not None:
+            await asyncio.wait({timer})

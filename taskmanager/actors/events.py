@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
@@ -13,10 +14,19 @@ from taskmanager.actors.model import Task, TaskStatus
 from taskmanager.actors.runtime import Actor, Request
 
 type EventKind = Literal[
-    "submitted", "started", "progress", "completed", "failed", "cancelled", "removed"
+    "submitted",
+    "started",
+    "progress",
+    "retrying",
+    "completed",
+    "failed",
+    "cancelled",
+    "removed",
 ]
 
 REPLAY_BUFFER: Final = 10_000
+# Positions longer than this cannot be this log's: it would take centuries to count that far.
+MAX_DIGITS: Final = 18
 SUBSCRIBER_BUFFER: Final = 1_000
 
 
@@ -27,13 +37,14 @@ class TaskChanged:
     kind: EventKind
     task_id: UUID
     task: Task | None
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A numbered change, as every subscriber sees it."""
+    """A change as every subscriber sees it, with the id to resume after it."""
 
-    id: int
+    id: str
     kind: EventKind
     task_id: UUID
     status: TaskStatus | None
@@ -42,17 +53,18 @@ class Event:
 
 
 class _Change(NamedTuple):
-    """A numbered change as the replay buffer keeps it (a tuple: cheap to make)."""
+    """A change as the replay buffer keeps it (a tuple: cheap to make)."""
 
-    id: int
+    position: int
     kind: EventKind
     task_id: UUID
     task: Task | None
+    owner: str | None
 
-    def event(self) -> Event:
+    def event(self, epoch: str) -> Event:
         task = self.task
         return Event(
-            id=self.id,
+            id=f"{epoch}-{self.position}",
             kind=self.kind,
             task_id=self.task_id,
             status=task.status if task else None,
@@ -75,17 +87,29 @@ class Subscription:
 
     id: int
     task_id: UUID | None
+    viewer: str | None = None
     queue: asyncio.Queue[Delivery] = field(
         default_factory=lambda: asyncio.Queue(SUBSCRIBER_BUFFER + 2)
     )
 
+    def wants(self, task_id: UUID, owner: str | None) -> bool:
+        """Whether a change of this task belongs in this feed."""
+        return (self.task_id is None or self.task_id == task_id) and (
+            self.viewer is None or self.viewer == owner
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Subscribe(Request[Subscription]):
-    """Open a feed; replay what came after ``last_event_id`` (or ask for a resync)."""
+    """Open a feed; replay what came after ``last_event_id``, or start with a resync.
+
+    An id this log cannot continue exactly (malformed, from another log or an earlier
+    run, or older than the replay buffer) gets one ``Resync`` first, never a guess.
+    """
 
     task_id: UUID | None = None
-    last_event_id: int | None = None
+    last_event_id: str | None = None
+    viewer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +130,17 @@ class GetSubscriberCount(Request[int]):
 
 
 class EventHub(Actor):
-    """Fans task changes out to subscribers; a slow one is told to resync, never waited for."""
+    """Numbers changes, keeps the recent ones, and fans them out to subscribers.
+
+    Event ids are ``<epoch>-<position>``: the epoch is new for every run of the hub, so
+    an id from before a restart is recognised as such. A slow subscriber is told to
+    resync, never waited for.
+    """
 
     def __init__(self, *, replay_buffer: int = REPLAY_BUFFER) -> None:
         super().__init__("events")
-        self._ids = itertools.count(1)
-        self._last_id = 0
+        self.epoch = secrets.token_hex(4)
+        self._last = 0
         self._buffer: deque[_Change] = deque(maxlen=replay_buffer)
         self._subscriptions: dict[int, Subscription] = {}
         self._subscription_ids = itertools.count(1)
@@ -120,10 +149,10 @@ class EventHub(Actor):
     async def receive(self, message: Any) -> Any:  # noqa: ANN401
         """Handle one hub message."""
         match message:
-            case TaskChanged(kind=kind, task_id=task_id, task=task):
-                self._publish(kind, task_id, task)
-            case Subscribe(task_id=task_id, last_event_id=last_event_id):
-                return self._subscribe(task_id, last_event_id)
+            case TaskChanged(kind=kind, task_id=task_id, task=task, owner=owner):
+                self._publish(kind, task_id, task, owner)
+            case Subscribe(task_id=task_id, last_event_id=last_event_id, viewer=viewer):
+                return self._subscribe(task_id, last_event_id, viewer)
             case Unsubscribe(subscription_id=subscription_id):
                 self._subscriptions.pop(subscription_id, None)
             case CloseStreams():
@@ -137,32 +166,50 @@ class EventHub(Actor):
                 raise TypeError(f"event hub got an unknown message {message!r}")
         return None
 
-    def _publish(self, kind: EventKind, task_id: UUID, task: Task | None) -> None:
-        self._last_id = next(self._ids)
+    def _publish(
+        self, kind: EventKind, task_id: UUID, task: Task | None, owner: str | None
+    ) -> None:
+        self._last += 1
         # Events are built only for subscribers: most changes happen with nobody watching.
-        change = _Change(self._last_id, kind, task_id, task)
+        change = _Change(self._last, kind, task_id, task, owner)
         self._buffer.append(change)
         event: Event | None = None
         for subscription in self._subscriptions.values():
-            if subscription.task_id is None or subscription.task_id == task_id:
-                event = event or change.event()
+            if subscription.wants(task_id, owner):
+                event = event or change.event(self.epoch)
                 _deliver(subscription, event)
 
-    def _subscribe(self, task_id: UUID | None, last_event_id: int | None) -> Subscription:
-        subscription = Subscription(next(self._subscription_ids), task_id)
+    def _subscribe(
+        self, task_id: UUID | None, last_event_id: str | None, viewer: str | None
+    ) -> Subscription:
+        subscription = Subscription(next(self._subscription_ids), task_id, viewer)
         if self._streams_closed:
             _offer(subscription, None)
             return subscription
-        if last_event_id is not None and last_event_id != self._last_id:
-            oldest = self._buffer[0].id if self._buffer else self._last_id + 1
-            if last_event_id > self._last_id or last_event_id < oldest - 1:
-                _deliver(subscription, Resync())  # from before a restart, or too far behind
+        if last_event_id is not None:
+            missed = self._since(last_event_id)
+            if missed is None:
+                _deliver(subscription, Resync())
             else:
-                for change in self._buffer:
-                    if change.id > last_event_id and task_id in (None, change.task_id):
-                        _deliver(subscription, change.event())
+                for change in missed:
+                    if subscription.wants(change.task_id, change.owner):
+                        _deliver(subscription, change.event(self.epoch))
         self._subscriptions[subscription.id] = subscription
         return subscription
+
+    def _since(self, last_event_id: str) -> list[_Change] | None:
+        """The changes after ``last_event_id``, or None when the buffer cannot tell exactly."""
+        epoch, _, position_text = last_event_id.partition("-")
+        digits = (
+            position_text.isascii() and position_text.isdigit() and len(position_text) <= MAX_DIGITS
+        )
+        if epoch != self.epoch or not digits:
+            return None  # malformed, another log, or an earlier run of this one
+        position = int(position_text)
+        oldest = self._buffer[0].position if self._buffer else self._last + 1
+        if position > self._last or position < oldest - 1:
+            return None  # from the future, or older than what is kept
+        return [change for change in self._buffer if change.position > position]
 
 
 def _deliver(subscription: Subscription, delivery: Event | Resync) -> None:

@@ -1,7 +1,8 @@
 """Every message the actors exchange: frozen dataclasses, replies typed through ``Request``.
 
-Nothing here assumes one process: ids, records and plain values only, so a store or a
-dispatcher backed by a shared database could answer the same messages.
+These messages are the seam between the HTTP layer and the state: a store, a queue or a
+limiter kept somewhere else (Redis) answers the same messages. Replies that are futures
+or queues are delivered inside the replica that asked, fed by the shared event log.
 """
 
 from __future__ import annotations
@@ -9,10 +10,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
-from taskmanager.actors.model import JSONValue, Parameters, Task, TaskError, TaskStatus, TaskType
+from taskmanager.actors.model import JobOptions, Task, TaskError, TaskStatus, TaskType
 from taskmanager.actors.runtime import Request
+from taskmanager.actors.tasktypes import JSONValue, Parameters
+
+#: Who asks: the name of an API key that sees only its own tasks, or None for everything.
+type Viewer = str | None
 
 # --- task store ---------------------------------------------------------------------------
 
@@ -48,30 +54,52 @@ type SubmitOutcome = Task | Replayed | KeyReused | StoreFull | ShuttingDown
 
 @dataclass(frozen=True, slots=True)
 class SubmitTask(Request[SubmitOutcome]):
-    """Create a queued task and hand it to the dispatcher.
+    """Create a queued task and hand it to the dispatcher, all in one step.
 
-    With an ``idempotency_key`` already used for the same task type and parameters, reply
-    with that task instead; used for other ones, reply ``KeyReused``.
+    With an ``idempotency_key`` that ``owner`` already used for the same submission
+    (type, parameters and options), reply with that task; used for another, ``KeyReused``.
     """
 
     task_type: TaskType
     parameters: Parameters
+    options: JobOptions
     idempotency_key: str | None = None
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class GetTask(Request[Task | None]):
-    """The task as it is now, or None when unknown or cleaned up."""
+    """The task as it is now, or None when unknown, cleaned up, or not the viewer's."""
 
     task_id: UUID
+    viewer: Viewer = None
+
+
+type Order = Literal["oldest", "newest"]
 
 
 @dataclass(frozen=True, slots=True)
-class ListTasks(Request[tuple[Task, ...]]):
-    """A snapshot of the tasks, oldest first, optionally of one status and at most ``limit``."""
+class TaskPage:
+    """Tasks in the order asked for; ``next_after`` continues after them (None: no more)."""
 
+    tasks: tuple[Task, ...]
+    next_after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListTasks(Request[TaskPage]):
+    """Up to ``limit`` tasks that match, in submission order or its reverse.
+
+    ``after`` is the position where an earlier page ended: the page goes on from there,
+    so a walk through the pages sees every task that stays, once, however many come and go.
+    """
+
+    limit: int
     status: TaskStatus | None = None
-    limit: int | None = None
+    task_type: TaskType | None = None
+    order: Order = "oldest"
+    after: int | None = None
+    viewer: Viewer = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +107,7 @@ class CancelTask(Request[Task | None]):
     """Cancel a queued or processing task; reply with the task as it ends up (None: unknown)."""
 
     task_id: UUID
+    viewer: Viewer = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,28 +120,36 @@ class WatchTask(Request[asyncio.Future[Task | None]]):
 
     task_id: UUID
     seen: TaskStatus
+    viewer: Viewer = None
 
 
 @dataclass(frozen=True, slots=True)
 class StartTask(Request[Task | None]):
-    """A worker is about to run the task: mark it processing, or None when it must not run."""
+    """A worker starts an attempt under ``lease``: the started task, or None if it must not run."""
 
     task_id: UUID
+    lease: str
 
 
 @dataclass(frozen=True, slots=True)
 class ReportProgress:
-    """A running task's progress, 0.0 to 1.0."""
+    """A running attempt's progress, 0.0 to 1.0."""
 
     task_id: UUID
+    lease: str
     progress: float
 
 
 @dataclass(frozen=True, slots=True)
 class FinishTask:
-    """A task ended: with ``result`` when ``error`` is None, else failed."""
+    """An attempt ended: with ``result`` when ``error`` is None, else failed (or retried).
+
+    Only the attempt holding ``lease`` may finish the task: a late report from an
+    earlier attempt changes nothing.
+    """
 
     task_id: UUID
+    lease: str
     result: JSONValue = None
     error: TaskError | None = None
 
@@ -121,29 +158,29 @@ class FinishTask:
 class StoreStatus:
     """The store's figures.
 
-    Tasks kept per status, tasks finished since start per terminal status, clients
-    waiting on a change, and completions in each of the last minutes, oldest first.
+    Tasks kept per status, tasks finished since start per terminal status, retries and
+    timed-out attempts since start, clients waiting on a change, and completions in each
+    of the last minutes, oldest first.
     """
 
     counts: dict[TaskStatus, int]
     finished_total: dict[TaskStatus, int]
+    retries_total: int
+    timeouts_total: int
     waiters: int
     completed_per_minute: tuple[tuple[datetime, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class GetStoreStatus(Request[StoreStatus]):
-    """Ask the store for its figures."""
+    """Ask the store for its figures (a viewer's own tasks only, when it has a name)."""
+
+    viewer: Viewer = None
 
 
 @dataclass(frozen=True, slots=True)
 class BeginDrain(Request[tuple[Task, ...]]):
     """Shutting down: refuse new tasks, cancel the queued ones (the reply), answer waiters."""
-
-
-@dataclass(frozen=True, slots=True)
-class WhenIdle(Request[asyncio.Future[None]]):
-    """A future that resolves once no task is processing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +198,13 @@ class SweepExpired:
 
 @dataclass(frozen=True, slots=True)
 class Enqueue:
-    """A new queued task waits for an idle worker."""
+    """A queued task waits for an idle worker from its ``run_at`` on.
+
+    ``seq`` is its place in submission order, which breaks ties between equal priorities.
+    """
 
     task: Task
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +212,14 @@ class WorkerIdle:
     """Worker ``worker`` is free for the next task."""
 
     worker: int
+
+
+@dataclass(frozen=True, slots=True)
+class HandBack:
+    """A worker could not start the task it was given: queue it again, at its place."""
+
+    task: Task
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,14 +243,25 @@ class GetDispatcherStatus(Request[DispatcherStatus]):
     """Ask the dispatcher for its figures."""
 
 
+@dataclass(frozen=True, slots=True)
+class StopDispatching(Request[None]):
+    """Shutting down: hand out no more tasks."""
+
+
+@dataclass(frozen=True, slots=True)
+class WhenIdle(Request[asyncio.Future[None]]):
+    """A future that resolves once no worker is busy."""
+
+
 # --- worker -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class RunTask:
-    """Run this task now."""
+    """Run this task now (``seq``: its place in the queue, should it have to go back)."""
 
     task: Task
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,19 @@
-"""The task record and the parameters of each task type; immutable, so actors can share them."""
+"""The task record clients see and the options a submission may carry.
+
+Both are immutable, so actors can share them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Final
 from uuid import UUID
 
-from pydantic import BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import ConfigDict, Field
 
-type JSONValue = str | int | float | bool | list[JSONValue] | dict[str, JSONValue] | None
+from taskmanager.actors.tasktypes import PARAMETERS, JSONValue, Parameters
 
 
 class TaskStatus(StrEnum):
@@ -30,57 +33,14 @@ class TaskStatus(StrEnum):
 
 TERMINAL: Final = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 
-_FORBID_EXTRA = ConfigDict(extra="forbid")
+if TYPE_CHECKING:
+    TaskType = str
+else:
+    # One member per task type in tasktypes.PARAMETERS, so the schema lists them.
+    TaskType = StrEnum("TaskType", {cls.task_type.upper(): cls.task_type for cls in PARAMETERS})
 
-# Integers stay exact; anything else must be a finite float. Bounding the integers keeps
-# a single number from turning the sum into an arbitrarily large computation.
-type Number = (
-    Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
-    | Annotated[float, Field(strict=True, allow_inf_nan=False)]
-)
-
-
-def _integral(value: object) -> object:
-    """Read 7.0 as 7: JSON (and JSON Schema's ``integer``) does not tell them apart."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class ComputeSum:
-    """Add up 1 to 10,000 finite numbers."""
-
-    __pydantic_config__ = _FORBID_EXTRA
-
-    numbers: Annotated[tuple[Number, ...], Field(min_length=1, max_length=10_000)]
-
-
-@dataclass(frozen=True, slots=True)
-class GenerateReport:
-    """Write a report of 1 to 10 sections under a title."""
-
-    __pydantic_config__ = _FORBID_EXTRA
-
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    # An integer, also when a client's JSON encoder writes 7.0; never a string or a bool.
-    sections: Annotated[StrictInt, Field(ge=1, le=10), BeforeValidator(_integral)] = 3
-
-
-type SimulatedError = Literal["value_error", "timeout", "crash"]
-
-
-@dataclass(frozen=True, slots=True)
-class SimulateError:
-    """Run, then fail the way ``error`` says."""
-
-    __pydantic_config__ = _FORBID_EXTRA
-
-    error: SimulatedError = "value_error"
-
-
-type Parameters = ComputeSum | GenerateReport | SimulateError
-type TaskType = Literal["compute_sum", "generate_report", "simulate_error"]
+#: Error types after which an attempt is retried when ``max_retries`` allows.
+RETRYABLE: Final = frozenset({"timeout", "crash", "worker_lost"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +49,24 @@ class TaskError:
 
     type: str
     message: str
+
+    @property
+    def retryable(self) -> bool:
+        """Whether another attempt may succeed (``value_error`` never does)."""
+        return self.type in RETRYABLE
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """How a task is scheduled: its priority, start time, attempt timeout and retries."""
+
+    priority: int = 0
+    delay: float = 0.0
+    timeout: float | None = None
+    max_retries: int = 0
+
+
+DEFAULT_OPTIONS: Final = JobOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +81,13 @@ class Task:
     status: TaskStatus
     parameters: Parameters
     created_at: datetime
+    run_at: Annotated[datetime, Field(description="The earliest moment the next attempt starts")]
     started_at: datetime | None = None
     finished_at: datetime | None = None
     progress: float = 0.0
     result: JSONValue = None
     error: TaskError | None = None
+    priority: Annotated[int, Field(description="0 to 9; higher runs first")] = 0
+    timeout: Annotated[float | None, Field(description="Seconds an attempt may run")] = None
+    max_retries: int = 0
+    attempts: Annotated[int, Field(description="Attempts started so far")] = 0

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
 from taskmanager.actors.clock import Clock, SystemClock
 from taskmanager.actors.dispatcher import Dispatcher
 from taskmanager.actors.events import CloseStreams, EventHub
 from taskmanager.actors.janitor import Janitor
-from taskmanager.actors.messages import BeginDrain, CancelUnfinished, GetTask, ListTasks, WhenIdle
+from taskmanager.actors.messages import (
+    BeginDrain,
+    CancelUnfinished,
+    GetTask,
+    ListTasks,
+    StopDispatching,
+    WhenIdle,
+)
 from taskmanager.actors.model import TaskStatus
+from taskmanager.actors.queue import MemoryQueue
 from taskmanager.actors.ratelimiter import RateLimiter
 from taskmanager.actors.runtime import Actor, Supervisor
 from taskmanager.actors.store import TaskStore
@@ -19,15 +28,25 @@ from taskmanager.config import Settings
 
 logger = logging.getLogger(__name__)
 
+#: Most tasks the drain reads back to log how the running ones ended.
+DRAIN_REPORT_LIMIT = 10_000
+
 
 class ActorSystem:
-    """The task store, dispatcher, workers, event hub, rate limiter and janitor."""
+    """The task store, dispatcher, workers, event hub, rate limiter and janitor.
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    The HTTP layer holds this object and talks to ``store``, ``events``, ``limiter`` and
+    ``dispatcher`` only by messages (``taskmanager.actors.messages``). Those four hold
+    the service's state; which implementation stands behind each is decided here.
+    """
+
+    def __init__(
+        self, settings: Settings, clock: Clock | None = None, rng: random.Random | None = None
+    ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.supervisor = Supervisor()
-        self.dispatcher = Dispatcher()
+        self.dispatcher = Dispatcher(self.clock, MemoryQueue())
         self.events = EventHub()
         self.store = TaskStore(
             dispatcher=self.dispatcher,
@@ -35,6 +54,8 @@ class ActorSystem:
             clock=self.clock,
             max_tasks=settings.max_tasks,
             result_ttl=settings.result_ttl,
+            retry_backoff=settings.retry_backoff,
+            rng=rng,
         )
         self.workers = tuple(
             Worker(
@@ -79,21 +100,29 @@ class ActorSystem:
             self._drain = asyncio.create_task(self._drain_work(), name="system:drain")
 
     async def shutdown(self) -> None:
-        """Drain (running tasks get the shutdown grace period), then stop every actor."""
+        """Drain (running tasks get the shutdown grace period), then stop every actor.
+
+        The actors stop whatever the drain managed: a drain that fails is logged.
+        """
         self.begin_shutdown()
         assert self._drain is not None  # noqa: S101 - set just above
-        await self._drain
-        await self.stop()
+        try:
+            await self._drain
+        except Exception:
+            logger.exception("shutdown: the drain did not finish; stopping the actors anyway")
+        finally:
+            await self.stop()
 
     async def _drain_work(self) -> None:
         grace = self.settings.shutdown_grace
-        running = await self.store.ask(ListTasks(TaskStatus.PROCESSING))
+        running = await self.store.ask(ListTasks(DRAIN_REPORT_LIMIT, TaskStatus.PROCESSING))
+        await self.dispatcher.ask(StopDispatching())
         for task in await self.store.ask(BeginDrain()):
             logger.warning(
                 "shutdown: task %s was queued; cancelled before it started", task.task_id
             )
         self.events.tell(CloseStreams())
-        idle = await self.store.ask(WhenIdle())
+        idle = await self.dispatcher.ask(WhenIdle())
         try:
             async with asyncio.timeout(grace):
                 await idle
@@ -104,7 +133,7 @@ class ActorSystem:
                     task.task_id,
                     grace,
                 )
-        for task in running:
+        for task in running.tasks:
             final = await self.store.ask(GetTask(task.task_id))
             if final is not None and final.status is not TaskStatus.CANCELLED:
                 logger.info(

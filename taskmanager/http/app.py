@@ -18,13 +18,13 @@ from starlette.routing import Match, Mount
 from starlette.types import ASGIApp
 
 from taskmanager.actors.clock import Clock
-from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError
 from taskmanager.actors.system import ActorSystem
 from taskmanager.config import Settings, load_settings
 from taskmanager.http import operations
+from taskmanager.http.admission import Admission
 from taskmanager.http.cors import CORSMiddleware
 from taskmanager.http.fastpath import FastPath
-from taskmanager.http.ratelimit import RateLimitMiddleware
+from taskmanager.http.operations import BUSY_ERRORS
 from taskmanager.http.routes import events, health, stats, tasks
 from taskmanager.http.schemas import TASK_REQUEST
 
@@ -43,15 +43,39 @@ Five workers run them; every request to `/tasks` counts against the client's rat
 
 
 class TaskManagerAPI(FastAPI):
-    """FastAPI, with the fast path for the hottest requests in front of its whole stack."""
+    """FastAPI, behind CORS, admission and the fast path for the hottest requests.
+
+    Every request passes CORS, then admission (who the caller is, the rate limit); only
+    then does the fast path or FastAPI's own stack answer it.
+    """
+
+    fast_path = True
 
     def build_middleware_stack(self) -> ASGIApp:
-        """The usual stack, wrapped by the fast path."""
-        return FastPath(super().build_middleware_stack(), system=self.state.system)
+        """CORS, then admission, then the fast path, then FastAPI's usual stack."""
+        system: ActorSystem = self.state.system
+        settings = system.settings
+        app = super().build_middleware_stack()
+        if self.fast_path:
+            app = FastPath(app, system=system)
+        app = Admission(app, limiter=system.limiter, trusted_proxies=settings.trusted_proxies)
+        return CORSMiddleware(
+            app,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+            expose_headers=["Link", "Location", "Retry-After", "RateLimit", "RateLimit-Policy"],
+        )
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
-    """Build the app; its lifespan starts the actors and stops them on shutdown."""
+def create_app(
+    settings: Settings | None = None, clock: Clock | None = None, *, fast_path: bool = True
+) -> FastAPI:
+    """Build the app; its lifespan starts the actors and stops them on shutdown.
+
+    ``fast_path=False`` sends every request through FastAPI's routes, so tests can check
+    that both ways of answering agree.
+    """
     settings = settings or load_settings()
     system = ActorSystem(settings, clock)
 
@@ -74,6 +98,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.fast_path = fast_path
     app.state.system = system
     app.state.heartbeat = events.HEARTBEAT_SECONDS
     app.include_router(tasks.router)
@@ -85,20 +110,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     _serve_monitor(app, monitor)
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.add_exception_handler(405, _method_not_allowed)
-    for error in (TimeoutError, ActorStoppedError, MailboxFullError):
+    for error in BUSY_ERRORS:
         app.add_exception_handler(error, _busy)
     app.add_exception_handler(Exception, _internal_error)
-    # Plain ASGI middleware (never BaseHTTPMiddleware: it breaks disconnect detection).
-    app.add_middleware(
-        RateLimitMiddleware, limiter=system.limiter, trusted_proxies=settings.trusted_proxies
-    )
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST", "DELETE"],
-        allow_headers=["Content-Type", "Idempotency-Key", "Last-Event-ID"],
-        expose_headers=["Location", "Retry-After", "RateLimit", "RateLimit-Policy"],
-    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -1,62 +1,97 @@
-"""Examples shown in the OpenAPI documentation (and tried from Swagger UI)."""
+"""Examples shown in the OpenAPI documentation (and tried from Swagger UI).
+
+Built from the task types and the Task model, so they always have today's fields.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+from uuid import UUID
 
-_ID: Final = "3f2b8c1e-9a4d-4e7b-8f6a-2c1d0e9b7a65"
+from taskmanager.actors.model import Task, TaskError, TaskStatus, TaskType
+from taskmanager.actors.tasktypes import PARAMETERS, ComputeSum, SimulateError
+from taskmanager.http.schemas import TASK
+
+_ID: Final = UUID("3f2b8c1e-9a4d-4e7b-8f6a-2c1d0e9b7a65")
+_CREATED: Final = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+
+
+def _example(task: Task) -> dict[str, Any]:
+    example: dict[str, Any] = TASK.dump_python(task, mode="json")
+    return example
+
 
 SUBMIT: Final[dict[str, Any]] = {
-    "compute_sum": {
-        "summary": "Add numbers",
-        "value": {"task_type": "compute_sum", "parameters": {"numbers": [1, 2, 3.5]}},
-    },
-    "generate_report": {
-        "summary": "Write a report",
+    cls.task_type: {
+        "summary": (cls.__doc__ or cls.task_type).splitlines()[0].rstrip("."),
+        "value": {"task_type": cls.task_type, "parameters": cls.example},
+    }
+    for cls in PARAMETERS
+} | {
+    "options": {
+        "summary": "With job options: urgent, in a minute, retried after a timeout",
         "value": {
             "task_type": "generate_report",
-            "parameters": {"title": "Quarterly figures", "sections": 2},
+            "parameters": {"title": "Nightly figures", "sections": 3},
+            "priority": 9,
+            "delay": 60,
+            "timeout": 20,
+            "max_retries": 2,
         },
     },
-    "simulate_error": {
-        "summary": "Fail on purpose",
-        "value": {"task_type": "simulate_error", "parameters": {"error": "timeout"}},
-    },
 }
 
-_QUEUED: Final = {
-    "task_id": _ID,
-    "task_type": "compute_sum",
-    "status": "queued",
-    "parameters": {"numbers": [1, 2, 3.5]},
-    "created_at": "2026-11-28T06:00:00.000000Z",
-    "started_at": None,
-    "finished_at": None,
-    "progress": 0.0,
-    "result": None,
-    "error": None,
-}
-_COMPLETED: Final = _QUEUED | {
-    "status": "completed",
-    "started_at": "2026-11-28T06:00:00.002000Z",
-    "finished_at": "2026-11-28T06:00:05.003000Z",
-    "progress": 1.0,
-    "result": 6.5,
-}
-_FAILED: Final = _QUEUED | {
-    "task_type": "simulate_error",
-    "status": "failed",
-    "parameters": {"error": "timeout"},
-    "started_at": "2026-11-28T06:00:00.002000Z",
-    "finished_at": "2026-11-28T06:00:05.003000Z",
-    "error": {"type": "timeout", "message": "simulated failure: the work took too long"},
-}
-_CANCELLED: Final = _QUEUED | {"status": "cancelled", "finished_at": "2026-11-28T06:00:01.000000Z"}
+_QUEUED: Final = Task(
+    task_id=_ID,
+    task_type=TaskType("compute_sum"),
+    status=TaskStatus.QUEUED,
+    parameters=ComputeSum(numbers=(1, 2, 3.5)),
+    created_at=_CREATED,
+    run_at=_CREATED,
+)
+_STARTED: Final = _CREATED + timedelta(milliseconds=2)
+_FINISHED: Final = _STARTED + timedelta(seconds=5)
+_COMPLETED: Final = replace(
+    _QUEUED,
+    status=TaskStatus.COMPLETED,
+    started_at=_STARTED,
+    finished_at=_FINISHED,
+    progress=1.0,
+    result=6.5,
+    attempts=1,
+)
+_FAILED: Final = replace(
+    _QUEUED,
+    task_type=TaskType("simulate_error"),
+    status=TaskStatus.FAILED,
+    parameters=SimulateError(error="timeout"),
+    started_at=_STARTED,
+    finished_at=_FINISHED,
+    error=TaskError("timeout", "simulated failure: the work took too long"),
+    attempts=1,
+)
+_RETRYING: Final = replace(
+    _FAILED,
+    status=TaskStatus.QUEUED,
+    finished_at=None,
+    run_at=_FINISHED + timedelta(seconds=2),
+    max_retries=2,
+)
+_CANCELLED: Final = replace(
+    _QUEUED, status=TaskStatus.CANCELLED, finished_at=_CREATED + timedelta(seconds=1)
+)
 
 TASKS: Final[dict[str, Any]] = {
-    "queued": {"summary": "Waiting for a worker", "value": _QUEUED},
-    "completed": {"summary": "Done, with its result", "value": _COMPLETED},
-    "failed": {"summary": "Failed, with why", "value": _FAILED},
+    "queued": {"summary": "Waiting for a worker", "value": _example(_QUEUED)},
+    "completed": {"summary": "Done, with its result", "value": _example(_COMPLETED)},
+    "failed": {"summary": "Failed, with why", "value": _example(_FAILED)},
+    "retrying": {"summary": "Waiting for its second attempt", "value": _example(_RETRYING)},
 }
-LIST: Final[dict[str, Any]] = {"two": {"summary": "Two tasks", "value": [_COMPLETED, _QUEUED]}}
-CANCELLED: Final[dict[str, Any]] = {"cancelled": {"summary": "Cancelled", "value": _CANCELLED}}
+LIST: Final[dict[str, Any]] = {
+    "two": {"summary": "Two tasks", "value": [_example(_COMPLETED), _example(_QUEUED)]}
+}
+CANCELLED: Final[dict[str, Any]] = {
+    "cancelled": {"summary": "Cancelled", "value": _example(_CANCELLED)}
+}

@@ -2,27 +2,25 @@
 
 ``POST /tasks`` and ``GET /tasks/{id}`` are most of the traffic a task service sees, and
 a held long-poll is most of its memory. FastAPI still declares both routes (that is
-their documentation, and the fallback for anything unusual, such as a malformed id or a
-cross-origin request), but the common requests skip its middleware stack, routing,
-parameter parsing and response objects: the same rate-limit admission and the same
-``operations`` answer them, so clients see the same status codes, headers and bodies.
+their documentation, and the fallback for anything unusual, such as a malformed id or an
+unusual query), but the common requests skip its middleware stack, routing, parameter
+parsing and response objects. The same admission comes before both, and the same
+``operations`` answer both, so clients see the same status codes, headers and bodies.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 from uuid import UUID
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError
 from taskmanager.actors.system import ActorSystem
 from taskmanager.http import operations
-from taskmanager.http.cors import is_cross_origin
-from taskmanager.http.operations import Reply
-from taskmanager.http.ratelimit import admit
+from taskmanager.http.admission import caller_of
+from taskmanager.http.operations import BUSY_ERRORS, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +29,10 @@ _PREFIX: Final = "/tasks/"
 
 
 class FastPath:
-    """Answers ``POST /tasks`` and plain ``GET /tasks/{id}``; passes everything else on."""
+    """Answers ``POST /tasks`` and plain ``GET /tasks/{id}``; passes everything else on.
+
+    It sits behind admission, like the app, so it sees only admitted requests.
+    """
 
     def __init__(self, app: ASGIApp, *, system: ActorSystem) -> None:
         self.app = app
@@ -39,31 +40,20 @@ class FastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a hot request, or hand the request to the app."""
-        if scope["type"] == "http" and (answer := self._route(scope, receive)) is not None:
-            if is_cross_origin(scope):
-                answer.close()  # cross-origin: the app adds the CORS headers
-            else:
-                trusted = self.system.settings.trusted_proxies
-                headers = await admit(self.system.limiter, scope, send, trusted)
-                if headers is None:
-                    answer.close()  # refused, and answered, by the limiter
-                else:
-                    await _answer(send, answer, headers)
+        if scope["type"] == "http":
+            method, path = scope["method"], scope["path"]
+            if method == "POST" and path == "/tasks":
+                await _answer(send, self._submit, scope, receive)
                 return
+            if method == "GET" and path.startswith(_PREFIX):
+                task_id = _task_id(path[len(_PREFIX) :])
+                wait = _WAIT.get(scope["query_string"])
+                if task_id is not None and wait is not None:
+                    await _answer(send, self._read, scope, receive, task_id, wait)
+                    return
         await self.app(scope, receive, send)
 
-    def _route(self, scope: Scope, receive: Receive) -> _Operation | None:
-        method, path = scope["method"], scope["path"]
-        if method == "POST" and path == "/tasks":
-            return self._submit(scope, receive)
-        if method == "GET" and path.startswith(_PREFIX):
-            task_id = _task_id(path[len(_PREFIX) :])
-            wait = _WAIT.get(scope["query_string"])
-            if task_id is not None and wait is not None:
-                return operations.read(self.system, task_id, wait=wait, receive=receive)
-        return None
-
-    def _submit(self, scope: Scope, receive: Receive) -> _Operation:
+    async def _submit(self, scope: Scope, receive: Receive) -> Reply:
         content_type = content_length = idempotency_key = None
         for name, value in scope["headers"]:
             if name == b"content-type" and content_type is None:
@@ -72,16 +62,20 @@ class FastPath:
                 content_length = value.decode("latin-1")
             elif name == b"idempotency-key" and idempotency_key is None:
                 idempotency_key = value.decode("latin-1")
-        return operations.submit(
+        return await operations.submit(
             self.system,
             content_type=content_type or "",
             content_length=content_length,
             idempotency_key=idempotency_key,
             body=_body(receive),
+            owner=caller_of(scope).key_name,
         )
 
-
-type _Operation = Coroutine[None, None, Reply]
+    async def _read(self, scope: Scope, receive: Receive, task_id: UUID, wait: bool) -> Reply:  # noqa: FBT001
+        viewer = caller_of(scope).viewer
+        return await operations.read(
+            self.system, task_id, wait=wait, receive=receive, viewer=viewer
+        )
 
 
 def _task_id(text: str) -> UUID | None:
@@ -104,12 +98,12 @@ async def _body(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
-async def _answer(send: Send, operation: _Operation, headers: list[tuple[bytes, bytes]]) -> None:
+async def _answer[*A](send: Send, operation: Callable[[*A], Awaitable[Reply]], *args: *A) -> None:
     try:
-        reply = await operation
-    except (TimeoutError, ActorStoppedError, MailboxFullError):
+        reply = await operation(*args)
+    except BUSY_ERRORS:
         reply = operations.BUSY
     except Exception:
         logger.exception("unhandled error")
         reply = operations.INTERNAL_ERROR
-    await operations.send_reply(send, reply, headers)
+    await operations.send_reply(send, reply)

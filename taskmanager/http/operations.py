@@ -1,4 +1,4 @@
-"""Submitting and reading tasks, from request parts to a finished reply.
+"""The task operations, from request parts to a finished reply.
 
 Shared by the FastAPI routes, which document these operations, and the fast path, which
 serves the two hottest of them straight from ASGI. Either way a client gets the same
@@ -21,21 +21,32 @@ from pydantic import ValidationError
 from starlette.types import Receive, Send
 
 from taskmanager.actors.messages import (
+    CancelTask,
     GetTask,
     KeyReused,
     Replayed,
     ShuttingDown,
     StoreFull,
     SubmitTask,
+    Viewer,
     WatchTask,
 )
-from taskmanager.actors.model import Task
+from taskmanager.actors.model import Task, TaskStatus, TaskType
+from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError
 from taskmanager.actors.system import ActorSystem
-from taskmanager.http.schemas import TASK, TASK_REQUEST, describe_validation_error
+from taskmanager.http.schemas import (
+    TASK,
+    TASK_REQUEST,
+    ConflictBody,
+    describe_validation_error,
+    options_of,
+)
 
 MAX_BODY: Final = 1024 * 1024
 JSON_MEDIA_TYPE: Final = "application/json"
 IDEMPOTENCY_KEY: Final = re.compile(r"[\x21-\x7e]{1,255}")
+#: What an actor that cannot answer now raises: the client is told to retry shortly.
+BUSY_ERRORS: Final = (TimeoutError, ActorStoppedError, MailboxFullError)
 
 type Header = tuple[bytes, bytes]
 type Headers = tuple[Header, ...]
@@ -66,7 +77,7 @@ def task_reply(task: Task, headers: Headers = ()) -> Reply:
 
 
 def not_found(task_id: UUID) -> Reply:
-    """The 404 for an unknown or cleaned-up task."""
+    """The 404 for an unknown or cleaned-up task (or one the caller may not see)."""
     return error(404, f"task {task_id} not found")
 
 
@@ -110,13 +121,18 @@ async def send_reply(send: Send, reply: Reply, extra_headers: Iterable[Header] =
     await send({"type": "http.response.body", "body": body})
 
 
-async def submit(
+def _location(task_id: UUID) -> Header:
+    return (b"location", b"/tasks/%s" % str(task_id).encode())
+
+
+async def submit(  # noqa: PLR0913 - the parts of the request, by name
     system: ActorSystem,
     *,
     content_type: str,
     content_length: str | None,
     idempotency_key: str | None,
     body: AsyncIterable[bytes],
+    owner: str | None,
 ) -> Reply:
     """Validate a submission and hand it to the store."""
     if not is_json(content_type):
@@ -136,14 +152,19 @@ async def submit(
         return error(400, describe_validation_error(exc))
     if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         return error(400, "Idempotency-Key: 1 to 255 visible ASCII characters")
-    message = SubmitTask(request.task_type, request.parameters, idempotency_key)
+    message = SubmitTask(
+        TaskType(request.task_type),
+        request.parameters,
+        options_of(request),
+        idempotency_key,
+        owner,
+    )
     match await system.store.ask(message):
         case Task(task_id=task_id):
             body_bytes = b'{"task_id":"%s","status":"queued"}' % str(task_id).encode()
-            return Reply(202, body_bytes, ((b"location", b"/tasks/%s" % str(task_id).encode()),))
+            return Reply(202, body_bytes, (_location(task_id),))
         case Replayed(task=task):
-            location = ((b"location", b"/tasks/%s" % str(task.task_id).encode()),)
-            return task_reply(task, location)
+            return task_reply(task, (_location(task.task_id),))
         case KeyReused(task_id=task_id):
             detail = f"Idempotency-Key was already used for another request (task {task_id})"
             return error(409, detail)
@@ -156,19 +177,23 @@ async def submit(
             assert_never(unexpected)
 
 
-async def read(system: ActorSystem, task_id: UUID, *, wait: bool, receive: Receive) -> Reply:
+async def read(
+    system: ActorSystem, task_id: UUID, *, wait: bool, receive: Receive, viewer: Viewer
+) -> Reply:
     """The task now, or (``wait``) once its status changes or the long-poll times out."""
-    task = await system.store.ask(GetTask(task_id))
+    task = await system.store.ask(GetTask(task_id, viewer))
     if task is not None and wait and not task.status.terminal:
-        task = await _wait_for_change(system, task, receive)
+        task = await _wait_for_change(system, task, receive, viewer)
     if task is None:
         return not_found(task_id)
     return task_reply(task)
 
 
-async def _wait_for_change(system: ActorSystem, task: Task, receive: Receive) -> Task | None:
+async def _wait_for_change(
+    system: ActorSystem, task: Task, receive: Receive, viewer: Viewer
+) -> Task | None:
     """Sleep on the store's notification, the timeout, or the client hanging up."""
-    changed = await system.store.ask(WatchTask(task.task_id, task.status))
+    changed = await system.store.ask(WatchTask(task.task_id, task.status, viewer))
     hung_up = asyncio.ensure_future(disconnected(receive))
     try:
         await asyncio.wait(
@@ -181,10 +206,41 @@ async def _wait_for_change(system: ActorSystem, task: Task, receive: Receive) ->
         hung_up.cancel()
     if changed.done() and not changed.cancelled():
         return changed.result()
-    return await system.store.ask(GetTask(task.task_id))
+    return await system.store.ask(GetTask(task.task_id, viewer))
+
+
+async def cancel(system: ActorSystem, task_id: UUID, viewer: Viewer) -> Reply:
+    """Cancel the task: 200 with it once cancelled, 409 when it had already ended."""
+    task = await system.store.ask(CancelTask(task_id, viewer))
+    if task is None:
+        return not_found(task_id)
+    if task.status is TaskStatus.CANCELLED:
+        return task_reply(task)
+    conflict = ConflictBody(detail=f"task {task_id} already {task.status}", task=task)
+    return Reply(409, conflict.model_dump_json().encode())
 
 
 async def disconnected(receive: Receive) -> None:
     """Return once the client has hung up."""
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+#: What a cursor looks like: every string of this form continues some listing.
+CURSOR_PATTERN: Final = r"^c[0-9a-z]{1,13}$"
+_BASE36: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def encode_cursor(after: int) -> str:
+    """The opaque ``cursor`` that continues a listing after position ``after``."""
+    digits = ""
+    while True:
+        after, digit = divmod(after, 36)
+        digits = _BASE36[digit] + digits
+        if not after:
+            return "c" + digits
+
+
+def decode_cursor(cursor: str) -> int:
+    """The position a cursor (already checked against ``CURSOR_PATTERN``) continues after."""
+    return int(cursor[1:], 36)

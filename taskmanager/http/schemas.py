@@ -1,57 +1,93 @@
-"""Request and response shapes: what clients send and see, and what the OpenAPI documents."""
+"""Request and response shapes: what clients send and see, and what the OpenAPI documents.
+
+The submission models are built from ``taskmanager.actors.tasktypes``: one per task type,
+each with the same job options, so a new task type needs no change here.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal
+from dataclasses import MISSING, fields
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Protocol, Union
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
-from taskmanager.actors.model import ComputeSum, GenerateReport, SimulateError, Task, TaskStatus
+from taskmanager.actors.model import JobOptions, Task, TaskStatus
+from taskmanager.actors.tasktypes import PARAMETERS, TASK_TYPES, TaskParameters, whole_number
 
-_FORBID_EXTRA = ConfigDict(extra="forbid")
+_FORBID_EXTRA: Final = ConfigDict(extra="forbid")
 
+# A number of seconds as JSON writes it: never a string, a bool, NaN or infinity.
+Seconds = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
-@dataclass(frozen=True, slots=True)
-class ComputeSumRequest:
-    """Sum the numbers (5 s of simulated work)."""
-
-    __pydantic_config__ = _FORBID_EXTRA
-
-    task_type: Literal["compute_sum"]
-    parameters: ComputeSum
-
-
-@dataclass(frozen=True, slots=True)
-class GenerateReportRequest:
-    """Write a report, 5 s per section (30 s at most)."""
-
-    __pydantic_config__ = _FORBID_EXTRA
-
-    task_type: Literal["generate_report"]
-    parameters: GenerateReport
-
-
-@dataclass(frozen=True, slots=True)
-class SimulateErrorRequest:
-    """Run for 5 s, then fail."""
-
-    __pydantic_config__ = _FORBID_EXTRA
-
-    task_type: Literal["simulate_error"]
-    parameters: SimulateError = SimulateError()  # noqa: RUF009 - frozen, so sharing it is safe
+#: The job options every submission may carry, as (annotation, field) for create_model.
+_OPTIONS: Final[dict[str, Any]] = {
+    "priority": (
+        whole_number(0, 9),
+        Field(0, description="0 to 9; higher runs first, equal priorities in submission order"),
+    ),
+    "delay": (
+        Annotated[Seconds, Field(ge=0, le=86_400)],
+        Field(0, description="Seconds to wait before the task may start (0 to 86,400)"),
+    ),
+    "timeout": (
+        Annotated[Seconds, Field(ge=0.01, le=3_600)] | None,
+        Field(None, description="Seconds an attempt may run before it fails as `timeout`"),
+    ),
+    "max_retries": (
+        whole_number(0, 10),
+        Field(0, description="Attempts after a `timeout`, `crash` or `worker_lost` failure"),
+    ),
+}
 
 
-type TaskRequest = Annotated[
-    ComputeSumRequest | GenerateReportRequest | SimulateErrorRequest,
-    Field(discriminator="task_type"),
-]
+class Submission(Protocol):
+    """What every submission model has: the task type, its parameters and the options."""
+
+    task_type: str
+    parameters: TaskParameters
+    priority: int
+    delay: float
+    timeout: float | None
+    max_retries: int
+
+
+def options_of(submission: Submission) -> JobOptions:
+    """The job options of a submission, as the store takes them."""
+    return JobOptions(
+        submission.priority, submission.delay, submission.timeout, submission.max_retries
+    )
+
+
+def _submission_model(parameters: type[TaskParameters]) -> type[BaseModel]:
+    """``<Type>Request``: ``task_type`` names the type, ``parameters`` are its own."""
+    has_defaults = all(
+        field.default is not MISSING or field.default_factory is not MISSING
+        for field in fields(parameters)  # type: ignore[arg-type]
+    )
+    return create_model(
+        f"{parameters.__name__}Request",
+        __config__=_FORBID_EXTRA,
+        __doc__=parameters.__doc__,
+        task_type=(Literal[parameters.task_type], ...),  # type: ignore[arg-type]
+        parameters=(parameters, parameters() if has_defaults else ...),
+        **_OPTIONS,
+    )
+
+
+SUBMISSIONS: Final = {cls.task_type: _submission_model(cls) for cls in PARAMETERS}
+
+if TYPE_CHECKING:
+    type TaskRequest = Submission
+else:
+    TaskRequest = Annotated[
+        Union[tuple(SUBMISSIONS.values())],  # noqa: UP007 - built from the registry
+        Field(discriminator="task_type"),
+    ]
 
 TASK_REQUEST: Final = TypeAdapter[TaskRequest](TaskRequest)
 TASK: Final = TypeAdapter(Task)
 TASKS: Final = TypeAdapter(list[Task])
-TASK_TYPES: Final = ("compute_sum", "generate_report", "simulate_error")
 
 
 class Submitted(BaseModel):

@@ -11,13 +11,13 @@ from support import settle
 
 from taskmanager.actors import (
     Actor,
-    ActorKilledError,
     ActorStoppedError,
     Kill,
     MailboxFullError,
     Request,
     Supervisor,
 )
+from taskmanager.actors.runtime import ActorKilledError
 
 
 @dataclass(frozen=True)

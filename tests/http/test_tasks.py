@@ -1,4 +1,8 @@
-"""The HTTP API as a client sees it: every status code and header the SPEC names."""
+"""The task API as a client sees it: every status code and header README.md promises.
+
+Every test here runs twice: once with the fast path answering what it can, once with
+FastAPI's routes answering everything, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,15 @@ import asyncio
 import uuid
 
 import pytest
-from support import FakeClock, http_scope, settle
+from support import SUM, FakeClock, http_scope, settle, submit
 
 from taskmanager.actors import Kill
 from taskmanager.actors.messages import GetStoreStatus
 
-SUM = {"task_type": "compute_sum", "parameters": {"numbers": [1, 2, 3.5]}}
 
-
-async def submit(client, body=None) -> str:
-    response = await client.post("/tasks", json=body or SUM)
-    assert response.status_code == 202, response.text
-    return response.json()["task_id"]
+@pytest.fixture(params=[True, False], ids=["fast-path", "routes"])
+def fast_path(request) -> bool:
+    return request.param
 
 
 async def test_submitting_answers_202_with_the_id_and_its_location(client):

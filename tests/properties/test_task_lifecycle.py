@@ -1,24 +1,38 @@
-"""A state machine over the running actor system, checked against a plain model."""
+"""A state machine over the running actor system, checked against what a client has seen.
+
+Tasks come with every job option (priorities, delays, timeouts, retries); workers crash;
+time moves. After every step the model checks the promises README.md makes.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import random
 from dataclasses import dataclass, field
+from datetime import timedelta
 from uuid import UUID
 
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from support import FakeClock, settle
+from support import FakeClock, forget_watched, settle, watch
 
 from taskmanager.actors import ActorSystem, Kill
-from taskmanager.actors.messages import CancelTask, GetTask, ListTasks, SubmitTask
-from taskmanager.actors.model import ComputeSum, GenerateReport, SimulateError, Task, TaskStatus
+from taskmanager.actors.messages import (
+    CancelTask,
+    GetDispatcherStatus,
+    GetTask,
+    ListTasks,
+    SubmitTask,
+)
+from taskmanager.actors.model import JobOptions, Task, TaskStatus, TaskType
+from taskmanager.actors.tasktypes import ComputeSum, GenerateReport, SimulateError
 from taskmanager.config import Settings
 
 WORKERS = 3
-# Between two looks a task may take several steps, but never a step back.
-STAGE = {TaskStatus.QUEUED: 0, TaskStatus.PROCESSING: 1}
+# Datetimes keep microseconds; a timer set from one wakes on the float clock.
+SLACK = timedelta(milliseconds=1)
+ATTEMPTED = {TaskStatus.PROCESSING, TaskStatus.COMPLETED, TaskStatus.FAILED}
 
 parameters = st.one_of(
     st.builds(
@@ -27,11 +41,21 @@ parameters = st.one_of(
     st.builds(GenerateReport, title=st.just("report"), sections=st.integers(1, 10)),
     st.builds(SimulateError, error=st.sampled_from(["value_error", "timeout", "crash"])),
 )
-TASK_TYPES = {
-    ComputeSum: "compute_sum",
-    GenerateReport: "generate_report",
-    SimulateError: "simulate_error",
-}
+options = st.builds(
+    JobOptions,
+    priority=st.sampled_from([0, 0, 3, 9]),
+    delay=st.sampled_from([0.0, 0.0, 0.5, 2.0, 7.0]),
+    timeout=st.sampled_from([None, None, 1.0, 3.0, 12.0]),
+    max_retries=st.integers(0, 2),
+)
+
+
+def progress_key(task: Task) -> int:
+    """How far a task has come: it may skip ahead between two looks, never go back."""
+    if task.status.terminal:
+        return 1_000
+    # Waiting for attempt n+1 (queued, n attempts made) comes after running attempt n.
+    return 2 * task.attempts - (task.status is TaskStatus.PROCESSING)
 
 
 @dataclass
@@ -39,7 +63,9 @@ class Model:
     """What a client has seen: the last record of each task, and what must hold forever."""
 
     seen: dict[UUID, Task] = field(default_factory=dict)
-    # Cancelled before a worker took it: it must never start.
+    # Submission order, which breaks ties between equal priorities.
+    order: dict[UUID, int] = field(default_factory=dict)
+    # Cancelled before any attempt started: it must never start.
     never_started: set[UUID] = field(default_factory=set)
 
 
@@ -48,8 +74,12 @@ class TaskLifecycle(RuleBasedStateMachine):
         super().__init__()
         self.runner = asyncio.Runner()
         self.clock = FakeClock()
-        config = Settings.model_validate({"workers": WORKERS, "result_ttl": 10**9})
-        self.system = ActorSystem(config, self.clock)
+        config = Settings.model_validate(
+            {"workers": WORKERS, "result_ttl": 10**9, "retry_backoff": 1.0}
+        )
+        # Seeded jitter: the same steps always give the same run, as Hypothesis needs.
+        self.system = ActorSystem(config, self.clock, random.Random(0))  # noqa: S311
+        watch(self.system.actors)
         self.runner.run(self.system.start())
         self.model = Model()
 
@@ -61,14 +91,19 @@ class TaskLifecycle(RuleBasedStateMachine):
         await settle()
         return result
 
-    @rule(params=parameters)
-    def submit(self, params) -> None:
-        message = SubmitTask(TASK_TYPES[type(params)], params)
-        task = self.run(self._settled(self.system.store.ask(message)))
-        assert isinstance(task, Task)
+    def _record(self, task: Task) -> None:
         assert task.task_id not in self.model.seen
         assert task.status is TaskStatus.QUEUED
+        assert task.attempts == 0
+        self.model.order[task.task_id] = len(self.model.order)
         self.model.seen[task.task_id] = task
+
+    @rule(params=parameters, job=options)
+    def submit(self, params, job) -> None:
+        message = SubmitTask(TaskType(params.task_type), params, job)
+        task = self.run(self._settled(self.system.store.ask(message)))
+        assert isinstance(task, Task)
+        self._record(task)
 
     @precondition(lambda self: self.model.seen)
     @rule(data=st.data())
@@ -82,7 +117,7 @@ class TaskLifecycle(RuleBasedStateMachine):
             assert after == before
         else:
             assert after.status is TaskStatus.CANCELLED
-            if before.status is TaskStatus.QUEUED:
+            if before.attempts == 0:
                 self.model.never_started.add(task_id)
         self.observe(after)
 
@@ -95,10 +130,10 @@ class TaskLifecycle(RuleBasedStateMachine):
         self.system.workers[index].tell(Kill())
         self.run(settle())
 
-    @rule(params=parameters, index=st.integers(0, WORKERS - 1))
-    def submit_while_a_worker_crashes(self, params, index) -> None:
+    @rule(params=parameters, job=options, index=st.integers(0, WORKERS - 1))
+    def submit_while_a_worker_crashes(self, params, job, index) -> None:
         """The crash lands while messages about the new task are still in flight."""
-        message = SubmitTask(TASK_TYPES[type(params)], params)
+        message = SubmitTask(TaskType(params.task_type), params, job)
 
         async def race() -> Task:
             submitted = asyncio.ensure_future(self.system.store.ask(message))
@@ -110,43 +145,68 @@ class TaskLifecycle(RuleBasedStateMachine):
 
         task = self.run(race())
         assert isinstance(task, Task)
-        self.model.seen[task.task_id] = task
+        self._record(task)
 
     def observe(self, task: Task) -> None:
         last = self.model.seen[task.task_id]
         if last.status.terminal:
             assert task == last, "a finished task changed"
         else:
-            assert STAGE.get(task.status, 2) >= STAGE[last.status], (
-                f"{last.status} -> {task.status}"
-            )
+            assert progress_key(task) >= progress_key(last), f"{last} -> {task}"
         self.model.seen[task.task_id] = task
 
     @invariant()
-    def every_task_is_kept_once_and_moves_only_forward(self) -> None:
-        tasks = self.run(self.system.store.ask(ListTasks()))
+    def every_promise_holds(self) -> None:
+        page = self.run(self.system.store.ask(ListTasks(10_000)))
+        tasks = page.tasks
         assert [t.task_id for t in tasks] == list(self.model.seen), "a task was lost or added"
         for task in tasks:
             self.observe(task)
+            assert task.attempts <= 1 + task.max_retries, "more attempts than allowed"
+            # Checked where the last attempt started after the last run_at was set: a task
+            # waiting for a retry, or cancelled while it waited, shows an earlier start.
+            if task.started_at is not None and task.status in ATTEMPTED:
+                assert task.started_at >= task.run_at - SLACK, "started before its run_at"
         processing = [t for t in tasks if t.status is TaskStatus.PROCESSING]
         assert len(processing) <= WORKERS
-        # Work-conserving: while tasks wait, no worker is idle (a cancel frees one at once).
-        if any(t.status is TaskStatus.QUEUED for t in tasks):
+        # A cancelled or finished attempt leaves its worker at once: none runs unseen.
+        busy = self.run(self.system.dispatcher.ask(GetDispatcherStatus())).busy
+        assert busy == len(processing)
+        now = self.clock.now()
+        ready = [t for t in tasks if t.status is TaskStatus.QUEUED and t.run_at <= now + SLACK]
+        # Work-conserving: while a ready task waits, no worker is idle.
+        if ready:
             assert len(processing) == WORKERS
+        # Whenever a worker took a task, no waiting ready task came before it.
+        for started in processing:
+            assert started.started_at is not None
+            for waiting in ready:
+                if waiting.run_at < started.started_at - SLACK:
+                    assert self._runs_before(started, waiting), (
+                        f"{waiting.task_id} (priority {waiting.priority}) waited while "
+                        f"{started.task_id} (priority {started.priority}) started"
+                    )
         for task_id in self.model.never_started:
             assert self.model.seen[task_id].started_at is None
+            assert self.model.seen[task_id].attempts == 0
+
+    def _runs_before(self, first: Task, second: Task) -> bool:
+        """Whether the dispatcher orders ``first`` before ``second`` when both are ready."""
+        order = self.model.order
+        return (-first.priority, order[first.task_id]) < (-second.priority, order[second.task_id])
 
     def teardown(self) -> None:
         try:
             # Given time, every task ends: nothing is left queued or processing.
-            for _ in range(len(self.model.seen)):
-                tasks = self.run(self.system.store.ask(ListTasks()))
+            for _ in range(2 * len(self.model.seen) + 2):
+                tasks = self.run(self.system.store.ask(ListTasks(10_000))).tasks
                 if all(task.status.terminal for task in tasks):
                     break
-                self.run(self.clock.advance(30))
-            tasks = self.run(self.system.store.ask(ListTasks()))
+                self.run(self.clock.advance(70))
+            tasks = self.run(self.system.store.ask(ListTasks(10_000))).tasks
             assert all(task.status.terminal for task in tasks)
             self.run(self.system.stop())
+            forget_watched()
             leftover = self.run(_other_tasks())
             assert not leftover, f"asyncio tasks left behind: {leftover}"
         finally:

@@ -11,7 +11,8 @@ from support import http_scope, settle
 
 from taskmanager.actors.events import GetSubscriberCount
 from taskmanager.actors.messages import GetStoreStatus, SubmitTask
-from taskmanager.actors.model import ComputeSum
+from taskmanager.actors.model import JobOptions, TaskType
+from taskmanager.actors.tasktypes import ComputeSum
 from taskmanager.http.routes import tasks as tasks_routes
 
 LONG_POLLERS = 1_000
@@ -80,7 +81,7 @@ async def crowded_client(client):
     """A client whose store holds 20,000 tasks."""
     store = client.app.state.system.store
     for _ in range(LISTED_TASKS):
-        await store.ask(SubmitTask("compute_sum", ComputeSum((1,))))
+        await store.ask(SubmitTask(TaskType("compute_sum"), ComputeSum((1,)), JobOptions()))
     return client
 
 

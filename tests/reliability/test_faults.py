@@ -8,23 +8,12 @@ import time
 import types
 
 import pytest
-from support import FakeClock, settle
+from support import REPORT, FakeClock, settle, submit, sum_of
 
 from taskmanager.actors import Kill, runtime
 from taskmanager.actors import worker as worker_module
 from taskmanager.actors.messages import GetDispatcherStatus
-
-REPORT = {"task_type": "generate_report", "parameters": {"title": "quarterly", "sections": 2}}
-
-
-def sum_of(*numbers: float) -> dict:
-    return {"task_type": "compute_sum", "parameters": {"numbers": list(numbers)}}
-
-
-async def submit(client, body) -> str:
-    response = await client.post("/tasks", json=body)
-    assert response.status_code == 202, response.text
-    return response.json()["task_id"]
+from taskmanager.actors.tasktypes import ComputeSum
 
 
 async def status_of(client, task_id: str) -> str:
@@ -47,7 +36,7 @@ async def test_a_worker_that_crashes_mid_task_fails_the_task_and_comes_back(
 
     task = (await client.get(f"/tasks/{task_id}")).json()
     assert task["status"] == "failed"
-    assert task["error"]["type"] == "worker_crashed"
+    assert task["error"]["type"] == "worker_lost"
     assert "crashed" in task["error"]["message"]
     assert task["finished_at"] is not None
     assert busy[0].alive
@@ -61,7 +50,7 @@ async def test_a_worker_that_crashes_mid_task_fails_the_task_and_comes_back(
     await clock.advance(5)
     assert [await status_of(client, each) for each in ids] == ["completed"] * 5
     # The late end of the crashed task's job never overwrites its failure.
-    assert (await client.get(f"/tasks/{task_id}")).json()["error"]["type"] == "worker_crashed"
+    assert (await client.get(f"/tasks/{task_id}")).json()["error"]["type"] == "worker_lost"
 
 
 async def test_an_idle_worker_that_crashes_loses_nothing(client, clock: FakeClock):
@@ -113,7 +102,7 @@ async def test_a_job_that_swallows_cancellation_is_freed_at_once_and_stopped_in_
     release = {1: asyncio.Event(), 2: asyncio.Event()}
     swallowed: list[int] = []
 
-    async def stubborn_job(parameters, sleep, report_progress):
+    async def stubborn_job(parameters, work):
         (number,) = parameters.numbers
         while True:
             try:
@@ -123,7 +112,7 @@ async def test_a_job_that_swallows_cancellation_is_freed_at_once_and_stopped_in_
             else:
                 return number
 
-    monkeypatch.setattr(worker_module, "run_job", stubborn_job)
+    monkeypatch.setattr(ComputeSum, "run", stubborn_job)
     monkeypatch.setattr(worker_module, "ABANDON_DEADLINE", 0.1)
     client = await make_client(workers=1)
     system = client.app.state.system

@@ -24,7 +24,7 @@ REQUEST_SECONDS = 10
 
 # `use_after_free` expects 404 after a successful DELETE. Our DELETE cancels the task and
 # the task stays readable (status "cancelled", and DELETE again answers 200) until the
-# result TTL passes, by design (SPEC, DELETE /tasks/{task_id}), so that check does not apply.
+# result TTL passes, by design (README.md, "Cancel a task"), so that check does not apply.
 EXCLUDED_CHECKS = [use_after_free]
 
 

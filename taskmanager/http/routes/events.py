@@ -22,6 +22,7 @@ from taskmanager.actors.events import (
     Unsubscribe,
 )
 from taskmanager.actors.runtime import ActorStoppedError
+from taskmanager.http.admission import caller_of
 from taskmanager.http.operations import disconnected
 
 router = APIRouter(tags=["events"])
@@ -34,7 +35,8 @@ RESYNC: Final = b'event: resync\ndata: {"kind":"resync"}\n\n'
 
 EXAMPLE = (
     "retry: 2000\n\n"
-    'id: 7\nevent: completed\ndata: {"id":7,"kind":"completed","task_id":"3f2b8c1e-...",'
+    'id: 9f3c2a7e-7\nevent: completed\ndata: {"id":"9f3c2a7e-7","kind":"completed",'
+    '"task_id":"3f2b8c1e-...",'
     '"status":"completed","progress":1.0,"task":{"task_id":"3f2b8c1e-...","status":"completed"}}'
     "\n\n: ping\n\n"
 )
@@ -47,7 +49,7 @@ SSE_EVENT: Final = {
             "type": "string",
             "enum": [*get_args(EventKind.__value__), "resync"],
         },
-        "id": {"type": "string", "description": "The event's number, for `Last-Event-ID`"},
+        "id": {"type": "string", "description": "Opaque; send it back as `Last-Event-ID`"},
         "data": {
             "type": "string",
             "contentMediaType": "application/json",
@@ -62,8 +64,8 @@ def encode(delivery: Event | Resync) -> bytes:
     """One SSE message."""
     if isinstance(delivery, Resync):
         return RESYNC
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (
-        delivery.id,
+    return b"id: %s\nevent: %s\ndata: %s\n\n" % (
+        delivery.id.encode(),
         delivery.kind.encode(),
         EVENT.dump_json(delivery),
     )
@@ -140,11 +142,12 @@ class EventStreamResponse(Response):
     status_code=200,
     summary="Stream task changes (Server-Sent Events)",
     description=(
-        "One event per change: submitted, started, progress, completed, failed, cancelled, "
-        "removed. Each has a numeric `id`; reconnect with `Last-Event-ID` to get what you "
-        "missed, or a `resync` event when too much was missed (reload `GET /tasks`). "
-        "A `: ping` comment every 15 s keeps the connection open. Counts once against "
-        "the rate limit, when it opens."
+        "One event per change: submitted, started, progress, retrying, completed, failed, "
+        "cancelled, removed. Each has an opaque `id`; reconnect with `Last-Event-ID` to get "
+        "what you missed. An id the log cannot continue exactly (too old, from before a "
+        "restart, from another deployment, or malformed) gets one `resync` event first: "
+        "reload `GET /tasks`. A `: ping` comment every 15 s keeps the connection open. "
+        "Counts once against the rate limit, when it opens."
     ),
     response_class=EventStreamResponse,
     responses={
@@ -152,7 +155,7 @@ class EventStreamResponse(Response):
             "description": "The event stream",
             "content": {"text/event-stream": {"schema": SSE_EVENT, "example": EXAMPLE}},
         },
-        400: {"description": "A malformed task id or Last-Event-ID"},
+        400: {"description": "A malformed task id"},
         429: {"description": "Too many requests from this client"},
     },
 )
@@ -160,13 +163,14 @@ async def stream_events(
     request: Request,
     task_id: Annotated[UUID | None, Query(description="Only this task's events")] = None,
     last_event_id: Annotated[
-        int | None,
-        # A header is never JSON null: document the integer only.
-        WithJsonSchema({"type": "integer"}),
+        str | None,
+        # A header is never JSON null: document the string only.
+        WithJsonSchema({"type": "string"}),
         Header(alias="Last-Event-ID", description="Resume after this event"),
     ] = None,
 ) -> EventStreamResponse:
     """Open a subscription and stream it."""
     hub: EventHub = request.app.state.system.events
-    subscription = await hub.ask(Subscribe(task_id, last_event_id))
+    viewer = caller_of(request.scope).viewer
+    subscription = await hub.ask(Subscribe(task_id, last_event_id, viewer))
     return EventStreamResponse(hub, subscription, request.app.state.heartbeat)

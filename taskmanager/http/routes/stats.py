@@ -15,8 +15,11 @@ from taskmanager.actors.messages import (
     GetDispatcherStatus,
     GetStoreStatus,
     StoreStatus,
+    Viewer,
 )
+from taskmanager.actors.model import TaskStatus
 from taskmanager.actors.system import ActorSystem
+from taskmanager.http.admission import caller_of
 
 router = APIRouter(tags=["operations"])
 
@@ -55,9 +58,9 @@ class Stats(BaseModel):
     completed_per_minute: list[MinuteCount]
 
 
-async def _figures(system: ActorSystem) -> tuple[DispatcherStatus, StoreStatus]:
+async def _figures(system: ActorSystem, viewer: Viewer) -> tuple[DispatcherStatus, StoreStatus]:
     return await asyncio.gather(
-        system.dispatcher.ask(GetDispatcherStatus()), system.store.ask(GetStoreStatus())
+        system.dispatcher.ask(GetDispatcherStatus()), system.store.ask(GetStoreStatus(viewer))
     )
 
 
@@ -91,9 +94,11 @@ async def _figures(system: ActorSystem) -> tuple[DispatcherStatus, StoreStatus]:
 )
 async def get_stats(request: Request) -> Stats:
     """The figures as JSON; not rate limited."""
-    dispatcher, store = await _figures(request.app.state.system)
+    viewer = caller_of(request.scope).viewer
+    dispatcher, store = await _figures(request.app.state.system, viewer)
     return Stats(
-        queue_depth=dispatcher.queued,
+        # Every task waiting for a worker: ready, delayed, or waiting for a retry.
+        queue_depth=store.counts[TaskStatus.QUEUED],
         workers=WorkerCounts(
             total=dispatcher.workers,
             busy=dispatcher.busy,
@@ -121,7 +126,7 @@ taskmanager_queue_depth 3
 async def get_metrics(request: Request) -> PlainTextResponse:
     """Prometheus exposition format 0.0.4."""
     system: ActorSystem = request.app.state.system
-    dispatcher, store = await _figures(system)
+    dispatcher, store = await _figures(system, None)
     subscribers = await system.events.ask(GetSubscriberCount())
     lines: list[str] = []
 
@@ -130,7 +135,10 @@ async def get_metrics(request: Request) -> PlainTextResponse:
         lines.extend(f"{name}{labels} {value}" for labels, value in samples.items())
 
     metric(
-        "taskmanager_queue_depth", "gauge", "Tasks waiting for a worker.", {"": dispatcher.queued}
+        "taskmanager_queue_depth",
+        "gauge",
+        "Tasks waiting for a worker (ready, delayed or waiting for a retry).",
+        {"": store.counts[TaskStatus.QUEUED]},
     )
     metric(
         "taskmanager_workers",
@@ -152,6 +160,18 @@ async def get_metrics(request: Request) -> PlainTextResponse:
         "counter",
         "Tasks that reached a terminal status since start, by status.",
         {f'{{status="{status}"}}': count for status, count in store.finished_total.items()},
+    )
+    metric(
+        "taskmanager_retries",
+        "counter",
+        "Failed attempts that were queued for another attempt, since start.",
+        {"": store.retries_total},
+    )
+    metric(
+        "taskmanager_attempt_timeouts",
+        "counter",
+        "Attempts cancelled because they outlived their task's timeout, since start.",
+        {"": store.timeouts_total},
     )
     metric(
         "taskmanager_long_poll_waiters",

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import dataclasses
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Final
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from taskmanager.actors.messages import (
-    CancelTask,
-    ListTasks,
-)
-from taskmanager.actors.model import Task, TaskStatus
+from taskmanager.actors.messages import ListTasks, Order, TaskPage
+from taskmanager.actors.model import Task, TaskStatus, TaskType
+from taskmanager.actors.runtime import Actor
 from taskmanager.actors.system import ActorSystem
 from taskmanager.http import examples, operations
+from taskmanager.http.admission import caller_of
 from taskmanager.http.operations import JSON_MEDIA_TYPE
-from taskmanager.http.schemas import (
-    TASKS,
-    ConflictBody,
-    ErrorBody,
-    Submitted,
-)
+from taskmanager.http.schemas import TASKS, ConflictBody, ErrorBody, Submitted
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 LIST_CHUNK: Final = 256
+#: Tasks asked of the store at a time while a listing without ``limit`` streams.
+LIST_PAGE: Final = 1_000
 
 _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorBody, "description": "Too many requests from this client"}
@@ -104,6 +102,7 @@ async def submit_task(request: Request) -> Response:
         content_length=headers.get("content-length"),
         idempotency_key=headers.get("idempotency-key"),
         body=request.stream(),
+        owner=caller_of(request.scope).key_name,
     )
     return reply.response()
 
@@ -128,37 +127,104 @@ async def get_task(
     wait: Annotated[bool, Query(description="Long-poll until the status changes")] = False,  # noqa: FBT002
 ) -> Response:
     """Answer with the task, at once or after its status changes."""
-    reply = await operations.read(_system(request), task_id, wait=wait, receive=request.receive)
+    viewer = caller_of(request.scope).viewer
+    reply = await operations.read(
+        _system(request), task_id, wait=wait, receive=request.receive, viewer=viewer
+    )
     return reply.response()
 
 
 @router.get(
     "",
     summary="List tasks",
-    description="Oldest first; streamed, so long lists start arriving at once.",
+    description=(
+        "Oldest first, or newest first with `order=newest`; streamed, so long lists start "
+        "arriving at once. With `limit`, when more tasks match, the `Link` header names the "
+        'next page (`rel="next"`): following it continues exactly where this page ended, '
+        "with no task skipped or repeated while tasks come and go."
+    ),
     response_model=list[Task],
     responses={
-        200: {"content": {JSON_MEDIA_TYPE: {"examples": examples.LIST}}},
-        400: {"model": ErrorBody, "description": "Unknown status or limit out of range"},
+        200: {
+            "content": {JSON_MEDIA_TYPE: {"examples": examples.LIST}},
+            "headers": {
+                "Link": {
+                    "description": 'The next page: `</tasks?...&cursor=...>; rel="next"`',
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        400: {
+            "model": ErrorBody,
+            "description": "Unknown status, order or type, limit out of range, or a bad cursor",
+        },
         **_RATE_LIMITED,
     },
 )
-async def list_tasks(
+async def list_tasks(  # noqa: PLR0913, PLR0917 - one argument per query parameter
     request: Request,
     status: Annotated[TaskStatus | None, Query(description="Only tasks in this status")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=10_000, description="At most this many")] = None,
-) -> StreamingResponse:
-    """Stream the tasks as one JSON array."""
-    tasks = await _system(request).store.ask(ListTasks(status, limit))
-    return StreamingResponse(_json_array(tasks), media_type=JSON_MEDIA_TYPE)
+    task_type: Annotated[TaskType | None, Query(description="Only tasks of this type")] = None,
+    order: Annotated[Order, Query(description="`oldest` first (default) or `newest`")] = "oldest",
+    limit: Annotated[
+        int | None, Query(ge=1, le=10_000, description="At most this many, with a next page")
+    ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=operations.CURSOR_PATTERN,
+            description="Where the previous page ended: take it from the `Link` header",
+        ),
+    ] = None,
+) -> Response:
+    """Stream the tasks as one JSON array, with the next page in ``Link``."""
+    after = None if cursor is None else operations.decode_cursor(cursor)
+    query = ListTasks(
+        limit or LIST_PAGE, status, task_type, order, after, caller_of(request.scope).viewer
+    )
+    store = _system(request).store
+    first = await store.ask(query)
+    if limit is not None:
+        headers = {}
+        if first.next_after is not None:
+            headers["Link"] = _next_link(request, first.next_after)
+        return StreamingResponse(
+            _json_array(_pages(store, first, None)), headers=headers, media_type=JSON_MEDIA_TYPE
+        )
+    return StreamingResponse(_json_array(_pages(store, first, query)), media_type=JSON_MEDIA_TYPE)
 
 
-async def _json_array(tasks: Sequence[Task]) -> AsyncIterator[bytes]:
+def _next_link(request: Request, after: int) -> str:
+    params = [
+        (name, value) for name, value in request.query_params.multi_items() if name != "cursor"
+    ]
+    params.append(("cursor", operations.encode_cursor(after)))
+    return f'<{request.url.path}?{urlencode(params)}>; rel="next"'
+
+
+async def _pages(store: Actor, page: TaskPage, query: ListTasks | None) -> AsyncIterator[Task]:
+    """The tasks of ``page``, then (with ``query``) of every page after it."""
+    while True:
+        for task in page.tasks:
+            yield task
+        if query is None or page.next_after is None:
+            return
+        query = dataclasses.replace(query, after=page.next_after)
+        page = await store.ask(query)
+
+
+async def _json_array(tasks: AsyncIterator[Task]) -> AsyncIterator[bytes]:
     """The tasks as a JSON array, encoded a chunk at a time."""
     yield b"["
-    for start in range(0, len(tasks), LIST_CHUNK):
-        chunk = TASKS.dump_json(list(tasks[start : start + LIST_CHUNK]))[1:-1]
-        yield chunk if start == 0 else b"," + chunk
+    chunk: list[Task] = []
+    first = True
+    async for task in tasks:
+        chunk.append(task)
+        if len(chunk) == LIST_CHUNK:
+            yield (b"" if first else b",") + TASKS.dump_json(chunk)[1:-1]
+            chunk, first = [], False
+    if chunk:
+        yield (b"" if first else b",") + TASKS.dump_json(chunk)[1:-1]
     yield b"]"
 
 
@@ -179,10 +245,5 @@ async def _json_array(tasks: Sequence[Task]) -> AsyncIterator[bytes]:
 )
 async def cancel_task(task_id: UUID, request: Request) -> Response:
     """Cancel the task and answer with it."""
-    task = await _system(request).store.ask(CancelTask(task_id))
-    if task is None:
-        return operations.not_found(task_id).response()
-    if task.status is TaskStatus.CANCELLED:
-        return operations.task_reply(task).response()
-    conflict = ConflictBody(detail=f"task {task_id} already {task.status}", task=task)
-    return Response(conflict.model_dump_json(), 409, media_type=JSON_MEDIA_TYPE)
+    reply = await operations.cancel(_system(request), task_id, caller_of(request.scope).viewer)
+    return reply.response()

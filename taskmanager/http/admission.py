@@ -1,0 +1,167 @@
+"""Admission: the one plain-ASGI layer every request passes before anything answers it.
+
+It decides who the caller is and counts the request against the caller's rate limit;
+the fast path and the FastAPI routes both sit behind it, so a check added here holds
+for every request, whichever of them answers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from taskmanager.actors.messages import CheckRate, RateDecision, Viewer
+from taskmanager.actors.runtime import Actor
+from taskmanager.config import IPNetwork
+from taskmanager.http.operations import BUSY, BUSY_ERRORS, Header, Reply, error, send_reply
+
+# The API proper; the docs, the health check and the monitor's files are not counted.
+COUNTED_PREFIXES: Final = ("/tasks", "/events")
+#: Where the caller is kept in the ASGI scope for the handlers.
+CALLER: Final = "taskmanager.caller"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request: what the rate limit counts, and which tasks it may see."""
+
+    client: str
+    key_name: str | None = None
+    admin: bool = False
+
+    @property
+    def viewer(self) -> Viewer:
+        """The owner whose tasks this caller sees, or None for every task."""
+        return None if self.admin else self.key_name
+
+
+#: The caller of a request that admission did not look at (tests driving a route alone).
+ANYONE: Final = Caller("unknown")
+
+
+def caller_of(scope: Scope) -> Caller:
+    """The caller admission decided on for this request."""
+    caller: Caller = scope.get(CALLER, ANYONE)
+    return caller
+
+
+def is_counted(path: str) -> bool:
+    """Whether a request to ``path`` counts against the client's limit."""
+    for prefix in COUNTED_PREFIXES:
+        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+            return True
+    return False
+
+
+def client_address(scope: Scope, trusted: tuple[IPNetwork, ...]) -> str:
+    """The address the limit applies to: the socket peer, or what trusted proxies forwarded.
+
+    IPv6 clients are keyed by their /64, the block one subscriber usually gets.
+    """
+    peer = scope.get("client")
+    host = peer[0] if peer else ""
+    if not trusted and "." in host and ":" not in host:
+        return host  # an IPv4 peer, as the server wrote it: already canonical
+    address = _parse(host)
+    if address is not None and trusted and _is_trusted(address, trusted):
+        forwarded = _forwarded_for(scope["headers"])
+        # Walk from the nearest hop outwards; the first untrusted hop is the client.
+        for hop in reversed(forwarded):
+            hop_address = _parse(hop)
+            if hop_address is None:
+                break
+            address = hop_address
+            if not _is_trusted(hop_address, trusted):
+                break
+    if address is None:
+        return host or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def _is_trusted(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: tuple[IPNetwork, ...]
+) -> bool:
+    return any(address in network for network in trusted)
+
+
+def _forwarded_for(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
+    hops: list[str] = []
+    for name, value in headers:
+        if name == b"x-forwarded-for":
+            hops += value.decode("latin-1").split(",")
+    return hops
+
+
+def rate_headers(decision: RateDecision) -> list[Header]:
+    """The IETF draft's RateLimit-Policy and RateLimit fields."""
+    return [
+        (b"ratelimit-policy", b'"default";q=%d;w=%d' % (decision.limit, decision.window)),
+        (b"ratelimit", b'"default";r=%d;t=%d' % (decision.remaining, decision.reset_after)),
+    ]
+
+
+def too_many_requests(decision: RateDecision) -> Reply:
+    """The 429 for a refused request, with the wait in Retry-After."""
+    detail = (
+        f"rate limit exceeded: {decision.limit} requests per {decision.window} s; "
+        f"retry in {decision.retry_after} s"
+    )
+    return error(429, detail, ((b"retry-after", b"%d" % decision.retry_after),))
+
+
+class Admission:
+    """Decides who the caller is and counts API requests against its limit.
+
+    A refused request is answered here (429, or 503 when the limiter cannot answer);
+    an admitted one goes on with the caller in its scope and the RateLimit fields added
+    to its answer.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, limiter: Actor, trusted_proxies: tuple[IPNetwork, ...]
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.trusted_proxies = trusted_proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Admit the request, or answer it."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        caller = Caller(client_address(scope, self.trusted_proxies))
+        scope[CALLER] = caller
+        if not is_counted(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        try:
+            decision = await self.limiter.ask(CheckRate(caller.client))
+        except BUSY_ERRORS:
+            await send_reply(send, BUSY)
+            return
+        headers = rate_headers(decision)
+        if not decision.allowed:
+            await send_reply(send, too_many_requests(decision), headers)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,62 @@
+"""The whole actor system: the drain that graceful shutdown starts with, and stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from support import SUM, FakeClock, settle
+
+from taskmanager.actors.messages import BeginDrain, GetStoreStatus
+from taskmanager.actors.store import TaskStore
+
+
+async def test_draining_refuses_new_tasks_and_answers_waiting_clients(client, clock: FakeClock):
+    system = client.app.state.system
+    running = (await client.post("/tasks", json=SUM)).json()["task_id"]
+    await settle()
+    waiting = asyncio.create_task(client.get(f"/tasks/{running}", params={"wait": "true"}))
+    await settle()
+    assert (await system.store.ask(GetStoreStatus())).waiters == 1
+    system.begin_shutdown()
+    response = await asyncio.wait_for(waiting, 5)
+    assert response.json()["status"] == "processing"
+    refused = await client.post("/tasks", json=SUM)
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"]
+    assert "shutting down" in refused.json()["detail"]
+
+
+async def test_draining_cancels_queued_tasks_and_gives_running_ones_the_grace(
+    make_client, clock: FakeClock
+):
+    client = await make_client(workers=1, shutdown_grace=5)
+    system = client.app.state.system
+    running = (await client.post("/tasks", json=SUM)).json()["task_id"]
+    queued = (await client.post("/tasks", json=SUM)).json()["task_id"]
+    await settle()
+    system.begin_shutdown()
+    await settle()
+    assert (await client.get(f"/tasks/{queued}")).json()["status"] == "cancelled"
+    await clock.advance(5)  # the running task finishes inside the grace period
+    assert (await client.get(f"/tasks/{running}")).json()["status"] == "completed"
+
+
+async def test_a_drain_that_fails_still_ends_with_every_actor_stopped(
+    make_client, monkeypatch, caplog
+):
+    client = await make_client(shutdown_grace=5)
+    system = client.app.state.system
+    await client.post("/tasks", json=SUM)
+    real_receive = TaskStore.receive
+
+    async def receive(self, message):
+        if isinstance(message, BeginDrain):
+            raise TimeoutError("the store did not answer in time")
+        return await real_receive(self, message)
+
+    monkeypatch.setattr(TaskStore, "receive", receive)
+    caplog.set_level(logging.ERROR, logger="taskmanager")
+    await system.shutdown()
+    assert not any(actor.alive for actor in system.actors)
+    assert "the drain did not finish" in caplog.text
