@@ -8,9 +8,14 @@ from enum import StrEnum
 from typing import Annotated, Final, Literal
 from uuid import UUID
 
-from pydantic import BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
 
-type JSONValue = str | int | float | bool | list[JSONValue] | dict[str, JSONValue] | None
+# Validated as this union, documented as "any JSON value": openapi-python-client cannot
+# parse a recursive schema, and drops every schema that refers to one.
+type JSONValue = Annotated[
+    str | int | float | bool | list[JSONValue] | dict[str, JSONValue] | None,
+    WithJsonSchema({"description": "Any JSON value"}),
+]
 
 
 class TaskStatus(StrEnum):

@@ -213,9 +213,8 @@ export interface components {
              */
             status: "ok" | "unhealthy";
         };
-        JSONValue: string | number | boolean | components["schemas"]["JSONValue"][] | {
-            [key: string]: components["schemas"]["JSONValue"];
-        } | null;
+        /** @description Any JSON value */
+        JSONValue: unknown;
         /**
          * MinuteCount
          * @description Tasks completed in the minute that starts at ``minute``.
