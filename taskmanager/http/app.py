@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp
@@ -97,6 +98,7 @@ def create_app(
         summary="An async task service",
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
     )
     app.fast_path = fast_path
     app.state.system = system
@@ -115,6 +117,14 @@ def create_app(
     app.add_exception_handler(Exception, _internal_error)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Name each operation after its endpoint (``submit_task``), as generated clients call it.
+
+    FastAPI's default adds the path and method (``submit_task_tasks_post``).
+    """
+    return route.name
 
 
 def _monitor_dir(web_dir: Path | None) -> Path | None:

@@ -19,7 +19,7 @@ router = APIRouter(tags=["operations"])
         503: {"model": Health, "description": "An actor is dead or keeps crashing"},
     },
 )
-async def healthz(request: Request) -> JSONResponse:
+async def get_health(request: Request) -> JSONResponse:
     """200 while every actor runs and none keeps crashing, else 503."""
     if request.app.state.system.healthy:
         return JSONResponse({"status": "ok", "detail": ""})

@@ -14,7 +14,7 @@ export interface paths {
          * Stream task changes (Server-Sent Events)
          * @description One event per change: submitted, started, progress, completed, failed, cancelled, removed. Each has a numeric `id`; reconnect with `Last-Event-ID` to get what you missed, or a `resync` event when too much was missed (reload `GET /tasks`). A `: ping` comment every 15 s keeps the connection open. Counts once against the rate limit, when it opens.
          */
-        get: operations["stream_events_events_get"];
+        get: operations["stream_events"];
         put?: never;
         post?: never;
         delete?: never;
@@ -34,7 +34,7 @@ export interface paths {
          * Health check
          * @description 200 while every actor runs and none keeps crashing, else 503.
          */
-        get: operations["healthz_healthz_get"];
+        get: operations["get_health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -54,7 +54,7 @@ export interface paths {
          * The same figures in Prometheus text format
          * @description Prometheus exposition format 0.0.4.
          */
-        get: operations["get_metrics_metrics_get"];
+        get: operations["get_metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -74,7 +74,7 @@ export interface paths {
          * Queue depth, workers, tasks per status, completions per minute
          * @description The figures as JSON; not rate limited.
          */
-        get: operations["get_stats_stats_get"];
+        get: operations["get_stats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -94,13 +94,13 @@ export interface paths {
          * List tasks
          * @description Oldest first; streamed, so long lists start arriving at once.
          */
-        get: operations["list_tasks_tasks_get"];
+        get: operations["list_tasks"];
         put?: never;
         /**
          * Submit a task
          * @description Queue a task; it runs on the next idle worker. Follow it at `Location`.
          */
-        post: operations["submit_task_tasks_post"];
+        post: operations["submit_task"];
         delete?: never;
         options?: never;
         head?: never;
@@ -118,14 +118,14 @@ export interface paths {
          * Get a task, or wait for it to change
          * @description With `wait=true`, a task that is not finished is held until its status changes or the long-poll timeout passes; a progress update alone does not end the wait.
          */
-        get: operations["get_task_tasks__task_id__get"];
+        get: operations["get_task"];
         put?: never;
         post?: never;
         /**
          * Cancel a task
          * @description A queued task never runs; a processing one is stopped inside its worker. Cancelling a cancelled task again is fine.
          */
-        delete: operations["cancel_task_tasks__task_id__delete"];
+        delete: operations["cancel_task"];
         options?: never;
         head?: never;
         patch?: never;
@@ -213,9 +213,8 @@ export interface components {
              */
             status: "ok" | "unhealthy";
         };
-        JSONValue: string | number | boolean | components["schemas"]["JSONValue"][] | {
-            [key: string]: components["schemas"]["JSONValue"];
-        } | null;
+        /** @description Any JSON value */
+        JSONValue: unknown;
         /**
          * MinuteCount
          * @description Tasks completed in the minute that starts at ``minute``.
@@ -373,7 +372,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    stream_events_events_get: {
+    stream_events: {
         parameters: {
             query?: {
                 /** @description Only this task's events */
@@ -429,7 +428,7 @@ export interface operations {
             };
         };
     };
-    healthz_healthz_get: {
+    get_health: {
         parameters: {
             query?: never;
             header?: never;
@@ -464,7 +463,7 @@ export interface operations {
             };
         };
     };
-    get_metrics_metrics_get: {
+    get_metrics: {
         parameters: {
             query?: never;
             header?: never;
@@ -489,7 +488,7 @@ export interface operations {
             };
         };
     };
-    get_stats_stats_get: {
+    get_stats: {
         parameters: {
             query?: never;
             header?: never;
@@ -536,7 +535,7 @@ export interface operations {
             };
         };
     };
-    list_tasks_tasks_get: {
+    list_tasks: {
         parameters: {
             query?: {
                 /** @description At most this many */
@@ -579,7 +578,7 @@ export interface operations {
             };
         };
     };
-    submit_task_tasks_post: {
+    submit_task: {
         parameters: {
             query?: never;
             header?: {
@@ -673,7 +672,7 @@ export interface operations {
             };
         };
     };
-    get_task_tasks__task_id__get: {
+    get_task: {
         parameters: {
             query?: {
                 /** @description Long-poll until the status changes */
@@ -725,7 +724,7 @@ export interface operations {
             };
         };
     };
-    cancel_task_tasks__task_id__delete: {
+    cancel_task: {
         parameters: {
             query?: never;
             header?: never;
