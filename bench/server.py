@@ -62,6 +62,8 @@ def free_port(ports: range) -> int:
                 continue
         _handed_out.add(port)
         return port
+    if len(ports) == 1:
+        raise ServerError(f"port {ports.start} is in use")
     raise ServerError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
