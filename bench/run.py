@@ -11,6 +11,7 @@ ratio. The rate limiter stays on, raised so that it does not refuse the load.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 
 from bench.benchmarks import BENCHMARKS
-from bench.harness import FULL, QUICK, Profile, Servers
+from bench.harness import FULL, QUICK, Servers
 from bench.report import Report
 from bench.server import ServerError
 from bench.wrk import CONNECTIONS, THREADS, Wrk
@@ -35,13 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     profile = QUICK if args.quick else FULL
     if args.duration or args.rounds:
-        profile = Profile(
+        profile = dataclasses.replace(
+            profile,
             duration=args.duration or profile.duration,
             rounds=args.rounds or profile.rounds,
             warmup=min(profile.warmup, args.duration or profile.duration),
-            longpoll_tasks=profile.longpoll_tasks,
-            list_tasks=profile.list_tasks,
-            ask_count=profile.ask_count,
         )
     sections = args.only or SECTIONS
     # Thousands of long-polls need as many sockets, here and in the servers we start.
