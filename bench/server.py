@@ -207,7 +207,7 @@ def clean_environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("TASKMANAGER_")}
 
 
-def python_server(  # noqa: PLR0913 - keyword-only, each one optional but ports
+def python_server(  # noqa: PLR0913 - past the third all keywords, and only ports required
     name: str,
     module: str,
     log_dir: Path,
