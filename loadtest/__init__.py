@@ -1,1 +1,1 @@
-"""The load test: ``python loadtest/run.py`` (``./run.sh loadtest``); not part of the test run."""
+"""The load test: ``python -m loadtest.run`` (``./run.sh loadtest``); not part of the test run."""

@@ -7,7 +7,7 @@ list and cancel. Most keep within their budget; a few hammer the server and coll
 At the end every accepted task must still be found (queued, processing, completed, failed
 or cancelled), no answer may be a 5xx, and the server log may hold no traceback.
 
-Run it with ``./run.sh loadtest`` or ``python loadtest/run.py --duration 60``.
+Run it with ``./run.sh loadtest`` or ``python -m loadtest.run --duration 60``.
 """
 
 from __future__ import annotations
@@ -15,11 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import random
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +28,9 @@ from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+from bench.sampler import rss
+from bench.server import Server, ServerError, taskmanager_server
+
 PORTS = range(8400, 8500)
 LIMIT_PER_MINUTE = 10  # the server's default, which this test keeps
 RETRY_SHARE = 0.3  # how often a submission is sent with an Idempotency-Key to send again
@@ -75,68 +74,6 @@ class Tally:
         return sum(
             n for code, n in self.statuses.items() if code >= HTTPStatus.INTERNAL_SERVER_ERROR
         )
-
-
-class Server:
-    """The service in a child process, its log in a file."""
-
-    def __init__(self, port: int, time_scale: float, log: Path) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TASKMANAGER_")}
-        env |= {"TASKMANAGER_TIME_SCALE": str(time_scale), "PYTHONUNBUFFERED": "1"}
-        with log.open("wb") as output:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "taskmanager", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=REPO,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-
-    def rss_kib(self) -> int:
-        """The server's resident memory (VmRSS) in KiB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
-
-    async def wait_until_healthy(self, seconds: float = 20) -> None:
-        """Wait for ``/healthz`` to answer 200, or fail."""
-        deadline = time.monotonic() + seconds
-        async with httpx.AsyncClient(base_url=self.url, timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise SystemExit(f"the server exited:\n{self.log.read_text()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/healthz")).status_code == HTTPStatus.OK:
-                        return
-                await asyncio.sleep(0.1)
-        raise SystemExit("the server did not become healthy")
-
-    def stop(self, seconds: float = 15) -> tuple[int | None, float]:
-        """SIGTERM, then the exit status and how long it took."""
-        started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            status = self.process.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            status = None
-        return status, time.monotonic() - started
-
-
-def free_port() -> int:
-    """A port in 8400-8499 that nothing listens on now."""
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise SystemExit("no free port in 8400-8499")
 
 
 def client_for(url: str, address: str) -> httpx.AsyncClient:
@@ -263,22 +200,31 @@ async def verify(url: str, accepted: set[str]) -> tuple[Counter[str], list[str]]
     return found, lost
 
 
+def stop_timed(server: Server) -> tuple[int | None, float]:
+    """Stop the server; its exit status and the seconds it took to end after SIGTERM."""
+    started = time.monotonic()
+    status = server.stop()
+    return status, time.monotonic() - started
+
+
 async def load(args: argparse.Namespace) -> int:
     """Run the whole test; the exit status says whether it passed."""
-    port = args.port or free_port()
-    log = Path(tempfile.mkdtemp(prefix="taskmanager-load-")) / "server.log"
-    server = Server(port, args.time_scale, log)
+    ports = PORTS if args.port is None else range(args.port, args.port + 1)
+    log_dir = Path(tempfile.mkdtemp(prefix="taskmanager-load-"))
+    server = taskmanager_server(log_dir, ports=ports, settings={"time_scale": args.time_scale})
+    server.start()
     watcher: asyncio.Task[None] | None = None
     try:
-        await server.wait_until_healthy()
-        rss_start = server.rss_kib()
+        await asyncio.to_thread(server.wait_ready)
+        url = server.url()
+        rss_start = rss(server.pid)
         tally = Tally()
         rng = random.Random(args.seed)  # noqa: S311 - same reason
         hammering = set(rng.sample(range(args.clients), args.over_limit))
         polite_pause = 60 / LIMIT_PER_MINUTE * 1.05  # ten requests span more than a minute
         clients = [
             TrafficClient(
-                server.url,
+                url,
                 f"127.0.0.{2 + index}",
                 args.hammer_pause if index in hammering else polite_pause,
                 tally,
@@ -288,19 +234,19 @@ async def load(args: argparse.Namespace) -> int:
         ]
         started = time.monotonic()
         deadline = started + args.duration
-        watcher = asyncio.create_task(watch_events(server.url, tally))
+        watcher = asyncio.create_task(watch_events(url, tally))
         await asyncio.gather(*(client.run(deadline) for client in clients))
         elapsed = time.monotonic() - started
-        async with httpx.AsyncClient(base_url=server.url) as client:
+        async with httpx.AsyncClient(base_url=url) as client:
             stats = (await client.get("/stats")).json()
-        found, lost = await verify(server.url, tally.accepted)
-        rss_end = server.rss_kib()
+        found, lost = await verify(url, tally.accepted)
+        rss_end = rss(server.pid)
     finally:
-        status, stop_seconds = server.stop()
+        status, stop_seconds = stop_timed(server)
     if watcher is not None:
         with contextlib.suppress(httpx.HTTPError, TimeoutError):
             await asyncio.wait_for(watcher, 5)
-    output = log.read_text(errors="replace")
+    output = server.output()
     tracebacks = output.count("Traceback")
     server_errors = tally.server_errors
     kept = sum(stats["counts"].values())
@@ -337,14 +283,14 @@ async def load(args: argparse.Namespace) -> int:
         f"/stats kept:     {kept} {stats['counts']}",
         f"events streamed: {tally.events}",
         (
-            f"server memory:   VmRSS {rss_start / 1024:.1f} MiB at start, "
-            f"{rss_end / 1024:.1f} MiB at end"
+            f"server memory:   VmRSS {rss_start / 2**20:.1f} MiB at start, "
+            f"{rss_end / 2**20:.1f} MiB at end"
         ),
         (
             f"server stop:     SIGTERM -> exit status {status} in {stop_seconds:.2f} s "
             "(-15 is 143 in a shell)"
         ),
-        f"tracebacks in the server log: {tracebacks} (log: {log})",
+        f"tracebacks in the server log: {tracebacks} (log: {server.log})",
     ]
     failures = []
     if server_errors:
@@ -379,7 +325,11 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.clients <= MAX_ADDRESSES or not 0 <= args.over_limit <= args.clients:
         parser.error("--clients must be 1 to 250 and --over-limit at most --clients")
-    sys.exit(asyncio.run(load(args)))
+    try:
+        status = asyncio.run(load(args))
+    except ServerError as error:
+        raise SystemExit(f"load test: {error}") from None
+    sys.exit(status)
 
 
 if __name__ == "__main__":

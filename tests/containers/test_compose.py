@@ -14,11 +14,11 @@ from container_support import (
     DOCKERFILE,
     NGINX_CONF,
     REPO,
-    clean_environment,
     parse_dockerfile,
     require_tool,
 )
 
+from bench.server import clean_environment
 from taskmanager.config import Settings
 
 # Settings the image fixes itself (paths inside it), not knobs for the operator.

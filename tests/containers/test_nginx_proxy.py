@@ -9,22 +9,22 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from container_support import (
-    Service,
-    api_service,
+    PORTS,
+    api_server,
     fake_monitor,
-    free_port,
     nginx_argv,
+    nginx_server,
     render_nginx,
-    running,
-    wait_for_http,
 )
+
+from bench.server import Server, free_port
 
 LONG_TASK = {"task_type": "generate_report", "parameters": {"title": "long", "sections": 10}}
 SHORT_TASK = {"task_type": "compute_sum", "parameters": {"numbers": [1, 2, 3]}}
@@ -35,8 +35,8 @@ class Proxy:
     """nginx on loopback with webapp/nginx.conf, in front of a real API."""
 
     url: str
-    api: Service
-    nginx: Service
+    api: Server
+    nginx: Server
     web_root: Path
 
     def client(self, source: str, timeout: float = 5) -> httpx.Client:
@@ -48,18 +48,14 @@ class Proxy:
 @contextmanager
 def proxied_api(work: Path, **settings: str) -> Iterator[Proxy]:
     """Start the API with ``settings`` and nginx in front of it; stop both afterwards."""
-    api_port, nginx_port = free_port(), free_port()
-    with ExitStack() as stack:
-        api = stack.enter_context(running(api_service(work, api_port, **settings)))
+    with api_server(work, **settings) as api:
         web_root = fake_monitor(work / "monitor")
+        nginx_port = free_port(PORTS)
         main = render_nginx(
-            work / "nginx", api_port=api_port, listen_port=nginx_port, web_root=web_root
+            work / "nginx", api_port=api.port, listen_port=nginx_port, web_root=web_root
         )
-        nginx = stack.enter_context(running(Service("nginx", nginx_argv(main), work)))
-        wait_for_http(api, f"http://127.0.0.1:{api_port}/healthz")
-        url = f"http://127.0.0.1:{nginx_port}"
-        wait_for_http(nginx, f"{url}/healthz", timeout=10)
-        yield Proxy(url, api, nginx, web_root)
+        with nginx_server(main, nginx_port) as nginx:
+            yield Proxy(nginx.url(), api, nginx, web_root)
 
 
 @pytest.fixture(scope="module")

@@ -21,16 +21,15 @@ import httpx
 import pytest
 from container_support import (
     DOCKERFILE,
+    PORTS,
     REPO,
     Instruction,
-    Service,
-    clean_environment,
     fake_monitor,
-    free_port,
     parse_dockerfile,
     parse_env,
-    wait_for_http,
 )
+
+from bench.server import Server, clean_environment, free_port
 
 VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 # What `.dockerignore` keeps out of the context, as far as the copied sources go.
@@ -135,25 +134,25 @@ def test_the_dockerfile_commands_install_the_package_and_its_command_serves_heal
                 replay.apply(instruction)
 
     command = next(i for i in runtime if i.keyword == "CMD").exec_form()
-    port = free_port()
+    port = free_port(PORTS)
     command[command.index("--host") + 1] = "127.0.0.1"
     command[command.index("--port") + 1] = str(port)
     executable = shutil.which(command[0], path=replay.env["PATH"])
     assert executable is not None
     assert Path(executable).is_relative_to(replay.root), "CMD runs the image's venv python"
-    server = Service(
-        "server", [executable, *command[1:]], tmp_path, env=replay.env, cwd=replay.workdir
+    server = Server(
+        "server",
+        [executable, *command[1:]],
+        port=port,
+        log_dir=tmp_path,
+        env=replay.env,
+        cwd=replay.workdir,
     )
-    server.start()
-    try:
-        wait_for_http(server, f"http://127.0.0.1:{port}/healthz")
-        monitor = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+    with server:
+        monitor = httpx.get(server.url("/"), timeout=5)
         assert "Task Manager monitor" in monitor.text, "TASKMANAGER_WEB_DIR is served at /"
-        assert server.process is not None
-        os.kill(server.process.pid, signal.SIGTERM)  # what `docker stop` sends to PID 1
+        os.kill(server.pid, signal.SIGTERM)  # what `docker stop` sends to PID 1
         status = server.process.wait(timeout=15)
-    finally:
-        server.stop()
     # uvicorn re-raises SIGTERM once it has drained, so the status is the signal's: Docker
     # reports that as 143, the conventional status after SIGTERM; 0 is fine as well.
     assert status in {0, 143, -signal.SIGTERM}, server.output()

@@ -4,81 +4,53 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from support import free_port
+
+from bench.server import Server, taskmanager_server
 
 GRACE = 2
-REPO = Path(__file__).resolve().parents[2]
+PORTS = range(8400, 8500)
 REPORT = {"task_type": "generate_report", "parameters": {"title": "long", "sections": 10}}
-STARTUP_SECONDS = 15
-
-
-class Server:
-    """``python -m taskmanager`` in a child process, its output in a file."""
-
-    def __init__(self, port: int, log: Path) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-        env = os.environ | {
-            "TASKMANAGER_SHUTDOWN_GRACE": str(GRACE),
-            "TASKMANAGER_TIME_SCALE": "1",
-            "TASKMANAGER_RATE_LIMIT": "1000/second",
-            "TASKMANAGER_LONG_POLL_TIMEOUT": "60",  # only the drain may answer the long-polls
-            "PYTHONUNBUFFERED": "1",
-        }
-        with log.open("wb") as output:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "taskmanager", "--port", str(port)],
-                cwd=REPO,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-
-    @property
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    async def wait_until(self, client: httpx.AsyncClient, condition, seconds: float) -> None:
-        """Poll the server until ``condition(client)`` holds, for at most ``seconds``."""
-        deadline = time.monotonic() + seconds
-        while True:
-            assert self.process.poll() is None, f"the server died:\n{self.output}"
-            with contextlib.suppress(httpx.TransportError):
-                if await condition(client):
-                    return
-            assert time.monotonic() < deadline, f"gave up waiting:\n{self.output}"
-            await asyncio.sleep(0.05)
-
-    async def wait_for_exit(self, seconds: float) -> int | None:
-        """The exit status, or None when the process still runs after ``seconds``."""
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            return await asyncio.to_thread(self.process.wait, max(0.0, seconds))
-        return None
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+SETTINGS = {
+    "shutdown_grace": GRACE,
+    "time_scale": 1,
+    "rate_limit": "1000/second",
+    "long_poll_timeout": 60,  # only the drain may answer the long-polls
+}
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    running = Server(free_port(range(8400, 8500)), tmp_path / "server.log")
-    try:
+def server(tmp_path: Path) -> Iterator[Server]:
+    """``python -m taskmanager`` in a child process, answering /healthz."""
+    with taskmanager_server(tmp_path, ports=PORTS, settings=SETTINGS) as running:
         yield running
-    finally:
-        running.kill()
+
+
+async def wait_until(server: Server, client: httpx.AsyncClient, condition, seconds: float) -> None:
+    """Poll the server until ``condition(client)`` holds, for at most ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert server.process.poll() is None, f"the server died:\n{server.output()}"
+        with contextlib.suppress(httpx.TransportError):
+            if await condition(client):
+                return
+        assert time.monotonic() < deadline, f"gave up waiting:\n{server.output()}"
+        await asyncio.sleep(0.05)
+
+
+async def wait_for_exit(server: Server, seconds: float) -> int | None:
+    """The exit status, or None when the process still runs after ``seconds``."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        return await asyncio.to_thread(server.process.wait, max(0.0, seconds))
+    return None
 
 
 def gauge(metrics: str, name: str) -> int:
@@ -95,12 +67,7 @@ async def read_stream(client: httpx.AsyncClient) -> bytes:
 
 @pytest.mark.slow
 async def test_sigterm_answers_every_client_and_ends_within_the_grace_period(server: Server):
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-
-        async def healthy(client: httpx.AsyncClient) -> bool:
-            return (await client.get("/healthz")).status_code == 200
-
-        await server.wait_until(client, healthy, STARTUP_SECONDS)
+    async with httpx.AsyncClient(base_url=server.url(), timeout=30) as client:
         ids = [(await client.post("/tasks", json=REPORT)).json()["task_id"] for _ in range(7)]
         running, queued = ids[:5], ids[5:]
         polls = [
@@ -117,16 +84,16 @@ async def test_sigterm_answers_every_client_and_ends_within_the_grace_period(ser
                 and gauge(metrics, 'taskmanager_workers{state="busy"}') == len(running)
             )
 
-        await server.wait_until(client, everyone_waits, 10)
+        await wait_until(server, client, everyone_waits, 10)
 
         server.process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         async with asyncio.timeout(GRACE + 2):
             answers = await asyncio.gather(*polls)
             events = await stream
-        status = await server.wait_for_exit(GRACE + 2 - (time.monotonic() - signalled))
+        status = await wait_for_exit(server, GRACE + 2 - (time.monotonic() - signalled))
 
-    output = server.output
+    output = server.output()
     # Uvicorn finishes its shutdown, then re-raises SIGTERM: Popen reports -15, which a
     # shell shows as 143, the conventional status after SIGTERM.
     assert status in (0, 143, -signal.SIGTERM), f"status {status}, output:\n{output}"

@@ -1,0 +1,24 @@
+"""The benchmarks, one module each, in the order ``python -m bench.run`` runs them.
+
+A new benchmark is a function with the ``Benchmark`` signature (see ``bench.harness``) in
+a module here, and one line below; its key becomes a choice of ``--only``.
+"""
+
+from __future__ import annotations
+
+from bench.benchmarks.api import compare_with_baseline
+from bench.benchmarks.ask import measure_ask
+from bench.benchmarks.longpoll import measure_long_polls
+from bench.benchmarks.pipeline import measure_pipeline
+from bench.benchmarks.store import measure_store
+from bench.harness import Benchmark
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "http": compare_with_baseline,
+    "pipeline": measure_pipeline,
+    "longpoll": measure_long_polls,
+    "store": measure_store,
+    "ask": measure_ask,
+}
+
+__all__ = ["BENCHMARKS"]

@@ -1,0 +1,80 @@
+"""What the kernel says about a process: its memory now, at the peak and sampled; its CPU time.
+
+Everything here reads /proc, so the benchmark measures Linux processes only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from pathlib import Path
+from typing import Self
+
+
+def proc_status(pid: int, key: str) -> int:
+    """A ``kB`` figure from /proc/<pid>/status, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def rss(pid: int) -> int:
+    """Resident memory in bytes."""
+    return proc_status(pid, "VmRSS")
+
+
+def peak_rss(pid: int) -> int:
+    """The kernel's peak-RSS mark (VmHWM) in bytes."""
+    return proc_status(pid, "VmHWM")
+
+
+def reset_peak(pid: int) -> None:
+    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def cpu_ticks(pid: int) -> int:
+    """User plus system CPU ticks used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def wait_idle(pid: int, timeout: float = 60) -> None:
+    """Wait until the process stops using CPU (a server's workers drained their backlog)."""
+    deadline = time.monotonic() + timeout
+    last = cpu_ticks(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = cpu_ticks(pid)
+        if now - last <= 2:  # noqa: PLR2004 - timers tick now and then
+            return
+        last = now
+
+
+class MemorySampler:
+    """Samples a process's RSS every few milliseconds on a thread; keeps the peak."""
+
+    def __init__(self, pid: int, every: float = 0.005) -> None:
+        self.pid = pid
+        self.every = every
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Self:
+        self.peak = rss(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        with contextlib.suppress(OSError, KeyError):
+            self.peak = max(self.peak, rss(self.pid))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            with contextlib.suppress(OSError, KeyError):
+                self.peak = max(self.peak, rss(self.pid))
