@@ -65,7 +65,7 @@ describe("the monitor", () => {
     expect(screen.getByText("Live")).toBeInTheDocument();
 
     act(() => {
-      stream.emit("completed", makeEvent("completed", { ...running, progress: 1, result: 6 }, 2));
+      stream.emit("completed", makeEvent("completed", { ...running, progress: 1, result: 6 }, "2"));
     });
     // Coalesced: nothing changes until the batch is flushed.
     expect(within(rowOf(running)).getByText("processing")).toBeInTheDocument();
