@@ -11,6 +11,7 @@ export type SimulatedError = Schemas["SimulatedError"];
 export type Submitted = Schemas["Submitted"];
 export type ErrorBody = Schemas["ErrorBody"];
 export type Stats = Schemas["Stats"];
+export type StatusCounts = Schemas["StatusCounts"];
 
 export const TASK_STATUSES: readonly TaskStatus[] = [
   "queued",
