@@ -120,11 +120,3 @@ export function visibleTasks(tasks: TaskMap, status: TaskStatus | null): Task[] 
   }
   return rows.reverse();
 }
-
-export type StatusCounts = Record<TaskStatus, number>;
-
-export function countByStatus(tasks: Iterable<Task>): StatusCounts {
-  const counts: StatusCounts = { queued: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 };
-  for (const task of tasks) counts[task.status] += 1;
-  return counts;
-}
