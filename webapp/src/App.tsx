@@ -1,5 +1,5 @@
 import { useCallback, useDeferredValue, useEffect, useMemo, useState } from "react";
-import type { TaskEvent, TaskStatus } from "./api/types";
+import type { TaskStatus } from "./api/types";
 import { ShowConnection } from "./components/Connection/ShowConnection";
 import { ShowRetryNotice } from "./components/RateLimit/ShowRetryNotice";
 import { ChartThroughput } from "./components/Stats/ChartThroughput";
@@ -7,12 +7,13 @@ import { ShowWorkers } from "./components/Stats/ShowWorkers";
 import { SubmitTask } from "./components/Submit/SubmitTask";
 import { FilterTasks } from "./components/Tasks/FilterTasks";
 import { ListTasks } from "./components/Tasks/ListTasks";
+import { ShowSnapshotProblem } from "./components/Tasks/ShowSnapshotProblem";
 import { ShowTask } from "./components/Tasks/ShowTask";
 import { useEvents } from "./hooks/useEvents";
 import { useRetryNotice } from "./hooks/useRetryNotice";
 import { useStats } from "./hooks/useStats";
 import { useTasks } from "./hooks/useTasks";
-import { countByStatus, visibleTasks } from "./state/taskEvents";
+import { visibleTasks } from "./state/taskEvents";
 
 const DEFAULT_WORKERS = 5;
 
@@ -28,32 +29,38 @@ function useNow(active: boolean): number {
   return now;
 }
 
-/** The monitor: one snapshot, one event stream, and stats every few seconds. */
+/**
+ * The monitor: one snapshot of the newest tasks and one event stream (the only requests a
+ * page load spends from the rate limit), and stats every few seconds for the counts.
+ */
 export function App() {
   const retry = useRetryNotice();
-  const tasks = useTasks({ onRateLimited: retry.report });
-  const { stats, refresh: refreshStats } = useStats();
-  const applyBatch = tasks.applyBatch;
-  const onBatch = useCallback(
-    (batch: TaskEvent[]) => {
-      applyBatch(batch);
-      // The throughput chart counts completions: fetch it again soon after one.
-      if (batch.some((event) => event.kind === "completed")) refreshStats();
-    },
-    [applyBatch, refreshStats],
-  );
-  const connection = useEvents({ onBatch, onResync: tasks.reload });
+  const { stats, figures, refresh: refreshStats, noteChanges } = useStats();
+  const tasks = useTasks({ onRateLimited: retry.report, onStatusChanges: noteChanges });
+  const reloadTasks = tasks.reload;
+  const onResync = useCallback(() => {
+    reloadTasks();
+    refreshStats();
+  }, [reloadTasks, refreshStats]);
+  const connection = useEvents({ onBatch: tasks.applyBatch, onResync, notBefore: retry.acceptsAt });
   const [filter, setFilter] = useState<TaskStatus | null>(null);
   const [selectedId, setSelectedId] = useState<string | null>(null);
 
   // A burst re-renders the big table at low priority, so typing in the form stays quick.
   const allTasks = useDeferredValue(tasks.tasks);
-  const counts = useMemo(() => countByStatus(allTasks.values()), [allTasks]);
   const rows = useMemo(() => visibleTasks(allTasks, filter), [allTasks, filter]);
   const running = useMemo(() => visibleTasks(allTasks, "processing").reverse(), [allTasks]);
-  const now = useNow(counts.processing > 0);
+  const now = useNow(running.length > 0);
   const cancel = tasks.cancel;
   const onCancel = useCallback((taskId: string) => cancel(taskId), [cancel]);
+
+  // The rows render from the deferred tasks, which can lag a render behind a snapshot that
+  // just arrived: no row yet then is not "no tasks".
+  const catchingUp = allTasks !== tasks.tasks;
+  let emptyText: string | null = "No tasks here yet. Submit one with the form.";
+  if (catchingUp) emptyText = allTasks.size === 0 ? "Loading tasks…" : null;
+  else if (!tasks.loaded) emptyText = tasks.error === null ? "Loading tasks…" : null;
+  else if (filter !== null) emptyText = `No ${filter} tasks among those loaded.`;
 
   return (
     <div className="app">
@@ -68,26 +75,27 @@ export function App() {
       {retry.notice !== null && (
         <ShowRetryNotice notice={retry.notice} secondsLeft={retry.secondsLeft} onDismiss={retry.dismiss} />
       )}
-      {tasks.error !== null && !tasks.error.isRateLimited && (
-        <div className="notice notice--error" role="alert">
-          Could not load the tasks ({tasks.error.detail}); retrying.
-        </div>
-      )}
       <div className="summary">
-        <ShowWorkers total={stats?.workers.total ?? DEFAULT_WORKERS} running={running} queueDepth={counts.queued} />
+        <ShowWorkers total={stats?.workers.total ?? DEFAULT_WORKERS} running={running}
+          processing={figures?.counts.processing ?? null} queueDepth={figures?.queueDepth ?? null} />
         <ChartThroughput points={stats?.completed_per_minute ?? []} />
       </div>
       <main className="main">
         <section className="panel panel--table" aria-label="Task list">
           <header className="panel__header">
             <h2>Tasks</h2>
-            <FilterTasks counts={counts} selected={filter} onSelect={setFilter} />
+            <FilterTasks counts={figures?.counts ?? null} selected={filter} onSelect={setFilter} />
           </header>
-          {!tasks.loaded && tasks.error === null ? (
-            <p className="empty">Loading tasks…</p>
-          ) : (
-            <ListTasks tasks={rows} selectedId={selectedId} onSelect={setSelectedId} onCancel={onCancel} now={now} />
+          {tasks.error !== null && (
+            <ShowSnapshotProblem error={tasks.error} loaded={tasks.loaded} retryAt={tasks.retryAt} />
           )}
+          {tasks.loaded && tasks.truncated && (
+            <p className="muted snapshot-note" data-testid="tasks-truncated">
+              The newest tasks are listed; older ones are counted above but were not loaded.
+            </p>
+          )}
+          <ListTasks tasks={rows} selectedId={selectedId} onSelect={setSelectedId} onCancel={onCancel} now={now}
+            emptyText={emptyText} />
         </section>
         <aside className="side">
           <SubmitTask onSubmitted={setSelectedId} onRateLimited={retry.report} />

@@ -31,10 +31,10 @@ const STATUS_OF: Record<Exclude<TaskEventKind, "removed">, TaskStatus> = {
   cancelled: "cancelled",
 };
 
-/** The event the server sends when `task` changed by `kind`. */
-export function makeEvent(kind: TaskEventKind, task: Task, id = 1): TaskEvent {
+/** The event the server sends when `task` changed by `kind` (its id is opaque: any string). */
+export function makeEvent(kind: TaskEventKind, task: Task, id = "1"): TaskEvent {
   if (kind === "removed") {
-    return { id, kind, task_id: task.task_id, status: task.status, progress: task.progress, task: null };
+    return { id, kind, task_id: task.task_id, status: null, progress: null, task: null };
   }
   const changed: Task = { ...task, status: STATUS_OF[kind] };
   return { id, kind, task_id: task.task_id, status: changed.status, progress: changed.progress, task: changed };

@@ -30,7 +30,13 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
 }
 
-async function request<T>(path: string, init?: RequestInit): Promise<T> {
+/** The parsed body of a 2xx answer, with the answer's headers. */
+interface Answer<T> {
+  body: T;
+  headers: Headers;
+}
+
+async function send<T>(path: string, init?: RequestInit): Promise<Answer<T>> {
   let response: Response;
   try {
     response = await fetch(path, { ...init, headers: { Accept: "application/json", ...init?.headers } });
@@ -45,14 +51,42 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
         : response.statusText || `HTTP ${response.status}`;
     throw new ApiError(response.status, detail, parseRetryAfter(response.headers.get("Retry-After")));
   }
-  return body as T;
+  return { body: body as T, headers: response.headers };
+}
+
+async function request<T>(path: string, init?: RequestInit): Promise<T> {
+  return (await send<T>(path, init)).body;
+}
+
+/** The target of the `rel="next"` link in a `Link` header (RFC 8288), or null. */
+export function nextLink(header: string | null): string | null {
+  if (header === null) return null;
+  for (const [, target, params] of header.matchAll(/<([^>]*)>([^<]*)/g)) {
+    const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(params ?? "");
+    const relations = (rel?.[1] ?? rel?.[2] ?? "").toLowerCase().split(/\s+/);
+    if (target !== undefined && relations.includes("next")) return target;
+  }
+  return null;
 }
 
 /** The largest snapshot `GET /tasks` hands out in one answer. */
 export const SNAPSHOT_LIMIT = 10_000;
 
-export function listTasks(limit: number = SNAPSHOT_LIMIT): Promise<Task[]> {
-  return request<Task[]>(`/tasks?limit=${limit}`);
+/** One page of `GET /tasks`. */
+export interface TaskPage {
+  tasks: Task[];
+  /** More tasks match than this page holds: the answer links a next page, or the page is full. */
+  truncated: boolean;
+}
+
+/**
+ * The monitor's snapshot: the newest `limit` tasks, newest first. The monitor does not
+ * follow the next pages: each costs a request against the rate limit, and the counts per
+ * status come from `GET /stats` instead.
+ */
+export async function listTasks(limit: number = SNAPSHOT_LIMIT): Promise<TaskPage> {
+  const { body, headers } = await send<Task[]>(`/tasks?order=newest&limit=${limit}`);
+  return { tasks: body, truncated: nextLink(headers.get("Link")) !== null || body.length >= limit };
 }
 
 export function getStats(): Promise<Stats> {

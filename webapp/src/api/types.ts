@@ -11,6 +11,7 @@ export type SimulatedError = Schemas["SimulatedError"];
 export type Submitted = Schemas["Submitted"];
 export type ErrorBody = Schemas["ErrorBody"];
 export type Stats = Schemas["Stats"];
+export type StatusCounts = Schemas["StatusCounts"];
 
 export const TASK_STATUSES: readonly TaskStatus[] = [
   "queued",
@@ -47,10 +48,16 @@ export const TASK_EVENT_KINDS = Object.keys(EVENT_KIND_SET) as TaskEventKind[];
  * so its fields are derived here from the generated Task type.
  */
 export interface TaskEvent {
-  id?: number;
+  /**
+   * The event's id: an opaque string. The monitor never reads it; the browser's EventSource
+   * sends the last one back as `Last-Event-ID` when it reconnects.
+   */
+  id?: string;
   kind: TaskEventKind;
   task_id: Task["task_id"];
-  status: TaskStatus;
-  progress: Task["progress"];
+  /** The task's status and progress after the change; null on `removed`. */
+  status: TaskStatus | null;
+  progress: Task["progress"] | null;
+  /** The whole task after the change; null on `removed`. */
   task: Task | null;
 }

@@ -38,7 +38,7 @@ describe("useEvents", () => {
     const source = FakeEventSource.latest();
     const task = makeTask();
     act(() => {
-      for (let i = 0; i < 2000; i += 1) source.emit("progress", makeEvent("progress", { ...task, progress: i / 2000 }, i));
+      for (let i = 0; i < 2000; i += 1) source.emit("progress", makeEvent("progress", { ...task, progress: i / 2000 }, `e${i}`));
     });
     expect(batches).toHaveLength(0);
     act(() => vi.advanceTimersByTime(100));
@@ -47,7 +47,7 @@ describe("useEvents", () => {
 
     act(() => {
       for (let ms = 0; ms < 1000; ms += 10) {
-        source.emit("progress", makeEvent("progress", task, ms));
+        source.emit("progress", makeEvent("progress", task, `e${ms}`));
         vi.advanceTimersByTime(10);
       }
     });

@@ -11,6 +11,12 @@ export interface UseEventsOptions {
   onBatch: (events: TaskEvent[]) => void;
   /** Called when the stream may have lost events: reload the snapshot. */
   onResync: () => void;
+  /**
+   * When the API accepts requests again (epoch ms), as the last 429 anywhere said. A stream
+   * refused with 429 only reports an error (EventSource cannot read the answer), so a new
+   * one is not opened before this moment.
+   */
+  notBefore?: () => number;
   url?: string;
   flushMs?: number;
   /** Test seam: how to open the stream. */
@@ -30,14 +36,15 @@ const REOPEN_DELAYS_MS = [2_000, 5_000, 10_000, 30_000];
 export function useEvents({
   onBatch,
   onResync,
+  notBefore = () => 0,
   url = "/events",
   flushMs = 100,
   createEventSource = (target) => new EventSource(target),
 }: UseEventsOptions): ConnectionState {
   const [state, setState] = useState<ConnectionState>("connecting");
   // The latest callbacks, so the stream is opened once and never reopened on re-render.
-  const handlers = useRef({ onBatch, onResync, createEventSource });
-  handlers.current = { onBatch, onResync, createEventSource };
+  const handlers = useRef({ onBatch, onResync, notBefore, createEventSource });
+  handlers.current = { onBatch, onResync, notBefore, createEventSource };
 
   useEffect(() => {
     const coalescer = new EventCoalescer<TaskEvent>((batch) => handlers.current.onBatch(batch), flushMs);
@@ -76,7 +83,8 @@ export function useEvents({
         if (current.readyState !== 2) return; // CONNECTING: the browser retries by itself
         current.close();
         coalescer.flush();
-        const delay = REOPEN_DELAYS_MS[Math.min(failures, REOPEN_DELAYS_MS.length - 1)] ?? 30_000;
+        const backOff = REOPEN_DELAYS_MS[Math.min(failures, REOPEN_DELAYS_MS.length - 1)] ?? 30_000;
+        const delay = Math.max(backOff, handlers.current.notBefore() - Date.now());
         failures += 1;
         reopenTimer = setTimeout(() => {
           reopenTimer = null;

@@ -1,20 +1,30 @@
-/**
- * `GET /stats`: on mount, every few seconds, and soon after the event stream says a task
- * finished. It is an aggregate the events do not carry, and it is not rate limited.
- */
-import { useCallback, useEffect, useRef, useState } from "react";
+/** `GET /stats` (not rate limited), kept live between answers by the status changes seen since. */
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, getStats } from "../api/client";
 import type { Stats } from "../api/types";
+import { addChanges, liveFigures, type ChangesSince, type LiveFigures, type StatusChange } from "../state/statusTally";
 
 export interface UseStats {
   stats: Stats | null;
+  /** Counts per status and queue depth now: the last answer moved by the changes since. Null until the first answer. */
+  figures: LiveFigures | null;
   error: ApiError | null;
   /** Asks for fresh stats; calls closer together than `minGapMs` are merged into one. */
   refresh: () => void;
+  /** Moves the figures by status changes seen on the event stream, and asks for fresh stats soon. */
+  noteChanges: (changes: readonly StatusChange[]) => void;
 }
 
+/** The last answer and the changes seen after it arrived; replaced together, so they never cross. */
+interface Tally {
+  stats: Stats | null;
+  since: ChangesSince;
+}
+
+const NO_CHANGES: ChangesSince = new Map();
+
 export function useStats(intervalMs: number = 5_000, minGapMs: number = 1_000): UseStats {
-  const [stats, setStats] = useState<Stats | null>(null);
+  const [tally, setTally] = useState<Tally>({ stats: null, since: NO_CHANGES });
   const [error, setError] = useState<ApiError | null>(null);
   const refreshRef = useRef<() => void>(() => undefined);
 
@@ -36,7 +46,7 @@ export function useStats(intervalMs: number = 5_000, minGapMs: number = 1_000): 
       getStats()
         .then((next) => {
           if (stopped) return;
-          setStats(next);
+          setTally({ stats: next, since: NO_CHANGES });
           setError(null);
         })
         .catch((reason: unknown) => {
@@ -66,5 +76,14 @@ export function useStats(intervalMs: number = 5_000, minGapMs: number = 1_000): 
   }, [intervalMs, minGapMs]);
 
   const refresh = useCallback(() => refreshRef.current(), []);
-  return { stats, error, refresh };
+  const noteChanges = useCallback((changes: readonly StatusChange[]) => {
+    if (changes.length === 0) return;
+    setTally((current) => (current.stats === null ? current : { ...current, since: addChanges(current.since, changes) }));
+    // Events can cross the last answer on the wire (counted twice or not at all): the next
+    // answer, at most a second or so away, sets the figures straight.
+    refreshRef.current();
+  }, []);
+
+  const figures = useMemo(() => (tally.stats === null ? null : liveFigures(tally.stats, tally.since)), [tally]);
+  return { stats: tally.stats, figures, error, refresh, noteChanges };
 }

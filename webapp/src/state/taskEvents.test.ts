@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { makeEvent, makeTask } from "../../test/fakes";
-import { applyEvents, countByStatus, tasksFromSnapshot, visibleTasks } from "./taskEvents";
+import type { Task } from "../api/types";
+import { applyEvents, mergeSnapshot, tasksFromSnapshot, visibleTasks } from "./taskEvents";
+
+/** A task created `second` seconds after 06:00:00. */
+function createdAt(second: number, overrides: Partial<Task> = {}): Task {
+  return makeTask({ created_at: new Date(Date.UTC(2026, 10, 28, 6, 0, second)).toISOString(), ...overrides });
+}
+
+function ids(tasks: readonly Task[]): string[] {
+  return tasks.map((task) => task.task_id);
+}
 
 describe("applyEvents", () => {
   it("adds a submitted task and follows it to completed", () => {
@@ -43,14 +53,66 @@ describe("applyEvents", () => {
   });
 });
 
-describe("visibleTasks and countByStatus", () => {
+describe("visibleTasks", () => {
   it("shows the newest first and filters by status", () => {
     const old = makeTask({ status: "completed" });
     const mid = makeTask({ status: "queued" });
     const fresh = makeTask({ status: "completed" });
     const tasks = tasksFromSnapshot([old, mid, fresh]);
-    expect(visibleTasks(tasks, null).map((task) => task.task_id)).toEqual([fresh.task_id, mid.task_id, old.task_id]);
-    expect(visibleTasks(tasks, "completed").map((task) => task.task_id)).toEqual([fresh.task_id, old.task_id]);
-    expect(countByStatus(tasks.values())).toEqual({ queued: 1, processing: 0, completed: 2, failed: 0, cancelled: 0 });
+    expect(ids(visibleTasks(tasks, null))).toEqual([fresh.task_id, mid.task_id, old.task_id]);
+    expect(ids(visibleTasks(tasks, "completed"))).toEqual([fresh.task_id, old.task_id]);
+  });
+
+  it("shows the newest first whether the API listed the snapshot newest or oldest first", () => {
+    const [a, b, c] = [createdAt(1), createdAt(2), createdAt(3)];
+    const newestFirst = tasksFromSnapshot([c!, b!, a!]);
+    const oldestFirst = tasksFromSnapshot([a!, b!, c!]);
+    expect(ids(visibleTasks(newestFirst, null))).toEqual([c!.task_id, b!.task_id, a!.task_id]);
+    expect(ids(visibleTasks(oldestFirst, null))).toEqual([c!.task_id, b!.task_id, a!.task_id]);
+  });
+
+  it("keeps the server's order for tasks created in the same millisecond", () => {
+    const [first, second, third] = [createdAt(5), createdAt(5), createdAt(6)];
+    const tasks = tasksFromSnapshot([third!, second!, first!]); // newest first, as order=newest sends
+    expect(ids(visibleTasks(tasks, null))).toEqual([third!.task_id, second!.task_id, first!.task_id]);
+  });
+
+  it("puts a new task on top, and an older one the snapshot lacked in its place", () => {
+    const [old, mid, recent] = [createdAt(1), createdAt(10), createdAt(20)];
+    let tasks = applyEvents(tasksFromSnapshot([recent!, mid!]), [makeEvent("submitted", createdAt(30))]);
+    const newest = visibleTasks(tasks, null)[0]!;
+    expect(newest.created_at).toBe(createdAt(30).created_at);
+    // An old task the snapshot did not hold starts running: it joins below the newer ones.
+    tasks = applyEvents(tasks, [makeEvent("started", { ...old!, started_at: old!.created_at })]);
+    expect(ids(visibleTasks(tasks, null))).toEqual([newest.task_id, recent!.task_id, mid!.task_id, old!.task_id]);
+  });
+});
+
+describe("mergeSnapshot", () => {
+  it("takes the snapshot's tasks and drops those it no longer lists", () => {
+    const [gone, kept] = [createdAt(1), createdAt(2)];
+    const merged = mergeSnapshot(tasksFromSnapshot([gone!, kept!]), [kept!], new Set());
+    expect([...merged.keys()]).toEqual([kept!.task_id]);
+  });
+
+  it("keeps a task submitted while the snapshot was on its way", () => {
+    const [listed, submitted] = [createdAt(1), createdAt(2)];
+    const current = applyEvents(new Map(), [makeEvent("submitted", submitted!)]);
+    const merged = mergeSnapshot(current, [listed!], new Set([submitted!.task_id]));
+    expect(ids(visibleTasks(merged, null))).toEqual([submitted!.task_id, listed!.task_id]);
+  });
+
+  it("does not bring back a task removed while the snapshot was on its way", () => {
+    const removed = createdAt(1, { status: "completed", progress: 1 });
+    const current = applyEvents(tasksFromSnapshot([removed]), [makeEvent("removed", removed)]);
+    const merged = mergeSnapshot(current, [removed], new Set([removed.task_id]));
+    expect(merged.size).toBe(0);
+  });
+
+  it("never moves a task back when the snapshot is older than an event", () => {
+    const task = createdAt(1);
+    const current = applyEvents(new Map(), [makeEvent("completed", { ...task, progress: 1 })]);
+    const merged = mergeSnapshot(current, [task], new Set([task.task_id]));
+    expect(merged.get(task.task_id)?.status).toBe("completed");
   });
 });

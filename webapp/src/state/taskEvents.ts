@@ -1,12 +1,61 @@
-/** Pure functions that fold the event stream into the monitor's table of tasks. */
+/** Pure functions that fold the snapshot and the event stream into the monitor's table of tasks. */
 import type { Task, TaskEvent, TaskStatus } from "../api/types";
 import { TERMINAL_STATUSES } from "../api/types";
 
-/** Tasks by id, in submission order (a Map keeps insertion order). */
+/**
+ * Tasks by id, oldest first by `created_at` (a Map keeps insertion order), so the table
+ * shows the newest on top whichever order the API listed them in and whenever an event
+ * brought in a task the snapshot did not hold.
+ */
 export type TaskMap = ReadonlyMap<string, Task>;
 
-export function tasksFromSnapshot(tasks: readonly Task[]): Map<string, Task> {
+function createdMs(task: Task): number {
+  return Date.parse(task.created_at);
+}
+
+/** Oldest first by creation; tasks created in the same millisecond keep the order given. */
+function byCreation(tasks: readonly Task[]): Task[] {
+  const keyed = tasks.map((task, index) => ({ task, at: createdMs(task), index }));
+  keyed.sort((a, b) => a.at - b.at || a.index - b.index);
+  return keyed.map((entry) => entry.task);
+}
+
+/** A list as the API sent it (oldest or newest first), turned oldest first. */
+function oldestFirst(tasks: readonly Task[]): readonly Task[] {
+  const first = tasks[0];
+  const last = tasks.at(-1);
+  const newestFirst = first !== undefined && last !== undefined && createdMs(first) > createdMs(last);
+  return newestFirst ? [...tasks].reverse() : tasks;
+}
+
+function byId(tasks: readonly Task[]): Map<string, Task> {
   return new Map(tasks.map((task) => [task.task_id, task]));
+}
+
+export function tasksFromSnapshot(tasks: readonly Task[]): Map<string, Task> {
+  return byId(byCreation(oldestFirst(tasks)));
+}
+
+/**
+ * The tasks after a new snapshot arrived. `touched` are the ids events changed while the
+ * snapshot was on its way: the snapshot cannot know about those changes, so a task an
+ * event removed stays removed, and one an event brought in stays even if the snapshot
+ * lacks it. Tasks the snapshot does not hold and no event touched are dropped.
+ */
+export function mergeSnapshot(current: TaskMap, snapshot: readonly Task[], touched: ReadonlySet<string>): TaskMap {
+  const merged: Task[] = [];
+  const listed = new Set<string>();
+  for (const task of oldestFirst(snapshot)) {
+    const live = current.get(task.task_id);
+    if (live === undefined && touched.has(task.task_id)) continue; // removed while the snapshot travelled
+    merged.push(newerTask(live, task));
+    listed.add(task.task_id);
+  }
+  for (const id of touched) {
+    const live = current.get(id);
+    if (live !== undefined && !listed.has(id)) merged.push(live);
+  }
+  return byId(byCreation(merged));
 }
 
 /**
@@ -22,6 +71,12 @@ export function newerTask(current: Task | undefined, incoming: Task): Task {
   return incoming;
 }
 
+function lastCreatedMs(tasks: TaskMap): number {
+  let last: Task | undefined;
+  for (const task of tasks.values()) last = task;
+  return last === undefined ? Number.NEGATIVE_INFINITY : createdMs(last);
+}
+
 /**
  * Applies a batch of events to the tasks in one step, returning the same Map when
  * nothing changed so React can skip the render.
@@ -29,6 +84,9 @@ export function newerTask(current: Task | undefined, incoming: Task): Task {
 export function applyEvents(tasks: TaskMap, events: readonly TaskEvent[]): TaskMap {
   let next: Map<string, Task> | null = null;
   const writable = (): Map<string, Task> => (next ??= new Map(tasks));
+  // Creation time of the newest task held; computed only when a task joins.
+  let newest: number | null = null;
+  let outOfOrder = false;
   for (const event of events) {
     if (event.kind === "removed") {
       if ((next ?? tasks).has(event.task_id)) writable().delete(event.task_id);
@@ -37,17 +95,21 @@ export function applyEvents(tasks: TaskMap, events: readonly TaskEvent[]): TaskM
     if (event.task === null) continue;
     const current = (next ?? tasks).get(event.task_id);
     const merged = newerTask(current, event.task);
-    if (merged !== current) writable().set(event.task_id, merged);
+    if (merged === current) continue;
+    if (current === undefined) {
+      // New tasks nearly always are the newest; an older one (a change to a task the
+      // snapshot did not hold) puts the map back in creation order below.
+      newest ??= lastCreatedMs(next ?? tasks);
+      const at = createdMs(merged);
+      if (at < newest) outOfOrder = true;
+      else newest = at;
+    }
+    writable().set(event.task_id, merged);
   }
-  return next ?? tasks;
-}
-
-export type StatusCounts = Record<TaskStatus, number>;
-
-export function countByStatus(tasks: Iterable<Task>): StatusCounts {
-  const counts: StatusCounts = { queued: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 };
-  for (const task of tasks) counts[task.status] += 1;
-  return counts;
+  // Assigned only inside `writable`, which the compiler does not follow.
+  const changed = next as Map<string, Task> | null;
+  if (changed === null) return tasks;
+  return outOfOrder ? byId(byCreation([...changed.values()])) : changed;
 }
 
 /** Newest first, optionally only one status: the rows the table shows. */

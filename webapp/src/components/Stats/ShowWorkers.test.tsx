@@ -12,4 +12,12 @@ describe("ShowWorkers", () => {
     expect(screen.getByText("2 busy · 3 idle")).toBeInTheDocument();
     expect(screen.getByTestId("queue-depth")).toHaveTextContent("7");
   });
+
+  it("counts a worker busy with a task older than those loaded, and shows an unknown queue as a dash", () => {
+    const running = [makeTask({ status: "processing" })];
+    render(<ShowWorkers total={5} running={running} processing={3} queueDepth={null} />);
+    expect(screen.getAllByRole("listitem", { name: /busy/ })).toHaveLength(3);
+    expect(screen.getByText("3 busy · 2 idle")).toBeInTheDocument();
+    expect(screen.getByTestId("queue-depth")).toHaveTextContent("–");
+  });
 });

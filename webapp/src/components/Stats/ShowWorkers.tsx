@@ -5,15 +5,24 @@ import { ShowProgress } from "../Tasks/ShowProgress";
 export interface ShowWorkersProps {
   /** How many workers the server runs. */
   total: number;
-  /** The tasks running now, one per busy worker. */
+  /** The running tasks the monitor holds, one per busy worker. */
   running: readonly Task[];
-  queueDepth: number;
+  /**
+   * How many tasks are processing, counted by the server: more than `running` when some
+   * started before the newest tasks the monitor loaded.
+   */
+  processing?: number | null;
+  /** Tasks waiting for a worker, or null while not known yet. */
+  queueDepth: number | null;
 }
 
-/** One slot per worker, busy (with its task) or idle, and the queue behind them. */
-export function ShowWorkers({ total, running, queueDepth }: ShowWorkersProps) {
-  const slots = Array.from({ length: Math.max(total, running.length) }, (_, index) => running[index]);
-  const busy = Math.min(running.length, slots.length);
+/** One slot per worker, busy (with its task when the monitor holds it) or idle, and the queue behind them. */
+export function ShowWorkers({ total, running, processing = null, queueDepth }: ShowWorkersProps) {
+  const size = Math.max(total, running.length);
+  const busy = Math.min(size, Math.max(running.length, processing ?? 0));
+  const slots = Array.from({ length: size }, (_, index): Task | "busy" | undefined =>
+    index < running.length ? running[index] : index < busy ? "busy" : undefined,
+  );
   return (
     <section className="panel" aria-label="Workers">
       <header className="panel__header">
@@ -27,6 +36,8 @@ export function ShowWorkers({ total, running, queueDepth }: ShowWorkersProps) {
             <span className="slot__name">#{index + 1}</span>
             {task === undefined ? (
               <span className="slot__state">idle</span>
+            ) : task === "busy" ? (
+              <span className="slot__state" title="running a task older than those loaded">busy</span>
             ) : (
               <>
                 <span className="slot__state mono" title={task.task_id}>{shortId(task.task_id)}</span>
@@ -37,7 +48,7 @@ export function ShowWorkers({ total, running, queueDepth }: ShowWorkersProps) {
         ))}
       </ol>
       <p className="queue">
-        Queue depth <strong data-testid="queue-depth">{queueDepth}</strong>
+        Queue depth <strong data-testid="queue-depth">{queueDepth ?? "–"}</strong>
       </p>
     </section>
   );

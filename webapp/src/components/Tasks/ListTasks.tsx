@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type UIEvent } from "react";
+import { useEffect, useRef, useState, type ReactNode, type UIEvent } from "react";
 import type { Task } from "../../api/types";
 import { formatTime, humanize, shortId, taskDuration } from "../../format";
 import { CancelTask } from "./CancelTask";
@@ -13,6 +13,8 @@ export interface ListTasksProps {
   onCancel: (taskId: string) => Promise<unknown>;
   /** Epoch ms used for the running tasks' durations. */
   now: number;
+  /** What to say when there are no rows. */
+  emptyText?: ReactNode;
   rowHeight?: number;
   /** Rows drawn beyond the visible ones, so fast scrolling shows no gaps. */
   overscan?: number;
@@ -31,6 +33,7 @@ export function ListTasks({
   onSelect,
   onCancel,
   now,
+  emptyText = "No tasks here yet. Submit one with the form.",
   rowHeight = 40,
   overscan = 8,
 }: ListTasksProps) {
@@ -102,7 +105,7 @@ export function ListTasks({
           {last < tasks.length && <tr aria-hidden="true" style={{ height: (tasks.length - last) * rowHeight }} />}
         </tbody>
       </table>
-      {tasks.length === 0 && <p className="empty">No tasks here yet. Submit one with the form.</p>}
+      {tasks.length === 0 && emptyText !== null && <p className="empty">{emptyText}</p>}
     </div>
   );
 }
