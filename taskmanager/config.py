@@ -5,10 +5,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Self
 
 from pydantic import DirectoryPath, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from taskmanager.keys import KeyRing, load_keys
 
 type IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -42,7 +45,9 @@ class RateLimit:
 class Settings(BaseSettings):
     """The service's configuration, read from the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="TASKMANAGER_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TASKMANAGER_", frozen=True, extra="ignore", arbitrary_types_allowed=True
+    )
 
     time_scale: float = Field(default=1.0, ge=0, le=1000, allow_inf_nan=False)
     workers: int = Field(default=5, ge=1, le=1000)
@@ -55,6 +60,8 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(default=10, ge=0, le=3600, allow_inf_nan=False)
     retry_backoff: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False)
     web_dir: DirectoryPath | None = None
+    # The keys the API accepts, read from TASKMANAGER_API_KEYS_FILE; None: open to all.
+    api_keys_file: Annotated[KeyRing | None, NoDecode] = None
 
     @field_validator("rate_limit", mode="before")
     @classmethod
@@ -67,6 +74,13 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         return tuple(ipaddress.ip_network(item, strict=False) for item in _split(value))
+
+    @field_validator("api_keys_file", mode="before")
+    @classmethod
+    def _load_api_keys(cls, value: object) -> object:
+        if isinstance(value, str | Path):
+            return load_keys(Path(value)) if str(value).strip() else None
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
