@@ -7,9 +7,11 @@ from taskmanager.actors.runtime import (
     Actor,
     ActorStoppedError,
     Kill,
+    Later,
     MailboxFullError,
     Request,
     Supervisor,
+    UnavailableError,
 )
 from taskmanager.actors.system import ActorSystem
 
@@ -18,7 +20,9 @@ __all__ = [
     "ActorStoppedError",
     "ActorSystem",
     "Kill",
+    "Later",
     "MailboxFullError",
     "Request",
     "Supervisor",
+    "UnavailableError",
 ]
