@@ -7,7 +7,7 @@ export type Task = Schemas["Task"];
 export type TaskStatus = Schemas["TaskStatus"];
 export type TaskType = Schemas["TaskType"];
 export type TaskRequest = Schemas["TaskRequest"];
-export type SimulatedError = Schemas["SimulatedError"];
+export type SimulatedError = Schemas["SimulateError"]["error"];
 export type Submitted = Schemas["Submitted"];
 export type ErrorBody = Schemas["ErrorBody"];
 export type Stats = Schemas["Stats"];
@@ -36,6 +36,7 @@ const EVENT_KIND_SET = {
   submitted: true,
   started: true,
   progress: true,
+  retrying: true,
   completed: true,
   failed: true,
   cancelled: true,
