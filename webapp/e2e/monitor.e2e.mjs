@@ -319,7 +319,7 @@ async function main() {
     await page.getByRole("tab", { name: "Generate report" }).click();
     await page.getByLabel("Title").fill("");
     await page.getByRole("button", { name: /^Submit generate report/i }).click();
-    const error = page.getByTestId("title-error");
+    const error = page.getByTestId("parameters.title-error");
     await error.waitFor();
     const text = await error.textContent();
     if (!text?.includes("parameters.title")) throw new Error(`unexpected message: ${text}`);
@@ -330,7 +330,7 @@ async function main() {
     await page.getByRole("tab", { name: "Compute sum" }).click();
     await page.getByLabel("Numbers").fill("1, two, 3");
     await page.getByRole("button", { name: /^Submit compute sum/i }).click();
-    const error = page.getByTestId("numbers-error");
+    const error = page.getByTestId("parameters.numbers-error");
     await error.waitFor();
     const text = await error.textContent();
     if (!text?.includes("parameters.numbers")) throw new Error(`unexpected message: ${text}`);

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "./App";
 import type { Stats, StatusCounts, Task } from "./api/types";
 import { FakeEventSource, jsonResponse, makeEvent, makeTask } from "../test/fakes";
+import { openApiDocument, withInventedType } from "../test/openapi";
 
 const SNAPSHOT_URL = "/tasks?order=newest&limit=10000";
 
@@ -23,8 +24,9 @@ function statsWith(counts: Partial<StatusCounts> = {}): Stats {
 
 type Handler = (url: string, init: RequestInit | undefined) => Response | Promise<Response>;
 
-/** Routes fetch calls to per-endpoint handlers and records them. */
-function serve(routes: Record<string, Handler>) {
+/** Routes fetch calls to per-endpoint handlers and records them; `/openapi.json` is the backend's unless given. */
+function serve(given: Record<string, Handler>) {
+  const routes: Record<string, Handler> = { "GET /openapi.json": () => jsonResponse(openApiDocument()), ...given };
   const calls: { method: string; url: string; body: unknown }[] = [];
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
@@ -145,6 +147,47 @@ describe("the monitor", () => {
     expect(FakeEventSource.latest().readyState).toBe(FakeEventSource.OPEN);
     // /stats is not rate limited: it is what keeps the counts right, every few seconds.
     expect(calls.filter((call) => call.url === "/stats").length).toBeGreaterThanOrEqual(12);
+  });
+
+  it("builds the submit form from /openapi.json, so a new task type needs no change to the monitor", async () => {
+    const calls = serve({
+      "GET /openapi.json": () => jsonResponse(withInventedType()),
+      "GET /tasks": () => jsonResponse([]),
+      "GET /stats": () => jsonResponse(statsWith()),
+      "POST /tasks": () => jsonResponse({ task_id: "7e57ab1e-0000-4000-8000-000000000000", status: "queued" }, 202),
+    });
+    render(<App />);
+    await userEvent.click(await screen.findByRole("tab", { name: "Translate text" }));
+    await userEvent.type(screen.getByLabelText("Text"), "Guten Tag");
+    await userEvent.clear(screen.getByLabelText("Delay"));
+    await userEvent.type(screen.getByLabelText("Delay"), "3");
+    await userEvent.click(screen.getByRole("button", { name: /submit translate text/i }));
+
+    await waitFor(() => expect(calls.filter((call) => call.method === "POST")).toHaveLength(1));
+    expect(calls.find((call) => call.method === "POST")).toEqual({
+      method: "POST",
+      url: "/tasks",
+      body: { task_type: "translate_text", parameters: { text: "Guten Tag" }, delay: 3 },
+    });
+    // Read once per page load; it is not rate limited, and costs no snapshot.
+    expect(calls.filter((call) => call.url === "/openapi.json")).toHaveLength(1);
+    expect(countedReads(calls).snapshots).toEqual([SNAPSHOT_URL]);
+  });
+
+  it("says why the task types could not be read, and reads them again", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    let broken = true;
+    serve({
+      "GET /openapi.json": () => (broken ? jsonResponse({ detail: "upstream down" }, 502) : jsonResponse(openApiDocument())),
+      "GET /tasks": () => jsonResponse([]),
+      "GET /stats": () => jsonResponse(statsWith()),
+    });
+    render(<App />);
+    expect(await screen.findByTestId("forms-unavailable")).toHaveTextContent("upstream down");
+    broken = false;
+    await elapse(5_100);
+    expect(await screen.findByRole("tab", { name: "Compute sum" })).toBeInTheDocument();
+    expect(screen.queryByTestId("forms-unavailable")).toBeNull();
   });
 
   it("says the list could not be loaded when the snapshot is refused, keeps the server's counts, and retries after Retry-After", async () => {

@@ -12,6 +12,7 @@ import { ShowTask } from "./components/Tasks/ShowTask";
 import { useEvents } from "./hooks/useEvents";
 import { useRetryNotice } from "./hooks/useRetryNotice";
 import { useStats } from "./hooks/useStats";
+import { useTaskForms } from "./hooks/useTaskForms";
 import { useTasks } from "./hooks/useTasks";
 import { visibleTasks } from "./state/taskEvents";
 
@@ -31,7 +32,8 @@ function useNow(active: boolean): number {
 
 /**
  * The monitor: one snapshot of the newest tasks and one event stream (the only requests a
- * page load spends from the rate limit), and stats every few seconds for the counts.
+ * page load spends from the rate limit), stats every few seconds for the counts, and the
+ * API's description once, for the submit form.
  */
 export function App() {
   const retry = useRetryNotice();
@@ -43,6 +45,7 @@ export function App() {
     refreshStats();
   }, [reloadTasks, refreshStats]);
   const connection = useEvents({ onBatch: tasks.applyBatch, onResync, notBefore: retry.acceptsAt });
+  const taskForms = useTaskForms();
   const [filter, setFilter] = useState<TaskStatus | null>(null);
   const [selectedId, setSelectedId] = useState<string | null>(null);
 
@@ -98,7 +101,8 @@ export function App() {
             emptyText={emptyText} />
         </section>
         <aside className="side">
-          <SubmitTask onSubmitted={setSelectedId} onRateLimited={retry.report} />
+          <SubmitTask forms={taskForms.forms} problem={taskForms.problem} retryAt={taskForms.retryAt}
+            onSubmitted={setSelectedId} onRateLimited={retry.report} />
           {selectedId !== null && (
             <ShowTask taskId={selectedId} task={allTasks.get(selectedId)} now={now}
               onCancel={onCancel} onClose={() => setSelectedId(null)} />
