@@ -190,6 +190,76 @@ describe("the monitor", () => {
     expect(screen.queryByTestId("forms-unavailable")).toBeNull();
   });
 
+  it("counts down to a delayed task's start, then shows it start", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    vi.setSystemTime(Date.parse("2026-11-28T06:00:00Z"));
+    const delayed = makeTask({ priority: 7, run_at: "2026-11-28T06:00:03Z" });
+    serve({
+      "GET /tasks": () => jsonResponse([delayed]),
+      "GET /stats": () => jsonResponse(statsWith({ queued: 1 })),
+    });
+    render(<App />);
+    await waitFor(() => expect(within(rowOf(delayed)).getByTestId("countdown")).toHaveTextContent(/^starts in 3 s$/));
+    expect(within(rowOf(delayed)).getByTestId("priority")).toHaveTextContent("7");
+    expect(within(rowOf(delayed)).getByTestId("attempts")).toHaveTextContent("0/1");
+
+    await elapse(1_000);
+    expect(within(rowOf(delayed)).getByTestId("countdown")).toHaveTextContent("starts in 2 s");
+    await elapse(2_000);
+    // Due: no countdown any more, only waiting for a worker.
+    expect(within(rowOf(delayed)).queryByTestId("countdown")).toBeNull();
+    expect(within(rowOf(delayed)).getByRole("progressbar")).toBeInTheDocument();
+
+    const stream = FakeEventSource.latest();
+    act(() => stream.emit("started", makeEvent("started", { ...delayed, started_at: "2026-11-28T06:00:03Z" })));
+    await elapse(150);
+    expect(within(rowOf(delayed)).getByText("processing")).toBeInTheDocument();
+    expect(within(rowOf(delayed)).getByTestId("attempts")).toHaveTextContent("1/1");
+  });
+
+  it("shows a retried task waiting with its last error and a countdown, then its next attempt", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    vi.setSystemTime(Date.parse("2026-11-28T06:00:10Z"));
+    const running = makeTask({
+      task_type: "simulate_error",
+      parameters: { error: "crash" },
+      status: "processing",
+      started_at: "2026-11-28T06:00:05Z",
+      attempts: 1,
+      max_retries: 1,
+      timeout: 20,
+    });
+    serve({
+      "GET /tasks": () => jsonResponse([running]),
+      "GET /stats": () => jsonResponse(statsWith({ processing: 1 })),
+    });
+    render(<App />);
+    await waitFor(() => expect(rowOf(running)).toBeInTheDocument());
+    await userEvent.click(rowOf(running));
+    await elapse(10);
+
+    const crash = { type: "crash", message: "the worker crashed" };
+    const waiting = { ...running, error: crash, run_at: "2026-11-28T06:00:12Z" };
+    act(() => FakeEventSource.latest().emit("retrying", makeEvent("retrying", waiting)));
+    await elapse(150);
+    const row = rowOf(running);
+    expect(row).toHaveAttribute("data-status", "queued");
+    expect(within(row).getByTestId("countdown")).toHaveTextContent("retry in 2 s");
+    expect(within(row).getByTestId("attempts")).toHaveTextContent("1/2");
+    await waitFor(() => expect(filterCount("queued")).toBe("1"));
+    expect(filterCount("processing")).toBe("0");
+
+    const panel = within(screen.getByRole("region", { name: "Task details" }));
+    expect(panel.getByRole("heading", { name: /^Last error, retry in 2 s$/ })).toBeInTheDocument();
+    expect(panel.getByTestId("task-error")).toHaveTextContent("crash: the worker crashed");
+    expect(panel.getByText("20 s")).toBeInTheDocument(); // its timeout
+
+    act(() => FakeEventSource.latest().emit("started", makeEvent("started", waiting)));
+    await elapse(150);
+    expect(rowOf(running)).toHaveAttribute("data-status", "processing");
+    expect(within(rowOf(running)).getByTestId("attempts")).toHaveTextContent("2/2");
+  });
+
   it("says the list could not be loaded when the snapshot is refused, keeps the server's counts, and retries after Retry-After", async () => {
     vi.useFakeTimers({ shouldAdvanceTime: true });
     const tasks = [makeTask({ status: "completed", progress: 1 }), makeTask(), makeTask()];

@@ -14,13 +14,18 @@ import { useRetryNotice } from "./hooks/useRetryNotice";
 import { useStats } from "./hooks/useStats";
 import { useTaskForms } from "./hooks/useTaskForms";
 import { useTasks } from "./hooks/useTasks";
+import { lastWaitEnds } from "./format";
 import { visibleTasks } from "./state/taskEvents";
 
 const DEFAULT_WORKERS = 5;
 
-/** Ticks once a second while something is running, for the live durations. */
-function useNow(active: boolean): number {
+/**
+ * Ticks once a second while a task runs or waits for its run_at (until `waitEnds`, epoch
+ * ms), for the live durations and countdowns; still otherwise.
+ */
+function useNow(running: boolean, waitEnds: number): number {
   const [now, setNow] = useState(Date.now);
+  const active = running || waitEnds > now;
   useEffect(() => {
     if (!active) return;
     setNow(Date.now());
@@ -53,7 +58,8 @@ export function App() {
   const allTasks = useDeferredValue(tasks.tasks);
   const rows = useMemo(() => visibleTasks(allTasks, filter), [allTasks, filter]);
   const running = useMemo(() => visibleTasks(allTasks, "processing").reverse(), [allTasks]);
-  const now = useNow(running.length > 0);
+  const waitEnds = useMemo(() => lastWaitEnds(allTasks.values()), [allTasks]);
+  const now = useNow(running.length > 0, waitEnds);
   const cancel = tasks.cancel;
   const onCancel = useCallback((taskId: string) => cancel(taskId), [cancel]);
 
