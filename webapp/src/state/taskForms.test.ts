@@ -80,6 +80,22 @@ describe("taskFormsFromOpenApi, on a description with a type the monitor has nev
     expect(invented.options.map((option) => option.name)).toEqual(["priority", "delay", "timeout", "max_retries"]);
   });
 
+  it("reads int | float | None as a number that may be left empty", () => {
+    const document = withInventedType() as { components: { schemas: Record<string, { properties: Record<string, unknown> }> } };
+    document.components.schemas.TranslateText!.properties.budget = {
+      anyOf: [{ $ref: "#/components/schemas/Number" }, { type: "null" }],
+      default: null,
+      title: "Budget",
+    };
+    const budget = () => field(form(taskFormsFromOpenApi(document), "translate_text").parameters, "budget");
+    expect(budget()).toMatchObject({ kind: "number", nullable: true, initial: "" });
+    document.components.schemas.TranslateText!.properties.budget = {
+      anyOf: [{ type: "integer" }, { type: "number" }, { type: "null" }],
+      title: "Budget",
+    };
+    expect(budget()).toMatchObject({ kind: "number", nullable: true, required: false });
+  });
+
   it("refuses a description with no task types", () => {
     expect(() => taskFormsFromOpenApi({ openapi: "3.1.0", paths: {} })).toThrow(/no body for POST \/tasks/);
     expect(() => taskFormsFromOpenApi("nope")).toThrow(/not a JSON object/);

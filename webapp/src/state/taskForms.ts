@@ -104,16 +104,14 @@ function withoutNull(schema: JsonSchema, resolve: Lookup): { schema: JsonSchema;
     const rest = types.filter((type) => type !== "null");
     return { schema: { ...schema, type: rest.length === 1 ? rest[0] : rest }, nullable: true };
   }
-  const alternatives = schema.anyOf ?? schema.oneOf;
-  if (alternatives !== undefined) {
-    const resolved = alternatives.map(resolve);
-    const others = resolved.filter((option) => !typesOf(option).includes("null") || typesOf(option).length > 1);
-    if (others.length < resolved.length && others.length === 1) {
-      const { anyOf: _anyOf, oneOf: _oneOf, ...outer } = schema;
-      return { schema: { ...others[0], ...outer }, nullable: true };
-    }
+  const alternatives = (schema.anyOf ?? schema.oneOf)?.map(resolve);
+  const others = alternatives?.filter((option) => typesOf(option).join() !== "null");
+  if (alternatives === undefined || others === undefined || others.length === alternatives.length) {
+    return { schema, nullable: false };
   }
-  return { schema, nullable: false };
+  const { anyOf: _anyOf, oneOf: _oneOf, ...outer } = schema;
+  // One branch left: its keywords (type, bounds) are the field's; several (int | float): keep them.
+  return { schema: others.length === 1 ? { ...others[0], ...outer } : { ...outer, anyOf: others }, nullable: true };
 }
 
 /** The scalar type a schema (or every branch of its anyOf, like pydantic's int | float) stands for. */
