@@ -357,7 +357,7 @@ describe("the monitor", () => {
     render(<App />);
     await waitFor(() => expect(screen.queryByText("Loading tasks…")).toBeNull());
     await elapse(10);
-    await userEvent.click(screen.getByRole("button", { name: /submit compute sum/i }));
+    await userEvent.click(await screen.findByRole("button", { name: /submit compute sum/i }));
     await screen.findByText(/too many requests/i);
     act(() => FakeEventSource.latest().fail(true));
 
@@ -493,7 +493,7 @@ describe("the monitor", () => {
     render(<App />);
     await waitFor(() => expect(screen.queryByText("Loading tasks…")).toBeNull());
 
-    await userEvent.click(screen.getByRole("button", { name: /submit compute sum/i }));
+    await userEvent.click(await screen.findByRole("button", { name: /submit compute sum/i }));
     const notice = await screen.findByText(/too many requests/i);
     expect(notice.closest("[role=alert]")).toHaveTextContent(/accepts new requests in 4[12] s/);
     expect(screen.getByTestId("retry-seconds")).toHaveTextContent(/^4[12] s$/);
