@@ -1,5 +1,6 @@
 import type { ChangeEvent } from "react";
 import type { FormField } from "../../state/taskForms";
+import { ShowDescription, plainDescription } from "./ShowDescription";
 
 export interface EditFieldProps {
   field: FormField;
@@ -42,7 +43,7 @@ export function EditField({ field, text, error, onChange, compact = false }: Edi
     name: field.path,
     "aria-invalid": error !== undefined,
     "aria-describedby": error === undefined ? hintId : `${errorId(field)} ${hintId}`,
-    title: compact ? field.hint : undefined,
+    title: compact ? plainDescription(field.hint) : undefined,
   };
   const change = (event: ChangeEvent<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>): void =>
     onChange(field.path, event.target.value);
@@ -91,7 +92,7 @@ export function EditField({ field, text, error, onChange, compact = false }: Edi
     <div className={className}>
       <label htmlFor={id}>{field.label}</label>
       {input}
-      <span className={compact ? "visually-hidden" : "field-hint"} id={hintId}>{field.hint}</span>
+      <span className={compact ? "visually-hidden" : "field-hint"} id={hintId}><ShowDescription text={field.hint} /></span>
       {/* A row of compact fields shows its messages below the row. */}
       {error !== undefined && !compact && <ShowFieldError field={field} error={error} />}
     </div>

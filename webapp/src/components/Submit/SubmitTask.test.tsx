@@ -82,6 +82,13 @@ describe("SubmitTask", () => {
 });
 
 describe("SubmitTask's job options", () => {
+  it("shows the code spans of the API's descriptions as code", () => {
+    render(<SubmitTask forms={FORMS} send={accepting()} />);
+    expect(screen.getByLabelText("Max Retries")).toHaveAttribute("title", expect.stringMatching(/^Attempts after a timeout, crash or worker_lost failure/));
+    const hint = document.getElementById(`${screen.getByLabelText("Max Retries").id}-hint`)!;
+    expect([...hint.querySelectorAll("code")].map((code) => code.textContent)).toEqual(["timeout", "crash", "worker_lost"]);
+  });
+
   it("offers priority, delay, timeout and retries, filled with their defaults", () => {
     render(<SubmitTask forms={FORMS} send={accepting()} />);
     const options = within(screen.getByRole("group", { name: "Options" }));

@@ -4,6 +4,7 @@ import { formatTime, humanize } from "../../format";
 import { draftOf, splitDetail, type FieldErrors, type FieldTexts } from "../../state/taskDraft";
 import type { TaskForm } from "../../state/taskForms";
 import { EditField, ShowFieldError } from "./EditField";
+import { ShowDescription, plainDescription } from "./ShowDescription";
 
 export interface SubmitTaskProps {
   /** One form per task type, read from the API's description; null while it loads. */
@@ -96,13 +97,13 @@ export function SubmitTask({ forms, problem = null, retryAt = null, onSubmitted,
       <div className="tabs" role="tablist" aria-label="Task type">
         {forms.map((candidate) => (
           <button key={candidate.taskType} type="button" role="tab" aria-selected={candidate === form}
-            className="tab" onClick={() => chooseType(candidate.taskType)} title={candidate.description}>
+            className="tab" onClick={() => chooseType(candidate.taskType)} title={plainDescription(candidate.description)}>
             {humanize(candidate.taskType)}
           </button>
         ))}
       </div>
       <form className="form" onSubmit={submit} noValidate aria-label={`Submit ${label}`}>
-        {form.description !== "" && <p className="muted form__about">{form.description}</p>}
+        {form.description !== "" && <p className="muted form__about"><ShowDescription text={form.description} /></p>}
         {form.parameters.map((field) => (
           <EditField key={field.path} field={field} text={textOf(field.path, field.initial)}
             error={errors[field.path]} onChange={edit} />
