@@ -52,7 +52,7 @@ export interface paths {
         };
         /**
          * The same figures in Prometheus text format
-         * @description Prometheus exposition format 0.0.4.
+         * @description Prometheus exposition format 0.0.4; with API keys, for admin keys only.
          */
         get: operations["get_metrics"];
         put?: never;
@@ -140,7 +140,10 @@ export interface components {
          * @description Add up 1 to 10,000 finite numbers (5 s of simulated work).
          */
         ComputeSum: {
-            /** Numbers */
+            /**
+             * Numbers
+             * @description The numbers to add up
+             */
             numbers: components["schemas"]["Number"][];
         };
         /**
@@ -203,10 +206,14 @@ export interface components {
         GenerateReport: {
             /**
              * Sections
+             * @description How many sections; each takes 5 s
              * @default 3
              */
             sections: number;
-            /** Title */
+            /**
+             * Title
+             * @description The report's title
+             */
             title: string;
         };
         /**
@@ -286,6 +293,7 @@ export interface components {
         SimulateError: {
             /**
              * Error
+             * @description How it fails: `value_error` is never retried, the others may be
              * @default value_error
              * @enum {string}
              */
@@ -591,6 +599,15 @@ export interface operations {
                      *     taskmanager_queue_depth 3
                      */
                     "text/plain": string;
+                };
+            };
+            /** @description With API keys: a key that is not an admin's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorBody"];
                 };
             };
         };
