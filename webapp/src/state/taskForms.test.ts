@@ -26,13 +26,13 @@ describe("taskFormsFromOpenApi, on the backend's own description", () => {
     const numbers = field(form(forms, "compute_sum").parameters, "numbers");
     expect(numbers).toMatchObject({ path: "parameters.numbers", label: "Numbers", kind: "numbers", required: true });
     expect(numbers.initial).toBe("1, 2, 3.5");
-    expect(numbers.hint).toBe("1 to 10,000 numbers, separated by commas or spaces");
+    expect(numbers.hint).toBe("The numbers to add up · 1 to 10,000 numbers, separated by commas or spaces");
   });
 
   it("reads text and a bounded whole number with its default", () => {
     const report = form(forms, "generate_report").parameters;
     expect(field(report, "title")).toMatchObject({ kind: "text", required: true, initial: "Quarterly figures" });
-    expect(field(report, "title").hint).toBe("1 to 200 characters");
+    expect(field(report, "title").hint).toBe("The report's title · 1 to 200 characters");
     expect(field(report, "sections")).toMatchObject({
       kind: "integer",
       required: false,
@@ -40,7 +40,7 @@ describe("taskFormsFromOpenApi, on the backend's own description", () => {
       initial: "3",
       minimum: 1,
       maximum: 10,
-      hint: "1 to 10",
+      hint: "How many sections; each takes 5 s · 1 to 10",
     });
   });
 

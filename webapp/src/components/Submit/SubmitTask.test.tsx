@@ -31,7 +31,9 @@ describe("SubmitTask", () => {
     render(<SubmitTask forms={FORMS} send={send} onSubmitted={onSubmitted} />);
     const numbers = screen.getByLabelText("Numbers");
     expect(numbers).toHaveValue("1, 2, 3.5"); // the API's example
-    expect(numbers).toHaveAccessibleDescription("1 to 10,000 numbers, separated by commas or spaces");
+    expect(numbers).toHaveAccessibleDescription(
+      "The numbers to add up · 1 to 10,000 numbers, separated by commas or spaces",
+    );
     await userEvent.clear(numbers);
     await userEvent.type(numbers, "1, 2.5 -3");
     await userEvent.click(screen.getByRole("button", { name: /submit compute sum/i }));
