@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support import SUM, FakeClock, settle, submit
-from test_events import Stream
+from support import SUM, FakeClock, Stream, settle, submit
 
 from taskmanager.keys import file_line, new_key
 
