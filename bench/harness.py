@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.report import Report
-from bench.server import Server, http_ok, python_server, taskmanager_server
+from bench.server import Server, http_ok, python_server, redis_server, taskmanager_server
 from bench.wrk import Wrk
 
 PORTS = range(8300, 8400)
@@ -33,13 +33,35 @@ class Profile:
     longpoll_tasks: int
     list_tasks: int
     ask_count: int
+    #: Delayed tasks kept waiting while submissions are measured.
+    backlog_tasks: int
+    #: Tasks run through their whole life while Redis counts its commands and bytes.
+    redis_tasks: int
+    #: Samples of each cross-replica latency.
+    latency_samples: int
 
 
 FULL = Profile(
-    duration=10, rounds=3, warmup=2, longpoll_tasks=10_000, list_tasks=100_000, ask_count=200_000
+    duration=10,
+    rounds=3,
+    warmup=2,
+    longpoll_tasks=10_000,
+    list_tasks=100_000,
+    ask_count=200_000,
+    backlog_tasks=100_000,
+    redis_tasks=10_000,
+    latency_samples=1_000,
 )
 QUICK = Profile(
-    duration=1, rounds=1, warmup=0.3, longpoll_tasks=300, list_tasks=3_000, ask_count=20_000
+    duration=1,
+    rounds=1,
+    warmup=0.3,
+    longpoll_tasks=300,
+    list_tasks=3_000,
+    ask_count=20_000,
+    backlog_tasks=2_000,
+    redis_tasks=500,
+    latency_samples=50,
 )
 
 
@@ -67,6 +89,19 @@ class Servers:
         return taskmanager_server(
             self.log_dir, ports=PORTS, settings=defaults | settings, name=name
         )
+
+    def replica(self, name: str, redis: Server, prefix: str, **settings: object) -> Server:
+        """A product replica keeping its state in ``redis`` under the key prefix ``prefix``.
+
+        Replicas with the same prefix form one service; another prefix is another service
+        on the same Redis.
+        """
+        shared = {"redis_url": f"redis://127.0.0.1:{redis.port}/0", "redis_prefix": prefix}
+        return self.product(name, **shared | settings)
+
+    def redis(self, name: str = "redis") -> Server:
+        """Debian's redis-server, keeping nothing on disk."""
+        return redis_server(self.log_dir, ports=PORTS, name=name)
 
     def baseline(self, name: str) -> Server:
         """``bench/baseline.py``, served with the product's uvicorn options.

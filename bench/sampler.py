@@ -6,8 +6,10 @@ Everything here reads /proc, so the benchmark measures Linux processes only.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
@@ -78,3 +80,55 @@ class MemorySampler:
         while not self._stop.wait(self.every):
             with contextlib.suppress(OSError, KeyError):
                 self.peak = max(self.peak, rss(self.pid))
+
+
+def machine_ticks() -> int:
+    """CPU ticks the whole machine has been busy since boot (all but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields[:8]) - fields[3] - fields[4]  # guest time is in user already
+
+
+class CpuMeter:
+    """CPU used during a ``with`` block, in cores (1.0 is one core busy throughout).
+
+    ``shares`` has one figure per named group of processes; ``client`` for this process
+    and the children that ended inside the block (the load generator: wrk, not the
+    servers, which end later); ``others`` for what the rest of the machine used (other
+    people's work); and ``machine`` for all of it.
+    """
+
+    def __init__(self, groups: dict[str, Sequence[int]]) -> None:
+        self.groups = groups
+        self.shares: dict[str, float] = {}
+        self._start: tuple[float, dict[str, int], float, int] | None = None
+
+    def _group_ticks(self) -> dict[str, int]:
+        return {name: sum(cpu_ticks(pid) for pid in pids) for name, pids in self.groups.items()}
+
+    def __enter__(self) -> Self:
+        self._start = (time.monotonic(), self._group_ticks(), _client_seconds(), machine_ticks())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._start is not None  # noqa: S101 - entered first
+        began, groups_before, client_before, busy_before = self._start
+        elapsed = time.monotonic() - began
+        groups_after = self._group_ticks()
+        client = _client_seconds() - client_before
+        busy_after = machine_ticks()
+        hertz = os.sysconf("SC_CLK_TCK")
+        shares = {
+            name: (groups_after[name] - groups_before[name]) / hertz / elapsed
+            for name in self.groups
+        }
+        shares["client"] = client / elapsed
+        machine = (busy_after - busy_before) / hertz / elapsed
+        shares["others"] = max(0.0, machine - sum(shares.values()))
+        shares["machine"] = machine
+        self.shares = shares
+
+
+def _client_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    now = os.times()
+    return now.user + now.system + now.children_user + now.children_system
