@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bench.benchmarks.api import compare_with_baseline
 from bench.benchmarks.ask import measure_ask
+from bench.benchmarks.backlog import measure_delayed_backlog
 from bench.benchmarks.longpoll import measure_long_polls
 from bench.benchmarks.pipeline import measure_pipeline
 from bench.benchmarks.store import measure_store
@@ -16,6 +17,7 @@ from bench.harness import Benchmark
 BENCHMARKS: dict[str, Benchmark] = {
     "http": compare_with_baseline,
     "pipeline": measure_pipeline,
+    "backlog": measure_delayed_backlog,
     "longpoll": measure_long_polls,
     "store": measure_store,
     "ask": measure_ask,

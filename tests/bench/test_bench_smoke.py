@@ -19,6 +19,7 @@ ROWS = (
     "GET /tasks/{id} p50",
     "GET /tasks/{id} p99",
     "pipeline: tasks completed/s",
+    "delayed tasks waiting",
     "long-polls: server memory growth",
     "long-poll wake-up after completion, p50",
     "long-poll wake-up after completion, p99",
