@@ -74,3 +74,12 @@ async def submit_many(port: int, count: int, connections: int = 32) -> list[str]
 
     await asyncio.gather(*(client() for _ in range(connections)))
     return [task_id for task_id in ids if task_id is not None]
+
+
+def queue_depth(port: int) -> int:
+    """Tasks waiting for a worker, from GET /stats (on Redis: in the whole service)."""
+    status, _, body = http_call(port, "GET", "/stats")
+    if status != 200:  # noqa: PLR2004
+        raise SystemExit(f"bench: GET /stats answered {status}: {body[:200]!r}")
+    depth: int = json.loads(body)["queue_depth"]
+    return depth

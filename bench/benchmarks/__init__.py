@@ -11,6 +11,7 @@ from bench.benchmarks.ask import measure_ask
 from bench.benchmarks.backlog import measure_delayed_backlog
 from bench.benchmarks.longpoll import measure_long_polls
 from bench.benchmarks.pipeline import measure_pipeline
+from bench.benchmarks.scaleout import measure_scale_out
 from bench.benchmarks.store import measure_store
 from bench.harness import Benchmark
 
@@ -20,6 +21,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "backlog": measure_delayed_backlog,
     "longpoll": measure_long_polls,
     "store": measure_store,
+    "scaleout": measure_scale_out,
     "ask": measure_ask,
 }
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 
-from bench.client import http_call
 from bench.harness import Profile, Servers
 from bench.report import Report, Row, ms
 from bench.sampler import wait_idle
-from bench.tasks import SUBMIT_BODY
+from bench.tasks import SUBMIT_BODY, queue_depth
 from bench.wrk import Wrk, WrkResult
 
 # A day from now: the tasks wait for the whole measurement, and take no worker.
@@ -33,9 +31,9 @@ def measure_delayed_backlog(report: Report, wrk: Wrk, servers: Servers, profile:
         empty = _rounds(wrk, server.pid, url, profile)
         filled = wrk.submit(url, count, DELAYED_BODY)
         wait_idle(server.pid)
-        waiting = _queue_depth(server.port)
+        waiting = queue_depth(server.port)
         loaded = _rounds(wrk, server.pid, url, profile)
-        waiting_after = _queue_depth(server.port)
+        waiting_after = queue_depth(server.port)
     empty_rps = statistics.median(r.rps for r in empty)
     loaded_rps = statistics.median(r.rps for r in loaded)
     errors = sum(r.errors for r in [*empty, *loaded, filled])
@@ -72,11 +70,3 @@ def _rounds(wrk: Wrk, pid: int, url: str, profile: Profile) -> list[WrkResult]:
 
 def _rounds_text(empty: list[WrkResult], loaded: list[WrkResult]) -> str:
     return ", ".join(f"{e.rps:,.0f}/{lo.rps:,.0f}" for e, lo in zip(empty, loaded, strict=True))
-
-
-def _queue_depth(port: int) -> int:
-    status, _, body = http_call(port, "GET", "/stats")
-    if status != 200:  # noqa: PLR2004
-        raise SystemExit(f"bench: GET /stats answered {status}: {body[:200]!r}")
-    depth: int = json.loads(body)["queue_depth"]
-    return depth

@@ -27,6 +27,10 @@ ROWS = (
     ": first byte",
     ": total",
     ": peak memory growth",
+    "POST /tasks requests/s, Redis, 1 process",
+    "POST /tasks requests/s, Redis, 2 processes",
+    "GET /tasks/{id} requests/s, Redis, 1 process",
+    "GET /tasks/{id} requests/s, Redis, 2 processes",
     "actor ask round trip",
 )
 

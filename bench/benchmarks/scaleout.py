@@ -1,0 +1,153 @@
+"""POST and GET by id on Redis: one process against the in-memory default, two against one."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bench.harness import Profile, Servers
+from bench.report import Report, Row, ms
+from bench.sampler import CpuMeter, wait_idle
+from bench.server import Server
+from bench.tasks import SUBMIT_BODY, queue_depth, submit_task
+from bench.wrk import Wrk, WrkResult
+
+ONE_TARGET = 0.5  # one process on Redis against the in-memory default
+TWO_TARGET = 1.3  # two processes on Redis against one, on this 2-core machine
+
+
+@dataclass
+class Setup:
+    """Servers measured together as one service, and what each run of them measured."""
+
+    label: str
+    servers: tuple[Server, ...]
+    runs: list[WrkResult] = field(default_factory=list)
+    cpu: list[dict[str, float]] = field(default_factory=list)
+    #: Tasks still queued when each run ended: taken, but not run yet.
+    behind: list[int] = field(default_factory=list)
+
+    @property
+    def pids(self) -> list[int]:
+        """The server processes."""
+        return [server.pid for server in self.servers]
+
+    @property
+    def rps(self) -> float:
+        """The median of the runs' requests per second."""
+        return statistics.median(run.rps for run in self.runs)
+
+    def cores(self) -> dict[str, float]:
+        """The median CPU share of each party, in cores."""
+        return {name: statistics.median(cpu[name] for cpu in self.cpu) for name in self.cpu[0]}
+
+
+def measure_scale_out(report: Report, wrk: Wrk, servers: Servers, profile: Profile) -> None:
+    """The in-memory default, one replica on Redis, and two replicas on Redis, alternating.
+
+    Every server runs as in production with TIME_SCALE=0, so its workers run each task
+    at once: on Redis every task costs its claim, start and finish, and the event log
+    carries them to every replica. Two processes are two replicas on their own ports,
+    each driven by one wrk with half the threads and connections, so the load generator
+    is the same in all. The one-process service and the pair keep their state under
+    different key prefixes in one redis-server. CPU is read from /proc during each run.
+    """
+    with (
+        servers.redis() as redis,
+        servers.product("memory") as memory,
+        servers.replica("redis-1", redis, "one") as one,
+        servers.replica("redis-2a", redis, "two") as first,
+        servers.replica("redis-2b", redis, "two") as second,
+    ):
+        for method in ("POST", "GET"):
+            setups = (
+                Setup("in-memory", (memory,)),
+                Setup("1 process", (one,)),
+                Setup("2 processes", (first, second)),
+            )
+            _alternate(wrk, setups, method, redis, profile)
+            memory_run, one_run, two_run = setups
+            _add_row(report, method, one_run, memory_run, ONE_TARGET if method == "POST" else None)
+            _add_row(report, method, two_run, one_run, TWO_TARGET if method == "POST" else None)
+
+
+def _alternate(
+    wrk: Wrk, setups: Sequence[Setup], method: str, redis: Server, profile: Profile
+) -> None:
+    """Warm each setup up, then run them in turn, the order rotating each round."""
+    body = SUBMIT_BODY if method == "POST" else None
+    urls = {}
+    for setup in setups:
+        path = "/tasks" if body else f"/tasks/{submit_task(setup.servers[0].port)}"
+        urls[setup.label] = [server.url(path) for server in setup.servers]
+        if profile.warmup >= 1:  # wrk runs whole seconds: --quick skips the warm-up
+            wrk.run_split(urls[setup.label], profile.warmup, body=body)
+            _wait_idle(setup)
+    for round_index in range(profile.rounds):
+        turn = round_index % len(setups)
+        for setup in [*setups[turn:], *setups[:turn]]:
+            with CpuMeter({"servers": setup.pids, "redis": [redis.pid]}) as meter:
+                setup.runs.append(wrk.run_split(urls[setup.label], profile.duration, body=body))
+            setup.cpu.append(meter.shares)
+            setup.behind.append(queue_depth(setup.servers[0].port))
+            _wait_idle(setup)
+
+
+def _wait_idle(setup: Setup) -> None:
+    """Until every server of the setup has run what was submitted."""
+    for pid in setup.pids:
+        wait_idle(pid)
+
+
+def _add_row(
+    report: Report, method: str, measured: Setup, against: Setup, target: float | None
+) -> None:
+    label = "POST /tasks" if method == "POST" else "GET /tasks/{id}"
+    ratio = measured.rps / against.rps
+    errors = sum(run.errors for run in [*measured.runs, *against.runs])
+    rounds = ", ".join(
+        f"{m.rps:,.0f}/{a.rps:,.0f}" for m, a in zip(measured.runs, against.runs, strict=True)
+    )
+    key = f"{method.lower()}_redis_{len(measured.servers)}"
+    report.figures |= {f"{key}_rps": measured.rps, f"{key}_vs_{against.label}": ratio}
+    report.add(
+        Row(
+            f"{label} requests/s, Redis, {measured.label}",
+            f"{measured.rps:,.0f}",
+            baseline=f"{against.rps:,.0f}",
+            ratio=f"{ratio:.2f}x",
+            target=f">= {target:.2f}x" if target is not None else "",
+            passed=None if target is None else ratio >= target and errors == 0,
+            note=(
+                f"baseline: {against.label}; rounds: {rounds}; p50/p99 "
+                f"{_latency(measured)} against {_latency(against)}; CPU in cores: "
+                f"{_cores(measured)} against {_cores(against)}"
+                + (
+                    f"; tasks still queued when wrk stopped: {_behind(measured)} against "
+                    f"{_behind(against)}"
+                    if method == "POST"
+                    else ""
+                )
+                + (f"; {errors} failed requests" if errors else "")
+            ),
+        )
+    )
+
+
+def _latency(setup: Setup) -> str:
+    p50 = statistics.median(run.p50_ms for run in setup.runs)
+    p99 = statistics.median(run.p99_ms for run in setup.runs)
+    return f"{ms(p50)}/{ms(p99)}"
+
+
+def _behind(setup: Setup) -> str:
+    return f"{statistics.median(setup.behind):,.0f}"
+
+
+def _cores(setup: Setup) -> str:
+    cores = setup.cores()
+    parts = ", ".join(
+        f"{name} {cores[name]:.2f}" for name in ("servers", "redis", "client", "others")
+    )
+    return f"({parts}; machine {cores['machine']:.2f})"
