@@ -11,6 +11,7 @@ from bench.benchmarks.ask import measure_ask
 from bench.benchmarks.backlog import measure_delayed_backlog
 from bench.benchmarks.longpoll import measure_long_polls
 from bench.benchmarks.pipeline import measure_pipeline
+from bench.benchmarks.rediscost import measure_redis_cost
 from bench.benchmarks.scaleout import measure_scale_out
 from bench.benchmarks.store import measure_store
 from bench.harness import Benchmark
@@ -22,6 +23,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "longpoll": measure_long_polls,
     "store": measure_store,
     "scaleout": measure_scale_out,
+    "redis-cost": measure_redis_cost,
     "ask": measure_ask,
 }
 

@@ -31,6 +31,13 @@ ROWS = (
     "POST /tasks requests/s, Redis, 2 processes",
     "GET /tasks/{id} requests/s, Redis, 1 process",
     "GET /tasks/{id} requests/s, Redis, 2 processes",
+    "Redis round trips per task, 1 replica",
+    "Redis commands per task, 1 replica",
+    "Redis round trips per task, 2 replicas",
+    "Redis commands per task, 2 replicas",
+    "Redis memory per finished task",
+    "Redis memory per finished task: event stream",
+    "Redis CPU per task",
     "actor ask round trip",
 )
 

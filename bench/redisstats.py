@@ -1,0 +1,119 @@
+"""What a redis-server says it did: commands run, memory held, CPU and bytes, from INFO.
+
+Commands are counted by INFO commandstats, which counts every command Redis executes,
+those a Lua script calls too. Round trips (the commands clients sent) are counted from
+the slow log with a threshold of 0 µs: it logs every command, and those a script called
+under the address ``?:0``, which are left out. It is switched on only while round trips
+are counted, because it costs Redis memory and time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis
+
+#: The bench's own commands, left out of every count.
+OWN_COMMANDS = frozenset({"info", "config|set", "config|resetstat", "slowlog|get", "memory|usage"})
+#: What the bench polls with; the product never sends it, so its count is left out too.
+POLL_COMMAND = "hscan"
+SLOWLOG_ENTRIES = 1_000_000
+#: The address the slow log gives commands that a script called.
+SCRIPT_CLIENT = "?:0"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Redis's counters at one moment."""
+
+    commands: Counter[str]
+    used_memory: int
+    cpu_seconds: float
+    net_bytes: int
+    stream_bytes: int
+
+
+class RedisStats:
+    """A connection to the redis-server under measurement, for its counters."""
+
+    def __init__(self, port: int) -> None:
+        self.client = redis.Redis(port=port, decode_responses=True)
+        self._script_names = _script_names()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.client.close()
+
+    def snapshot(self, stream: str) -> Snapshot:
+        """The counters now; ``stream`` is the key of the event log to weigh."""
+        info: dict[str, Any] = self.client.info("all")
+        commands: Counter[str] = Counter()
+        for name, figures in info.items():
+            if name.startswith("cmdstat_"):
+                command = name.removeprefix("cmdstat_")
+                if command not in OWN_COMMANDS and command != POLL_COMMAND:
+                    commands[command] = int(figures["calls"])
+        stream_bytes = self.client.memory_usage(stream, samples=0) or 0
+        return Snapshot(
+            commands=commands,
+            used_memory=int(info["used_memory"]),
+            cpu_seconds=float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
+            net_bytes=int(info["total_net_input_bytes"]) + int(info["total_net_output_bytes"]),
+            stream_bytes=int(stream_bytes),
+        )
+
+    def unfinished(self, prefix: str) -> int:
+        """Tasks of the service under ``prefix`` that are queued or processing."""
+        counts: dict[str, str]
+        _, counts = self.client.hscan(f"{prefix}:counts", count=10_000)  # type: ignore[assignment]
+        return sum(
+            int(count)
+            for name, count in counts.items()
+            if name.endswith(("|queued", "|processing"))
+        )
+
+    def start_counting_round_trips(self) -> None:
+        """Log every command a client sends from now on."""
+        self.client.config_set("slowlog-max-len", SLOWLOG_ENTRIES)
+        self.client.slowlog_reset()
+        self.client.config_set("slowlog-log-slower-than", 0)
+
+    def round_trips(self) -> Counter[str]:
+        """The commands clients sent since counting started, by name; counting stops."""
+        self.client.config_set("slowlog-log-slower-than", 10_000)
+        entries = self.client.slowlog_get(SLOWLOG_ENTRIES)
+        self.client.slowlog_reset()
+        sent: Counter[str] = Counter()
+        for entry in entries:
+            if _text(entry.get("client_address", "")) == SCRIPT_CLIENT:
+                continue  # called by a script: not a round trip
+            words = _text(entry["command"]).split(" ")
+            name = words[0].lower()
+            if name == "evalsha" and len(words) > 1:
+                name = self._script_names.get(words[1], f"script {words[1][:8]}")
+            elif name in {"config", "slowlog", "memory"} and len(words) > 1:
+                name = f"{name}|{words[1].lower()}"
+            if name not in OWN_COMMANDS and name != POLL_COMMAND:
+                sent[name] += 1
+        return sent
+
+
+def _text(value: object) -> str:
+    """A slow-log field as text (redis-py leaves some as bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _script_names() -> dict[str, str]:
+    """The product's Lua scripts by the SHA1 that EVALSHA names them with."""
+    lua = resources.files("taskmanager.actors.redis") / "lua"
+    prelude = (lua / "prelude.lua").read_text(encoding="utf-8")
+    names = {}
+    for script in lua.iterdir():
+        if script.name.endswith(".lua") and script.name != "prelude.lua":
+            text = prelude + script.read_text(encoding="utf-8")
+            names[hashlib.sha1(text.encode()).hexdigest()] = f"script {script.name[:-4]}"  # noqa: S324 - Redis's own name for a script
+    return names
