@@ -81,6 +81,32 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length)
 
 
+class KeptAlive:
+    """One kept-alive HTTP/1.1 connection of an asyncio client, one request at a time."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> KeptAlive:
+        """Connect to a loopback port."""
+        reader, writer = await asyncio.open_connection(HOST, port)
+        return cls(reader, writer)
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        """Send one request and read its answer: the status and the body."""
+        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\n"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + body)
+        return await read_response(self.reader)
+
+    def close(self) -> None:
+        """Hang up."""
+        self.writer.close()
+
+
 def run_on_uvloop[T](coroutine: Coroutine[Any, Any, T]) -> T:
     """Run ``coroutine`` on uvloop when it is installed (as uvicorn does), else on asyncio's."""
     try:

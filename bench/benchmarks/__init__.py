@@ -9,6 +9,7 @@ from __future__ import annotations
 from bench.benchmarks.api import compare_with_baseline
 from bench.benchmarks.ask import measure_ask
 from bench.benchmarks.backlog import measure_delayed_backlog
+from bench.benchmarks.crossreplica import measure_cross_replica
 from bench.benchmarks.longpoll import measure_long_polls
 from bench.benchmarks.pipeline import measure_pipeline
 from bench.benchmarks.rediscost import measure_redis_cost
@@ -24,6 +25,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "store": measure_store,
     "scaleout": measure_scale_out,
     "redis-cost": measure_redis_cost,
+    "cross-replica": measure_cross_replica,
     "ask": measure_ask,
 }
 

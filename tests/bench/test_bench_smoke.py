@@ -38,6 +38,8 @@ ROWS = (
     "Redis memory per finished task",
     "Redis memory per finished task: event stream",
     "Redis CPU per task",
+    "long-poll on one replica, cancel on another: wake-up, p99",
+    "cancel on one replica reaches the job on another, p99",
     "actor ask round trip",
 )
 
