@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from taskmanager.actors.clock import Clock
-from taskmanager.actors.redis.connection import Scripts, connect
+from taskmanager.actors.redis.connection import CommandBatcher, Scripts, connect
 from taskmanager.actors.redis.events import EventReader, RedisLog
 from taskmanager.actors.redis.queue import RedisQueue
 from taskmanager.actors.redis.ratelimiter import RedisRateLimiter
@@ -25,7 +25,8 @@ class RedisState:
         self._redis = connect(settings.redis_url)
         # The reader blocks on the stream: it has a connection of its own.
         self._reading = connect(settings.redis_url, blocking_reads=True)
-        self._scripts = Scripts(self._redis, settings.redis_prefix, clock)
+        self._batcher = CommandBatcher(self._redis)
+        self._scripts = Scripts(self._redis, self._batcher, settings.redis_prefix, clock)
         self.queue = RedisQueue(self._redis, self._scripts, settings.redis_prefix, replica)
         self.log = RedisLog(self._redis, settings.redis_prefix)
         self._reader = EventReader(self._reading, self.log)
@@ -34,6 +35,7 @@ class RedisState:
         """The store gateway."""
         return RedisStore(
             redis=self._redis,
+            batcher=self._batcher,
             scripts=self._scripts,
             settings=self._settings,
             replica=self._replica,
@@ -57,5 +59,6 @@ class RedisState:
 
     async def close(self) -> None:
         """Close both connections."""
+        await self._batcher.close()
         await self._reading.aclose()
         await self._redis.aclose()

@@ -1,11 +1,13 @@
 """The connection to Redis, the scripts, and Redis's errors turned into a 503.
 
 Timeouts are short enough that a request needing an unreachable Redis is answered 503
-within two seconds.
+within two seconds. Scripts and single reads go through a ``CommandBatcher``, which
+sends what many callers ask for at once as one pipeline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from importlib import resources
@@ -16,6 +18,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ConstantBackoff
 from redis.exceptions import (
     BusyLoadingError,
+    NoScriptError,
     ReadOnlyError,
     ResponseError,
 )
@@ -87,19 +90,97 @@ def is_unreachable(error: BaseException) -> bool:
     return isinstance(error, UnavailableError | RedisConnectionError | RedisTimeoutError)
 
 
+class CommandBatcher:
+    """Sends the commands asked for in one turn of the event loop as one pipeline.
+
+    Under load many requests wait on Redis at once. Sent one by one, each command costs
+    redis-py a connection from the pool, a write and a read: about 40 µs of this
+    process's CPU, the largest share of a request on Redis. In one pipeline a command
+    costs about 8 µs, and Redis reads and answers them with one system call each way.
+    The pipeline is no transaction: the commands stay as independent as they were sent
+    one by one, and each caller gets its own reply or error.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._asked: list[tuple[tuple[str | int, ...], asyncio.Future[Any]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def execute(self, *args: str | int) -> Any:  # noqa: ANN401 - the command's reply
+        """Run one command, in the next pipeline, and return its reply (or raise its error)."""
+        if self._closed:
+            raise UnavailableError("the connection to Redis is closed")
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[Any] = loop.create_future()
+        self._asked.append((args, reply))
+        if len(self._asked) == 1:
+            # Sent once the callers that run in this turn of the loop have asked too.
+            loop.call_soon(self._send_asked)
+        return await reply
+
+    def _send_asked(self) -> None:
+        asked, self._asked = self._asked, []
+        asked = [(args, reply) for args, reply in asked if not reply.done()]  # gave up
+        if asked:
+            sending = asyncio.create_task(self._send(asked), name="redis:pipeline")
+            self._sending.add(sending)
+            sending.add_done_callback(self._sending.discard)
+
+    async def _send(self, asked: list[tuple[tuple[str | int, ...], asyncio.Future[Any]]]) -> None:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for args, _ in asked:
+                    pipe.execute_command(*args)
+                replies = await pipe.execute(raise_on_error=False)
+        except asyncio.CancelledError:
+            self._fail(asked, UnavailableError("the connection to Redis was closed"))
+            raise
+        except Exception as error:  # noqa: BLE001 - every caller gets it, as if sent alone
+            self._fail(asked, error)
+            return
+        for (_, reply), answer in zip(asked, replies, strict=True):
+            if reply.done():
+                continue
+            if isinstance(answer, Exception):
+                reply.set_exception(answer)
+            else:
+                reply.set_result(answer)
+
+    @staticmethod
+    def _fail(
+        asked: list[tuple[tuple[str | int, ...], asyncio.Future[Any]]], error: Exception
+    ) -> None:
+        for _, reply in asked:
+            if not reply.done():
+                reply.set_exception(error)
+
+    async def close(self) -> None:
+        """Take no more commands; a pipeline still on its way fails its callers."""
+        self._closed = True
+        self._fail(self._asked, UnavailableError("the connection to Redis is closed"))
+        self._asked = []
+        for sending in self._sending:
+            sending.cancel()
+        if self._sending:
+            await asyncio.wait(self._sending)
+
+
 class Scripts:
     """The Lua scripts, each with the shared prelude; every call names the key prefix.
 
-    redis-py runs a script by its hash and sends it again when Redis lost it (a restart).
+    Scripts run by their hash, batched with other commands; one that Redis lost (a
+    restart) is sent again by redis-py.
     """
 
-    def __init__(self, redis: Redis, prefix: str, clock: Clock) -> None:
+    def __init__(self, redis: Redis, batcher: CommandBatcher, prefix: str, clock: Clock) -> None:
         lua = resources.files(__package__) / "lua"
         prelude = (lua / "prelude.lua").read_text(encoding="utf-8")
         self._scripts = {
             name: redis.register_script(prelude + (lua / f"{name}.lua").read_text(encoding="utf-8"))
             for name in SCRIPTS
         }
+        self._batcher = batcher
         self._prefix = prefix
         # With the real clock every replica uses Redis's: one clock for the whole service.
         self._clock = None if isinstance(clock, SystemClock) else clock
@@ -112,7 +193,11 @@ class Scripts:
 
     async def __call__(self, name: str, *args: object) -> Any:  # noqa: ANN401 - a script's reply
         """Run script ``name`` with ``args`` (after the prefix, the log length and the time)."""
+        script = self._scripts[name]
+        argv: list[str | int] = [self._prefix, EVENTS_KEPT, self.now(), *(str(arg) for arg in args)]
         with reachable():
-            return await self._scripts[name](
-                args=[self._prefix, EVENTS_KEPT, self.now(), *(str(arg) for arg in args)]
-            )
+            try:
+                return await self._batcher.execute("EVALSHA", script.sha, 0, *argv)
+            except NoScriptError:
+                # Redis lost its scripts (it restarted): redis-py loads this one and runs it.
+                return await script(args=argv)

@@ -54,7 +54,7 @@ from taskmanager.actors.messages import (
     WorkAvailable,
 )
 from taskmanager.actors.model import TERMINAL, Task, TaskStatus
-from taskmanager.actors.redis.connection import Scripts, reachable
+from taskmanager.actors.redis.connection import CommandBatcher, Scripts, reachable
 from taskmanager.actors.redis.records import from_us, pairs, parameters_json, task_from
 from taskmanager.actors.runtime import Actor, ActorStoppedError, Later, UnavailableError
 from taskmanager.actors.store import JITTER, STATS_MINUTES
@@ -117,6 +117,7 @@ class RedisStore(Actor):
         self,
         *,
         redis: Redis,
+        batcher: CommandBatcher,
         scripts: Scripts,
         settings: Settings,
         replica: str,
@@ -127,6 +128,7 @@ class RedisStore(Actor):
     ) -> None:
         super().__init__("store")
         self._redis = redis
+        self._batcher = batcher
         self._scripts = scripts
         self._settings = settings
         self._prefix = settings.redis_prefix
@@ -231,8 +233,8 @@ class RedisStore(Actor):
 
     async def _get(self, task_id: UUID, viewer: Viewer) -> Task | None:
         with reachable():
-            fields: dict[str, str] = await self._redis.hgetall(  # type: ignore[assignment]
-                self._key("task", str(task_id))
+            fields: dict[str, str] = await self._batcher.execute(
+                "HGETALL", self._key("task", str(task_id))
             )
         if not fields or (viewer is not None and fields["owner"] != viewer):
             return None
