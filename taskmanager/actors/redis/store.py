@@ -356,7 +356,8 @@ class RedisStore(Actor):
             options.max_retries,
             message.owner or "",
             message.idempotency_key or "",
-            fingerprint(message),
+            # Compared only when a later submission brings the same key.
+            fingerprint(message) if message.idempotency_key else "",
             self._settings.max_tasks,
         )
         match reply:
