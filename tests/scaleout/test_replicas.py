@@ -132,3 +132,19 @@ async def test_each_finished_task_is_removed_once(make_client, clock: FakeClock)
     await stream.close()
     assert sorted(removed) == sorted(ids)
     assert (await b.get("/tasks")).json() == []
+
+
+async def test_events_carry_the_parameters_of_the_other_replicas_tasks_small_or_large(pair):
+    a, b = pair
+    on_a = Stream(a.app)
+    await settle()
+    small = sum_of(1, 2, delay=60)
+    large = sum_of(*range(300), delay=60)  # too large to travel in the event itself
+    submitted = {await submit(b, body): body["parameters"] for body in (small, large)}
+    seen = {}
+    while len(seen) < len(submitted):
+        event = await on_a.message()
+        task = json.loads(event["data"])["task"]
+        seen[task["task_id"]] = task["parameters"]
+    await on_a.close()
+    assert seen == submitted

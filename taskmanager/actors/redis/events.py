@@ -97,12 +97,17 @@ class RedisLog:
         return await self.changes(entries)
 
     async def changes(self, entries: Sequence[tuple[str, dict[str, str]]]) -> list[Change]:
-        """Stream entries as changes; parameters come from the cache or the records."""
-        missing = {
-            UUID(fields["i"])
-            for _, fields in entries
-            if "status" in fields and UUID(fields["i"]) not in self.parameters
-        }
+        """Stream entries as changes; parameters come from the event, the cache or the records.
+
+        A task's first event carries its parameters unless they are large.
+        """
+        missing = set()
+        for _, fields in entries:
+            if "status" in fields and (task_id := UUID(fields["i"])) not in self.parameters:
+                if "params" in fields:
+                    self._remember(task_id, parse_parameters(fields["type"], fields["params"]))
+                else:
+                    missing.add(task_id)
         if missing:
             ordered = sorted(missing)
             with reachable():

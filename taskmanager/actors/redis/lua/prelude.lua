@@ -34,17 +34,27 @@ local function replica_of(lease)
   return string.match(lease, '^([^/]+)/')
 end
 
--- Append an event; with a task, a copy of its record (but the parameters, which never
--- change and can be large, and what only the scripts need).
-local function publish(kind, id, owner, key)
+-- Parameters up to this size travel in the `submitted` event, so that no replica has to
+-- read them back from the record; larger ones are read once per replica.
+local EVENT_PARAMS_MAX = 512
+
+-- Append an event; with a task, a copy of its record (but what only the scripts need,
+-- and the parameters, which never change and can be large: `with_params` adds them to
+-- the task's first event when they are small).
+local function publish(kind, id, owner, key, with_params)
   local fields = {'k', kind, 'i', id, 'o', owner}
   if key then
     local record = redis.call('HGETALL', key)
     for i = 1, #record, 2 do
-      local name = record[i]
-      if name ~= 'params' and name ~= 'lease' and name ~= 'idem' and name ~= 'fp' then
+      local name, value = record[i], record[i + 1]
+      if name == 'params' then
+        if with_params and #value <= EVENT_PARAMS_MAX then
+          fields[#fields + 1] = name
+          fields[#fields + 1] = value
+        end
+      elseif name ~= 'lease' and name ~= 'idem' and name ~= 'fp' then
         fields[#fields + 1] = name
-        fields[#fields + 1] = record[i + 1]
+        fields[#fields + 1] = value
       end
     end
   end

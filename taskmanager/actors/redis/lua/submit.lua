@@ -48,5 +48,5 @@ enqueue(id, ARGV[7], seq, run_at, now)
 if idem ~= '' then
   redis.call('SET', P .. ':idem:' .. owner .. ':' .. idem, fp .. '|' .. id)
 end
-publish('submitted', id, owner, key)
+publish('submitted', id, owner, key, true)
 return {'created', int(seq), int(now), int(run_at)}
