@@ -1,7 +1,13 @@
 """Pure asyncio actors: task store, dispatcher, workers, event hub, rate limiter, janitor.
 
-Nothing in this package imports FastAPI.
+Nothing in this package imports FastAPI. ``ActorSystem`` is imported on first use: it
+brings the settings (and pydantic-settings) with it, which the Python client, reading
+only the records in ``model`` and ``events``, never needs.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from taskmanager.actors.runtime import (
     Actor,
@@ -11,7 +17,9 @@ from taskmanager.actors.runtime import (
     Request,
     Supervisor,
 )
-from taskmanager.actors.system import ActorSystem
+
+if TYPE_CHECKING:
+    from taskmanager.actors.system import ActorSystem
 
 __all__ = [
     "Actor",
@@ -22,3 +30,11 @@ __all__ = [
     "Request",
     "Supervisor",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "ActorSystem":
+        from taskmanager.actors.system import ActorSystem  # noqa: PLC0415 - see the docstring
+
+        return ActorSystem
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
