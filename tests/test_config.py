@@ -25,6 +25,8 @@ def test_defaults_match_the_spec(monkeypatch):
     assert settings.max_tasks == 100_000
     assert settings.cors_origins == ("*",)
     assert settings.shutdown_grace == 10
+    assert settings.retry_backoff == 1.0
+    assert settings.api_keys_file is None
 
 
 def test_values_are_read_from_the_environment(monkeypatch):
@@ -49,6 +51,8 @@ def test_values_are_read_from_the_environment(monkeypatch):
         ("TASKMANAGER_TRUSTED_PROXIES", "not-an-ip"),
         ("TASKMANAGER_MAX_TASKS", "-5"),
         ("TASKMANAGER_LONG_POLL_TIMEOUT", "0"),
+        ("TASKMANAGER_RETRY_BACKOFF", "-1"),
+        ("TASKMANAGER_API_KEYS_FILE", "/no/such/file"),
     ],
 )
 def test_a_bad_value_raises_an_error_naming_the_variable(monkeypatch, name, value):

@@ -18,9 +18,12 @@ from taskmanager.actors.messages import CheckRate, RateDecision, Viewer
 from taskmanager.actors.runtime import Actor
 from taskmanager.config import IPNetwork
 from taskmanager.http.operations import BUSY, BUSY_ERRORS, Header, Reply, error, send_reply
+from taskmanager.keys import KeyRing
 
 # The API proper; the docs, the health check and the monitor's files are not counted.
 COUNTED_PREFIXES: Final = ("/tasks", "/events")
+# With API keys, these need one; the docs, the health check and the monitor's files do not.
+PROTECTED_PREFIXES: Final = (*COUNTED_PREFIXES, "/stats", "/metrics")
 #: Where the caller is kept in the ASGI scope for the handlers.
 CALLER: Final = "taskmanager.caller"
 
@@ -49,12 +52,33 @@ def caller_of(scope: Scope) -> Caller:
     return caller
 
 
-def is_counted(path: str) -> bool:
-    """Whether a request to ``path`` counts against the client's limit."""
-    for prefix in COUNTED_PREFIXES:
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    for prefix in prefixes:
         if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
             return True
     return False
+
+
+def is_counted(path: str) -> bool:
+    """Whether a request to ``path`` counts against the client's limit."""
+    return _under(path, COUNTED_PREFIXES)
+
+
+def is_protected(path: str) -> bool:
+    """Whether a request to ``path`` needs a key when the service has API keys."""
+    return _under(path, PROTECTED_PREFIXES)
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The key in ``Authorization: Bearer <key>``, if the request sent one."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return None
+    return None
 
 
 def client_address(scope: Scope, trusted: tuple[IPNetwork, ...]) -> str:
@@ -124,39 +148,73 @@ def too_many_requests(decision: RateDecision) -> Reply:
     return error(429, detail, ((b"retry-after", b"%d" % decision.retry_after),))
 
 
-class Admission:
-    """Decides who the caller is and counts API requests against its limit.
+UNAUTHORIZED: Final = error(
+    401,
+    "this API needs a valid key: send it as 'Authorization: Bearer <key>'",
+    ((b"www-authenticate", b'Bearer realm="taskmanager"'),),
+)
 
-    A refused request is answered here (429, or 503 when the limiter cannot answer);
-    an admitted one goes on with the caller in its scope and the RateLimit fields added
-    to its answer.
+
+class Admission:
+    """Decides who the caller is, counts API requests against its limit, checks its key.
+
+    With API keys, a request with a valid key is counted against that key, any other
+    against its address, so guessing keys is limited too. A refused request is answered
+    here (429, 401, or 503 when the limiter cannot answer); an admitted one goes on with
+    the caller in its scope and the RateLimit fields added to its answer.
     """
 
     def __init__(
-        self, app: ASGIApp, *, limiter: Actor, trusted_proxies: tuple[IPNetwork, ...]
+        self,
+        app: ASGIApp,
+        *,
+        limiter: Actor,
+        trusted_proxies: tuple[IPNetwork, ...],
+        keys: KeyRing | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.trusted_proxies = trusted_proxies
+        self.keys = keys
+
+    def _caller(self, scope: Scope) -> Caller | None:
+        """Who sent the request; None when it needs a key and has no valid one."""
+        holder = None
+        if self.keys is not None and (token := bearer_token(scope)) is not None:
+            holder = self.keys.holder(token)
+        if holder is not None:
+            return Caller(f"key:{holder.name}", holder.name, holder.admin)
+        caller = Caller(client_address(scope, self.trusted_proxies))
+        if self.keys is not None and is_protected(scope["path"]):
+            scope[CALLER] = caller  # counted against the address, then refused
+            return None
+        return caller
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Admit the request, or answer it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        caller = Caller(client_address(scope, self.trusted_proxies))
-        scope[CALLER] = caller
+        caller = self._caller(scope)
+        if caller is not None:
+            scope[CALLER] = caller
         if not is_counted(scope["path"]):
+            if caller is None:
+                await send_reply(send, UNAUTHORIZED)
+                return
             await self.app(scope, receive, send)
             return
         try:
-            decision = await self.limiter.ask(CheckRate(caller.client))
+            decision = await self.limiter.ask(CheckRate(caller_of(scope).client))
         except BUSY_ERRORS:
             await send_reply(send, BUSY)
             return
         headers = rate_headers(decision)
         if not decision.allowed:
             await send_reply(send, too_many_requests(decision), headers)
+            return
+        if caller is None:
+            await send_reply(send, UNAUTHORIZED, headers)
             return
 
         async def send_with_headers(message: Message) -> None:

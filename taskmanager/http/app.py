@@ -22,10 +22,10 @@ from taskmanager.actors.clock import Clock
 from taskmanager.actors.system import ActorSystem
 from taskmanager.config import Settings, load_settings
 from taskmanager.http import operations
-from taskmanager.http.admission import Admission
+from taskmanager.http.admission import Admission, is_protected
 from taskmanager.http.cors import CORSMiddleware
 from taskmanager.http.fastpath import FastPath
-from taskmanager.http.operations import BUSY_ERRORS
+from taskmanager.http.operations import BUSY_ERRORS, JSON_MEDIA_TYPE
 from taskmanager.http.routes import events, health, stats, tasks
 from taskmanager.http.schemas import TASK_REQUEST
 
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 SWAGGER_UI = "swagger-ui"
 WEB_DIRS = (Path(__file__).parents[2] / "webapp" / "dist", Path("webapp") / "dist")
 
+ERROR_BODY = "#/components/schemas/ErrorBody"
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 DESCRIPTION = """
@@ -59,7 +60,12 @@ class TaskManagerAPI(FastAPI):
         app = super().build_middleware_stack()
         if self.fast_path:
             app = FastPath(app, system=system)
-        app = Admission(app, limiter=system.limiter, trusted_proxies=settings.trusted_proxies)
+        app = Admission(
+            app,
+            limiter=system.limiter,
+            trusted_proxies=settings.trusted_proxies,
+            keys=settings.api_keys_file,
+        )
         return CORSMiddleware(
             app,
             allow_origins=list(settings.cors_origins),
@@ -115,7 +121,7 @@ def create_app(
     for error in BUSY_ERRORS:
         app.add_exception_handler(error, _busy)
     app.add_exception_handler(Exception, _internal_error)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app, keys=settings.api_keys_file is not None)  # type: ignore[method-assign]
     return app
 
 
@@ -199,10 +205,12 @@ async def _internal_error(_: Request, exc: Exception) -> Response:
     return operations.INTERNAL_ERROR.response()
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
+def _openapi(app: FastAPI, *, keys: bool) -> dict[str, Any]:
     """The generated schema, with the request body's models added and FastAPI's 422s removed.
 
-    The body is validated by hand (400, never 422), so FastAPI cannot see its model.
+    The body is validated by hand (400, never 422), so FastAPI cannot see its model. With
+    API keys, the bearer scheme is declared (Swagger UI's Authorize button uses it) and
+    every operation that needs a key says so.
     """
     if app.openapi_schema is not None:
         return app.openapi_schema
@@ -217,9 +225,23 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     request_schema = TASK_REQUEST.json_schema(ref_template="#/components/schemas/{model}")
     components.update(request_schema.pop("$defs", {}))
     components["TaskRequest"] = request_schema
-    for path in schema["paths"].values():
-        for operation in path.values():
+    for path, path_item in schema["paths"].items():
+        for operation in path_item.values():
             operation["responses"].pop("422", None)
+            if keys and is_protected(path):
+                operation["security"] = [{"bearer": []}]
+                operation["responses"]["401"] = {
+                    "description": "No key, or not a valid one",
+                    "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": ERROR_BODY}}},
+                }
+    if keys:
+        schema["components"]["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key: `Authorization: Bearer <key>`",
+            }
+        }
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
     app.openapi_schema = schema

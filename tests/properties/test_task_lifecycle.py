@@ -48,6 +48,9 @@ options = st.builds(
     timeout=st.sampled_from([None, None, 1.0, 3.0, 12.0]),
     max_retries=st.integers(0, 2),
 )
+# Two clients with their own API keys: neither may ever see the other's tasks.
+OWNERS = ("alice", "bob")
+owners = st.sampled_from(OWNERS)
 
 
 def progress_key(task: Task) -> int:
@@ -67,6 +70,7 @@ class Model:
     order: dict[UUID, int] = field(default_factory=dict)
     # Cancelled before any attempt started: it must never start.
     never_started: set[UUID] = field(default_factory=set)
+    owner: dict[UUID, str] = field(default_factory=dict)
 
 
 class TaskLifecycle(RuleBasedStateMachine):
@@ -91,26 +95,33 @@ class TaskLifecycle(RuleBasedStateMachine):
         await settle()
         return result
 
-    def _record(self, task: Task) -> None:
+    def _record(self, task: Task, owner: str) -> None:
         assert task.task_id not in self.model.seen
+        self.model.owner[task.task_id] = owner
         assert task.status is TaskStatus.QUEUED
         assert task.attempts == 0
         self.model.order[task.task_id] = len(self.model.order)
         self.model.seen[task.task_id] = task
 
-    @rule(params=parameters, job=options)
-    def submit(self, params, job) -> None:
-        message = SubmitTask(TaskType(params.task_type), params, job)
+    @rule(params=parameters, job=options, owner=owners)
+    def submit(self, params, job, owner) -> None:
+        message = SubmitTask(TaskType(params.task_type), params, job, owner=owner)
         task = self.run(self._settled(self.system.store.ask(message)))
         assert isinstance(task, Task)
-        self._record(task)
+        self._record(task, owner)
 
     @precondition(lambda self: self.model.seen)
-    @rule(data=st.data())
-    def cancel(self, data) -> None:
+    @rule(data=st.data(), viewer=st.sampled_from([*OWNERS, None]))
+    def cancel(self, data, viewer) -> None:
+        """A client cancels a task: its own goes, another's is not found and stays."""
         task_id = data.draw(st.sampled_from(list(self.model.seen)))
         before = self.run(self.system.store.ask(GetTask(task_id)))
-        after = self.run(self._settled(self.system.store.ask(CancelTask(task_id))))
+        if viewer is not None and self.model.owner[task_id] != viewer:
+            assert (
+                self.run(self._settled(self.system.store.ask(CancelTask(task_id, viewer)))) is None
+            )
+            return
+        after = self.run(self._settled(self.system.store.ask(CancelTask(task_id, viewer))))
         assert before is not None
         assert after is not None
         if before.status.terminal:
@@ -130,10 +141,10 @@ class TaskLifecycle(RuleBasedStateMachine):
         self.system.workers[index].tell(Kill())
         self.run(settle())
 
-    @rule(params=parameters, job=options, index=st.integers(0, WORKERS - 1))
-    def submit_while_a_worker_crashes(self, params, job, index) -> None:
+    @rule(params=parameters, job=options, owner=owners, index=st.integers(0, WORKERS - 1))
+    def submit_while_a_worker_crashes(self, params, job, owner, index) -> None:
         """The crash lands while messages about the new task are still in flight."""
-        message = SubmitTask(TaskType(params.task_type), params, job)
+        message = SubmitTask(TaskType(params.task_type), params, job, owner=owner)
 
         async def race() -> Task:
             submitted = asyncio.ensure_future(self.system.store.ask(message))
@@ -145,7 +156,7 @@ class TaskLifecycle(RuleBasedStateMachine):
 
         task = self.run(race())
         assert isinstance(task, Task)
-        self._record(task)
+        self._record(task, owner)
 
     def observe(self, task: Task) -> None:
         last = self.model.seen[task.task_id]
@@ -186,6 +197,10 @@ class TaskLifecycle(RuleBasedStateMachine):
                         f"{waiting.task_id} (priority {waiting.priority}) waited while "
                         f"{started.task_id} (priority {started.priority}) started"
                     )
+        for owner in OWNERS:
+            visible = self.run(self.system.store.ask(ListTasks(10_000, viewer=owner))).tasks
+            expected = [t for t in self.model.seen if self.model.owner[t] == owner]
+            assert [t.task_id for t in visible] == expected, f"{owner} saw another's task"
         for task_id in self.model.never_started:
             assert self.model.seen[task_id].started_at is None
             assert self.model.seen[task_id].attempts == 0

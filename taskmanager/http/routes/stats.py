@@ -20,6 +20,7 @@ from taskmanager.actors.messages import (
 from taskmanager.actors.model import TaskStatus
 from taskmanager.actors.system import ActorSystem
 from taskmanager.http.admission import caller_of
+from taskmanager.http.schemas import ErrorBody
 
 router = APIRouter(tags=["operations"])
 
@@ -121,10 +122,20 @@ taskmanager_queue_depth 3
     "/metrics",
     summary="The same figures in Prometheus text format",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {"example": METRICS_EXAMPLE}}}},
+    responses={
+        200: {"content": {"text/plain": {"example": METRICS_EXAMPLE}}},
+        403: {"model": ErrorBody, "description": "With API keys: a key that is not an admin's"},
+    },
 )
 async def get_metrics(request: Request) -> PlainTextResponse:
-    """Prometheus exposition format 0.0.4."""
+    """Prometheus exposition format 0.0.4; with API keys, for admin keys only."""
+    caller = caller_of(request.scope)
+    if caller.key_name is not None and not caller.admin:
+        return PlainTextResponse(
+            '{"detail":"the metrics are for admin keys only"}',
+            status_code=403,
+            media_type="application/json",
+        )
     system: ActorSystem = request.app.state.system
     dispatcher, store = await _figures(system, None)
     subscribers = await system.events.ask(GetSubscriberCount())
