@@ -155,7 +155,7 @@ def show_progress(console: Console, updates: Iterator[Task]) -> Task:
         bar = progress.add_task(
             escape(f"{first.task_type} {str(first.task_id)[:8]}"),
             total=100,
-            completed=first.progress * 100,
+            completed=round(first.progress * 100),
             state=state_text(first),
         )
         attempts, done, last = first.attempts, first.progress, first

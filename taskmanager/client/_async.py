@@ -34,7 +34,7 @@ class AsyncClient:
         timeout: float = protocol.DEFAULT_TIMEOUT,
         retries: int = protocol.DEFAULT_RETRIES,
         retry_budget: float = protocol.DEFAULT_RETRY_BUDGET,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         url, headers, http_timeout = protocol.http_options(base_url, api_key, timeout)
@@ -44,7 +44,7 @@ class AsyncClient:
         self.timeout = timeout
         self.retries = retries
         self.retry_budget = retry_budget
-        self._sleep = sleep
+        self._sleep = sleep or asyncio.sleep  # looked up now, so a test may replace it
 
     async def __aenter__(self) -> Self:
         return self

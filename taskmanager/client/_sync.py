@@ -32,7 +32,7 @@ class Client:
         timeout: float = protocol.DEFAULT_TIMEOUT,
         retries: int = protocol.DEFAULT_RETRIES,
         retry_budget: float = protocol.DEFAULT_RETRY_BUDGET,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         url, headers, http_timeout = protocol.http_options(base_url, api_key, timeout)
@@ -42,7 +42,7 @@ class Client:
         self.timeout = timeout
         self.retries = retries
         self.retry_budget = retry_budget
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep  # looked up now, so a test may replace it
 
     def __enter__(self) -> Self:
         return self

@@ -146,10 +146,13 @@ def test_a_command_line_argparse_refuses_exits_2(cli, capsys):
     assert "--limit" in capsys.readouterr().err
 
 
-def test_an_unreachable_service_exits_5(cli):
+def test_an_unreachable_service_exits_5_after_trying_again_three_times(cli, monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr("time.sleep", slept.append)
     result = cli("ls", url="http://127.0.0.1:9")
     assert result.status == 5
     assert "no answer from http://127.0.0.1:9" in result.err
+    assert slept == [0.25, 0.5, 1.0]
 
 
 def test_ls_lists_filters_orders_and_limits(cli):
