@@ -47,6 +47,10 @@ class Output:
         else:
             self.out.print(display.task_view(task))
 
+    def error(self, command: str, detail: str) -> None:
+        """Say on stderr why the command failed."""
+        self.err.print(f"taskmanager {command}: {detail}", markup=False, highlight=False)
+
     def line(self, text: str) -> None:
         """Print a line as it is (JSON), with no markup or wrapping."""
         sys.stdout.write(text + "\n")
@@ -58,26 +62,31 @@ def run(args: argparse.Namespace) -> ExitStatus:
     output = Output(as_json=args.json)
     command: Command = COMMANDS[args.command]
     try:
-        with Client(args.url, api_key=args.api_key) as client:
+        client = Client(args.url, api_key=args.api_key)
+    except ValueError as exc:  # a URL that is not http(s)
+        output.error(args.command, str(exc))
+        return ExitStatus.USAGE
+    with client:
+        try:
             return command(args, client, output)
-    except KeyboardInterrupt:
-        return ExitStatus.INTERRUPTED
-    except (TaskManagerError, ValueError) as exc:
-        detail = exc.detail if isinstance(exc, TaskManagerError) else str(exc)
-        output.err.print(f"taskmanager {args.command}: {detail}", markup=False, highlight=False)
-        return _status_of(exc)
+        except KeyboardInterrupt:
+            return ExitStatus.INTERRUPTED
+        except ParameterError as exc:
+            output.error(args.command, str(exc))
+            return ExitStatus.USAGE
+        except TaskManagerError as exc:
+            output.error(args.command, exc.detail)
+            return _status_of(exc)
 
 
-def _status_of(exc: Exception) -> ExitStatus:
+def _status_of(exc: TaskManagerError) -> ExitStatus:
     match exc:
-        case BadRequest() | ParameterError():
+        case BadRequest():
             return ExitStatus.USAGE
         case NotFound():
             return ExitStatus.NOT_FOUND
         case Unreachable() | ServiceUnavailable():
             return ExitStatus.UNREACHABLE
-        case ValueError():
-            return ExitStatus.USAGE
         case _:
             return ExitStatus.FAILED
 
@@ -144,7 +153,7 @@ def cancel(args: argparse.Namespace, client: Client, output: Output) -> ExitStat
     except Conflict as exc:
         if exc.task is None:
             raise
-        output.err.print(f"taskmanager cancel: {exc.detail}", markup=False, highlight=False)
+        output.error("cancel", exc.detail)
         output.task(exc.task)
         return ExitStatus.FAILED
     output.task(task)

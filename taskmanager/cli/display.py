@@ -5,6 +5,7 @@ Built on rich; a terminal gets colour and live updates, a pipe gets plain text.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -107,14 +108,8 @@ def task_view(task: Task) -> Text:
         row("error", Text(f"{task.error.type}: {task.error.message}", style="red"))
     if task.status is TaskStatus.COMPLETED:
         result = task.result
-        row("result", (result if isinstance(result, str) else _json(result)).rstrip("\n"))
+        row("result", (result if isinstance(result, str) else json.dumps(result)).rstrip("\n"))
     return Text("\n").join(lines)
-
-
-def _json(value: object) -> str:
-    import json  # noqa: PLC0415 - only for results that are not text
-
-    return json.dumps(value)
 
 
 def tasks_table(tasks: Iterable[Task]) -> Table:

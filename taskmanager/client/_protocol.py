@@ -98,7 +98,10 @@ def http_options(
     base_url: str, api_key: str | None, timeout: float
 ) -> tuple[str, dict[str, str], httpx.Timeout]:
     """The base URL, default headers and timeout both clients give httpx."""
-    url = httpx.URL(base_url)
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"base_url {base_url!r} is not a URL: {exc}") from None
     if url.scheme not in {"http", "https"} or not url.host:
         raise ValueError(f"base_url must be an http:// or https:// URL, got {base_url!r}")
     headers = {"Accept": "application/json", "User-Agent": "taskmanager-client"}

@@ -139,6 +139,13 @@ def test_wrong_input_exits_2_with_the_reason(cli, argv, message):
     assert message in result.err
 
 
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1", "http://[::1", "localhost:8000"])
+def test_a_url_that_is_not_http_exits_2(cli, url):
+    result = cli("ls", url=url)
+    assert result.status == 2
+    assert "URL" in result.err
+
+
 def test_a_command_line_argparse_refuses_exits_2(cli, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["ls", "--limit", "0"])
