@@ -103,7 +103,7 @@ class AsyncClient:
             try:
                 response = await self._send(protocol.wait_call(task_id, self.timeout, remaining))
             except Unreachable as exc:
-                if not exc.timed_out:
+                if not isinstance(exc.__cause__, httpx.ReadTimeout):
                     raise
                 task = None  # the client cut the poll short: ask again
                 continue
