@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Final
@@ -71,6 +72,11 @@ def run(args: argparse.Namespace) -> ExitStatus:
             return command(args, client, output)
         except KeyboardInterrupt:
             return ExitStatus.INTERRUPTED
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly. Standard output goes to
+            # /dev/null, so flushing it at exit does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return ExitStatus.FAILED
         except ParameterError as exc:
             output.error(args.command, str(exc))
             return ExitStatus.USAGE

@@ -218,3 +218,21 @@ def test_submit_wait_on_a_pipe_prints_only_the_final_task(server):
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert json.loads(done.stdout)["result"] == 6
+
+
+def test_a_reader_that_goes_away_ends_the_listing_without_a_traceback(server):
+    with Client(server.url()) as client:
+        for n in range(3):
+            client.submit("compute_sum", {"numbers": [n]})
+    process = subprocess.Popen(  # noqa: S603 - our own command
+        [*command(), "ls", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment(server),
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # as `| head -0` would, long before the command writes
+    _, errors = process.communicate(timeout=DEADLINE)
+    assert process.returncode == 1
+    assert b"Traceback" not in errors
+    assert b"Exception ignored" not in errors
