@@ -8,7 +8,7 @@ that; ``taskmanager_server`` and ``python_server`` build the usual ones.
 
 Each caller keeps to its own port range, so that runs side by side rarely meet: the
 container tests 8200-8299, the benchmark 8300-8399, the load test and the shutdown test
-8400-8499.
+8400-8499, Redis for the tests 8500-8599, the scale-out tests' servers 8600-8699.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import contextlib
 import http.client
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -241,3 +242,33 @@ def taskmanager_server(
     """
     env = {f"TASKMANAGER_{key.upper()}": str(value) for key, value in (settings or {}).items()}
     return python_server(name, "taskmanager", log_dir, ports=ports, env=env)
+
+
+def redis_ping(port: int) -> bool:
+    """Whether a Redis server answers PING on a loopback port."""
+    try:
+        with socket.create_connection((HOST, port), timeout=1) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def redis_server(
+    log_dir: Path, *, ports: range, persist: Path | None = None, name: str = "redis"
+) -> Server:
+    """Debian's ``redis-server`` on a free loopback port, for the tests and the benchmark.
+
+    Without ``persist`` it keeps nothing on disk (``--save ""``, no AOF); with it, an
+    append-only file in that directory, as the compose file runs Redis.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ServerError("redis-server is not installed (Debian: apt-get install redis-server)")
+    port = free_port(ports)
+    argv = [binary, "--port", str(port), "--bind", HOST, "--save", ""]
+    if persist is None:
+        argv += ["--appendonly", "no"]
+    else:
+        argv += ["--appendonly", "yes", "--dir", str(persist)]
+    return Server(name, argv, port=port, log_dir=log_dir, probe=redis_ping)

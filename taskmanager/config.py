@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import DirectoryPath, Field, ValidationError, field_validator
+from pydantic import DirectoryPath, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from taskmanager.keys import KeyRing, load_keys
@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     web_dir: DirectoryPath | None = None
     # The keys the API accepts, read from TASKMANAGER_API_KEYS_FILE; None: open to all.
     api_keys_file: Annotated[KeyRing | None, NoDecode] = None
+    # Scale-out: the state in Redis (none: in this process), server processes, and how
+    # long a replica may stay silent before its running tasks are given to another.
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="tm", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    processes: int = Field(default=1, ge=1, le=64)
+    lease: float = Field(default=10.0, ge=1, le=3600, allow_inf_nan=False)
 
     @field_validator("rate_limit", mode="before")
     @classmethod
@@ -81,6 +87,24 @@ class Settings(BaseSettings):
         if isinstance(value, str | Path):
             return load_keys(Path(value)) if str(value).strip() else None
         return value
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _check_redis_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip() or None
+            if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError("expected redis://host:port[/db], rediss://... or unix://path")
+        return value
+
+    @model_validator(mode="after")
+    def _processes_need_redis(self) -> Self:
+        if self.processes > 1 and self.redis_url is None:
+            raise ValueError(
+                f"invalid TASKMANAGER_PROCESSES={self.processes}: more than one server "
+                "process needs TASKMANAGER_REDIS_URL (each would keep tasks of its own)"
+            )
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -102,8 +126,10 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else "?"
         reason = str(error["msg"]).removeprefix("Value error, ")
+        if not error["loc"]:  # a rule between settings: the message names them
+            raise ConfigurationError(reason) from None
+        field = str(error["loc"][0])
         raise ConfigurationError(
             f"invalid TASKMANAGER_{field.upper()}={error['input']!r}: {reason}"
         ) from None

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+import redis
 from support import FakeClock, forget_watched, settle, watch
 
+from bench.server import redis_server
 from taskmanager.actors.system import ActorSystem
 from taskmanager.config import Settings
 from taskmanager.http.app import create_app
+
+REDIS_PORTS = range(8500, 8600)
 
 
 @pytest.fixture(autouse=True)
@@ -29,13 +34,53 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def make_settings() -> Callable[..., Settings]:
-    def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"rate_limit": "10000/second", "shutdown_grace": 0} | overrides
-        return Settings.model_validate(values)
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A redis-server of this test session's own, on a free port, keeping nothing on disk."""
+    server = redis_server(tmp_path_factory.mktemp("redis"), ports=REDIS_PORTS)
+    with server:
+        yield f"redis://127.0.0.1:{server.port}/0"
 
-    return make
+
+@pytest.fixture
+def backend() -> str:
+    """Where the state lives: "memory" here; a module may run its tests on "redis" too."""
+    return "memory"
+
+
+@pytest.fixture
+def make_settings(request, backend: str) -> Iterator[Callable[..., Settings]]:
+    """Settings for a test: a high rate limit, no shutdown grace, and the test's backend.
+
+    On Redis every test has a key prefix of its own, and its keys go when it ends.
+    """
+    shared: dict[str, Any] = {}
+    prefixes: set[str] = set()
+    if backend == "redis":
+        url = request.getfixturevalue("redis_url")
+        shared = {"redis_url": url, "redis_prefix": f"t{uuid.uuid4().hex[:12]}"}
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"rate_limit": "10000/second", "shutdown_grace": 0}
+        settings = Settings.model_validate(values | shared | overrides)
+        prefixes.add(settings.redis_prefix)
+        return settings
+
+    yield make
+    if shared:
+        for prefix in prefixes:
+            flush_prefix(shared["redis_url"], prefix)
+
+
+def flush_prefix(url: str, prefix: str) -> None:
+    """Delete every key of one test."""
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture

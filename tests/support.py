@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,6 +58,8 @@ _WATCHED: set[Actor] = set()
 # Rounds of the event loop in a row in which no actor took a message: a job that woke up
 # reaches its worker within a few rounds, so this many quiet rounds mean nothing is left.
 QUIET_ROUNDS = 8
+# Real time settle() may take at most: Redis answers in well under a millisecond.
+SETTLE_SECONDS = 10.0
 
 
 def watch(actors: Iterable[Actor]) -> None:
@@ -70,28 +73,30 @@ def forget_watched() -> None:
 
 
 def _activity() -> list[tuple[int, bool]]:
-    return [(actor.handled, actor.idle) for actor in _WATCHED]
+    return [(actor.handled, actor.idle or not actor.alive) for actor in _WATCHED]
 
 
 async def settle() -> None:
-    """Let the actors run until nothing moves: no actor takes a message for a while.
+    """Let the actors run until every one is idle and nothing moves for a while.
 
     Watches only what the actors show (how many messages each took, whether it waits
-    for one): it replaces "sleep a little and hope", and needs no private event-loop
-    state. An actor blocked inside a handler counts as settled, as it would with a real
-    clock.
+    for one with nothing left to answer): it replaces "sleep a little and hope", and
+    needs no private event-loop state. Waiting for Redis is not idle: it goes on until
+    the answers are in.
     """
+    deadline = time.monotonic() + SETTLE_SECONDS
     quiet, seen = 0, _activity()
-    for _ in range(100_000):
+    while time.monotonic() < deadline:
         await asyncio.sleep(0)
         now = _activity()
-        if now == seen:
+        if now == seen and all(idle for _, idle in now):
             quiet += 1
             if quiet == QUIET_ROUNDS:
                 return
         else:
             quiet, seen = 0, now
-    raise AssertionError("the actors never settled")
+    busy = [actor.name for actor in _WATCHED if actor.alive and not actor.idle]
+    raise AssertionError(f"the actors never settled; busy: {busy}")
 
 
 class FakeClock:

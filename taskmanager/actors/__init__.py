@@ -13,9 +13,11 @@ from taskmanager.actors.runtime import (
     Actor,
     ActorStoppedError,
     Kill,
+    Later,
     MailboxFullError,
     Request,
     Supervisor,
+    UnavailableError,
 )
 
 if TYPE_CHECKING:
@@ -26,9 +28,11 @@ __all__ = [
     "ActorStoppedError",
     "ActorSystem",
     "Kill",
+    "Later",
     "MailboxFullError",
     "Request",
     "Supervisor",
+    "UnavailableError",
 ]
 
 

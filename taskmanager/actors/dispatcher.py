@@ -21,6 +21,8 @@ from taskmanager.actors.messages import (
     StopDispatching,
     WhenIdle,
     Withdraw,
+    WithdrawAll,
+    WorkAvailable,
     WorkerIdle,
 )
 from taskmanager.actors.queue import JobQueue, MemoryQueue
@@ -74,12 +76,16 @@ class Dispatcher(Actor):
                     self._idle.append(worker)
                 await self._dispatch()
                 self._notify_idle()
-            case _Due():
-                self._timer = self._timer_due = None
+            case _Due() | WorkAvailable():
+                if isinstance(message, _Due):
+                    self._timer = self._timer_due = None
                 await self._dispatch()
             case Withdraw(task_id=task_id):
                 if not await self._queue.remove(task_id) and task_id in self._running:
                     self._workers[self._running[task_id]].tell(CancelJob(task_id))
+            case WithdrawAll():
+                for task_id, worker in self._running.items():
+                    self._workers[worker].tell(CancelJob(task_id))
             case GetDispatcherStatus():
                 return DispatcherStatus(
                     queued=await self._queue.size(),

@@ -1,4 +1,10 @@
-"""The event hub: numbers every task change, keeps a bounded replay buffer, feeds subscribers."""
+"""The event hub: fans task changes out to subscribers, and replays what they missed.
+
+Where the changes are kept is the event log's business: in this process (``MemoryLog``,
+fed by the store) or in Redis (a stream every replica reads). Either way an event id is
+``<epoch>-<position>``: the epoch names one log, so an id from another log, or from
+before the log was lost, is recognised as such and answered with a resync.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import itertools
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, Protocol
 from uuid import UUID
 
 from taskmanager.actors.model import Task, TaskStatus
@@ -25,9 +31,9 @@ type EventKind = Literal[
 ]
 
 REPLAY_BUFFER: Final = 10_000
+SUBSCRIBER_BUFFER: Final = 1_000
 # Positions longer than this cannot be this log's: it would take centuries to count that far.
 MAX_DIGITS: Final = 18
-SUBSCRIBER_BUFFER: Final = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,25 +58,92 @@ class Event:
     task: Task | None
 
 
-class _Change(NamedTuple):
-    """A change as the replay buffer keeps it (a tuple: cheap to make)."""
+class Change(NamedTuple):
+    """A change as a log keeps it (a tuple: cheap to make)."""
 
-    position: int
+    id: str
     kind: EventKind
     task_id: UUID
     task: Task | None
     owner: str | None
 
-    def event(self, epoch: str) -> Event:
+    def event(self) -> Event:
+        """The change as subscribers see it."""
         task = self.task
         return Event(
-            id=f"{epoch}-{self.position}",
+            id=self.id,
             kind=self.kind,
             task_id=self.task_id,
             status=task.status if task else None,
             progress=task.progress if task else None,
             task=task,
         )
+
+
+class EventLog(Protocol):
+    """Where changes are kept, so a subscriber can resume where it left off."""
+
+    @property
+    def epoch(self) -> str:
+        """The log's name: new whenever the log starts over."""
+        ...
+
+    async def since(self, last_event_id: str, up_to: str | None) -> list[Change] | None:
+        """The changes after ``last_event_id`` up to ``up_to``, or None if not exactly known."""
+        ...
+
+
+class MemoryLog:
+    """The most recent changes, kept in this process; a new run is a new epoch."""
+
+    def __init__(self, size: int = REPLAY_BUFFER) -> None:
+        self._epoch = secrets.token_hex(4)
+        self._last = 0
+        self._buffer: deque[tuple[int, Change]] = deque(maxlen=size)
+
+    @property
+    def epoch(self) -> str:
+        """This run's name."""
+        return self._epoch
+
+    def append(
+        self, kind: EventKind, task_id: UUID, task: Task | None, owner: str | None
+    ) -> Change:
+        """Number a change and keep it."""
+        self._last += 1
+        change = Change(f"{self._epoch}-{self._last}", kind, task_id, task, owner)
+        self._buffer.append((self._last, change))
+        return change
+
+    async def since(self, last_event_id: str, up_to: str | None) -> list[Change] | None:  # noqa: ARG002 - everything here is published
+        """The changes after ``last_event_id``, or None when the buffer cannot tell exactly."""
+        epoch, _, position_text = last_event_id.partition("-")
+        digits = position_text.isascii() and position_text.isdigit()
+        if epoch != self._epoch or not digits or len(position_text) > MAX_DIGITS:
+            return None  # malformed, another log, or an earlier run of this one
+        position = int(position_text)
+        oldest = self._buffer[0][0] if self._buffer else self._last + 1
+        if position > self._last or position < oldest - 1:
+            return None  # from the future, or older than what is kept
+        return [change for number, change in self._buffer if number > position]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """Changes read from a shared log, in its order, with their ids; for the hub to fan out."""
+
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LogStarted:
+    """The shared log is read from ``last_id`` on (None: it is empty).
+
+    Told when reading starts, and again when the log turns out to have started over (its
+    store lost it, so it has a new epoch): every open feed then resyncs.
+    """
+
+    last_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +176,8 @@ class Subscription:
 class Subscribe(Request[Subscription]):
     """Open a feed; replay what came after ``last_event_id``, or start with a resync.
 
-    An id this log cannot continue exactly (malformed, from another log or an earlier
-    run, or older than the replay buffer) gets one ``Resync`` first, never a guess.
+    An id the log cannot continue exactly (malformed, from another log or an earlier
+    run, or older than what is kept) gets one ``Resync`` first, never a guess.
     """
 
     task_id: UUID | None = None
@@ -130,29 +203,42 @@ class GetSubscriberCount(Request[int]):
 
 
 class EventHub(Actor):
-    """Numbers changes, keeps the recent ones, and fans them out to subscribers.
+    """Fans changes out to subscribers; a slow one is told to resync, never waited for.
 
-    Event ids are ``<epoch>-<position>``: the epoch is new for every run of the hub, so
-    an id from before a restart is recognised as such. A slow subscriber is told to
-    resync, never waited for.
+    With a ``MemoryLog`` the store tells the hub each change; with a shared log a reader
+    tells it what it read (``Published``).
     """
 
-    def __init__(self, *, replay_buffer: int = REPLAY_BUFFER) -> None:
+    def __init__(self, log: EventLog | None = None) -> None:
         super().__init__("events")
-        self.epoch = secrets.token_hex(4)
-        self._last = 0
-        self._buffer: deque[_Change] = deque(maxlen=replay_buffer)
+        self._log: EventLog = log or MemoryLog()
+        # The newest change fanned out: a replay goes up to here, live events go on after.
+        self._last: str | None = None
         self._subscriptions: dict[int, Subscription] = {}
         self._subscription_ids = itertools.count(1)
         self._streams_closed = False
+
+    @property
+    def epoch(self) -> str:
+        """The name of the log this hub's event ids belong to."""
+        return self._log.epoch
 
     async def receive(self, message: Any) -> Any:  # noqa: ANN401
         """Handle one hub message."""
         match message:
             case TaskChanged(kind=kind, task_id=task_id, task=task, owner=owner):
-                self._publish(kind, task_id, task, owner)
+                assert isinstance(self._log, MemoryLog)  # noqa: S101 - only it is told changes
+                self._publish(self._log.append(kind, task_id, task, owner))
+            case Published(changes=changes):
+                for change in changes:
+                    self._publish(change)
+            case LogStarted(last_id=last_id):
+                if self._last is not None:
+                    for subscription in self._subscriptions.values():
+                        _deliver(subscription, Resync())
+                self._last = last_id
             case Subscribe(task_id=task_id, last_event_id=last_event_id, viewer=viewer):
-                return self._subscribe(task_id, last_event_id, viewer)
+                return await self._subscribe(task_id, last_event_id, viewer)
             case Unsubscribe(subscription_id=subscription_id):
                 self._subscriptions.pop(subscription_id, None)
             case CloseStreams():
@@ -166,50 +252,34 @@ class EventHub(Actor):
                 raise TypeError(f"event hub got an unknown message {message!r}")
         return None
 
-    def _publish(
-        self, kind: EventKind, task_id: UUID, task: Task | None, owner: str | None
-    ) -> None:
-        self._last += 1
+    def _publish(self, change: Change) -> None:
+        self._last = change.id
         # Events are built only for subscribers: most changes happen with nobody watching.
-        change = _Change(self._last, kind, task_id, task, owner)
-        self._buffer.append(change)
         event: Event | None = None
         for subscription in self._subscriptions.values():
-            if subscription.wants(task_id, owner):
-                event = event or change.event(self.epoch)
+            if subscription.wants(change.task_id, change.owner):
+                event = event or change.event()
                 _deliver(subscription, event)
 
-    def _subscribe(
+    async def _subscribe(
         self, task_id: UUID | None, last_event_id: str | None, viewer: str | None
     ) -> Subscription:
         subscription = Subscription(next(self._subscription_ids), task_id, viewer)
         if self._streams_closed:
             _offer(subscription, None)
             return subscription
-        if last_event_id is not None:
-            missed = self._since(last_event_id)
+        if last_event_id is not None and last_event_id != self._last:
+            # Read while no other message is handled: nothing is published in between, so
+            # the replay and the live events meet with no gap and no repeat.
+            missed = await self._log.since(last_event_id, self._last)
             if missed is None:
                 _deliver(subscription, Resync())
             else:
                 for change in missed:
                     if subscription.wants(change.task_id, change.owner):
-                        _deliver(subscription, change.event(self.epoch))
+                        _deliver(subscription, change.event())
         self._subscriptions[subscription.id] = subscription
         return subscription
-
-    def _since(self, last_event_id: str) -> list[_Change] | None:
-        """The changes after ``last_event_id``, or None when the buffer cannot tell exactly."""
-        epoch, _, position_text = last_event_id.partition("-")
-        digits = (
-            position_text.isascii() and position_text.isdigit() and len(position_text) <= MAX_DIGITS
-        )
-        if epoch != self.epoch or not digits:
-            return None  # malformed, another log, or an earlier run of this one
-        position = int(position_text)
-        oldest = self._buffer[0].position if self._buffer else self._last + 1
-        if position > self._last or position < oldest - 1:
-            return None  # from the future, or older than what is kept
-        return [change for change in self._buffer if change.position > position]
 
 
 def _deliver(subscription: Subscription, delivery: Event | Resync) -> None:

@@ -169,6 +169,8 @@ class StoreStatus:
     timeouts_total: int
     waiters: int
     completed_per_minute: tuple[tuple[datetime, int], ...]
+    #: (workers, busy) of the whole service when the store knows every replica's.
+    workers: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +186,12 @@ class BeginDrain(Request[tuple[Task, ...]]):
 
 
 @dataclass(frozen=True, slots=True)
-class CancelUnfinished(Request[tuple[Task, ...]]):
-    """Cancel every task that has not finished; reply with them."""
+class StopUnfinished(Request[tuple[Task, ...]]):
+    """The shutdown grace is over: nothing more runs here; reply with what was stopped.
+
+    In this process's memory the unfinished tasks are cancelled (nobody else could run
+    them); with Redis they go back to the queue for another replica, not cancelled.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +233,16 @@ class Withdraw:
     """A task was cancelled: drop it from the queue, or stop the worker running it."""
 
     task_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawAll:
+    """Stop every job running here: the tasks were given to other replicas."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkAvailable:
+    """A shared queue may have tasks ready (one was submitted or is due for a retry)."""
 
 
 @dataclass(frozen=True, slots=True)

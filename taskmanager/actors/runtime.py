@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -31,6 +32,10 @@ class MailboxFullError(RuntimeError):
     """The actor's mailbox is at its bound and takes no more asks; the caller backs off."""
 
 
+class UnavailableError(RuntimeError):
+    """What an actor keeps its state in (Redis) cannot be reached now; retry shortly."""
+
+
 class ActorKilledError(RuntimeError):
     """Raised inside an actor that received ``Kill``, so that its supervisor restarts it."""
 
@@ -38,6 +43,19 @@ class ActorKilledError(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class Kill:
     """Make the actor crash as if a handler had failed; its supervisor restarts it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Later:
+    """A reply that is not ready yet: the actor goes on with its next message meanwhile.
+
+    For an actor whose state lives elsewhere (Redis), handling a message is mostly
+    waiting for the other side; returning ``Later(coroutine)`` from ``receive`` lets
+    that wait overlap with the next messages, and the caller gets the coroutine's
+    outcome as the reply. The coroutine must not touch the actor's own state.
+    """
+
+    work: Coroutine[Any, Any, Any]
 
 
 @dataclass(slots=True)
@@ -66,6 +84,8 @@ class Actor:
         self._closed = False
         self._waiting = False
         self._handled = 0
+        # Replies still being worked out (see Later), each owned here until it ends.
+        self._later: set[asyncio.Task[Any]] = set()
 
     async def receive(self, message: Any) -> Any:  # noqa: ANN401 - each actor narrows it with match
         """Handle one message; the return value is the reply to an ``ask``."""
@@ -92,8 +112,8 @@ class Actor:
 
     @property
     def idle(self) -> bool:
-        """Whether the actor waits for a message, with none in its mailbox."""
-        return self._waiting and not self._mailbox.qsize()
+        """Whether the actor waits for a message, with none queued and no reply pending."""
+        return self._waiting and not self._mailbox.qsize() and not self._later
 
     def tell(self, message: object) -> None:
         """Send a message without waiting for it to be handled.
@@ -142,6 +162,12 @@ class Actor:
             reply = self._mailbox.get_nowait().reply
             if reply is not None and not reply.done():
                 reply.set_exception(ActorStoppedError(f"actor {self.name} stopped"))
+        if self._later:
+            _, unfinished = await asyncio.wait(set(self._later), timeout=grace)
+            for work in unfinished:
+                work.cancel()
+            if unfinished:
+                await asyncio.wait(unfinished)
         await self.on_stop()
 
     async def serve(self) -> None:
@@ -175,8 +201,33 @@ class Actor:
                 if reply is not None and not reply.done():
                     reply.set_exception(ActorStoppedError(f"actor {self.name} stopped"))
                 raise
-            if reply is not None and not reply.done():
+            if isinstance(result, Later):
+                self._start_later(result.work, reply)
+            elif reply is not None and not reply.done():
                 reply.set_result(result)
+
+    def _start_later(
+        self, work: Coroutine[Any, Any, Any], reply: asyncio.Future[Any] | None
+    ) -> None:
+        task = asyncio.create_task(work, name=f"{self.name}:later")
+        self._later.add(task)
+        task.add_done_callback(lambda done: self._end_later(done, reply))
+
+    def _end_later(self, done: asyncio.Task[Any], reply: asyncio.Future[Any] | None) -> None:
+        self._later.discard(done)
+        if done.cancelled():
+            if reply is not None and not reply.done():
+                reply.set_exception(ActorStoppedError(f"actor {self.name} stopped"))
+            return
+        error = done.exception()
+        if reply is None:
+            if error is not None:
+                logger.warning("actor %s: a told message failed: %r", self.name, error)
+        elif not reply.done():
+            if error is not None:
+                reply.set_exception(error)
+            else:
+                reply.set_result(done.result())
 
 
 def _expire(reply: asyncio.Future[Any], name: str) -> None:

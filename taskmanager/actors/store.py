@@ -20,7 +20,6 @@ from taskmanager.actors.events import EventKind, TaskChanged
 from taskmanager.actors.messages import (
     BeginDrain,
     CancelTask,
-    CancelUnfinished,
     Enqueue,
     FinishTask,
     GetStoreStatus,
@@ -32,6 +31,7 @@ from taskmanager.actors.messages import (
     ReportProgress,
     ShuttingDown,
     StartTask,
+    StopUnfinished,
     StoreFull,
     StoreStatus,
     SubmitOutcome,
@@ -158,7 +158,7 @@ class TaskStore(Actor):
                 return self._status(viewer)
             case BeginDrain():
                 return self._begin_drain()
-            case CancelUnfinished():
+            case StopUnfinished():
                 unfinished = [e for e in self._entries.values() if not e.task.status.terminal]
                 return tuple(self._cancel_unfinished(entry) for entry in unfinished)
             case _:

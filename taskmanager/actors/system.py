@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
+from typing import Protocol
 
 from taskmanager.actors.clock import Clock, SystemClock
 from taskmanager.actors.dispatcher import Dispatcher
@@ -12,10 +14,10 @@ from taskmanager.actors.events import CloseStreams, EventHub
 from taskmanager.actors.janitor import Janitor
 from taskmanager.actors.messages import (
     BeginDrain,
-    CancelUnfinished,
     GetTask,
     ListTasks,
     StopDispatching,
+    StopUnfinished,
     WhenIdle,
 )
 from taskmanager.actors.model import TaskStatus
@@ -32,12 +34,25 @@ logger = logging.getLogger(__name__)
 DRAIN_REPORT_LIMIT = 10_000
 
 
+class SharedState(Protocol):
+    """A backend that keeps the service's state outside this process (Redis)."""
+
+    def actors(self) -> tuple[Actor, ...]:
+        """Actors the backend adds (the event reader), in the order they stop."""
+        ...
+
+    async def close(self) -> None:
+        """Let go of the connections, once every actor has stopped."""
+        ...
+
+
 class ActorSystem:
     """The task store, dispatcher, workers, event hub, rate limiter and janitor.
 
     The HTTP layer holds this object and talks to ``store``, ``events``, ``limiter`` and
-    ``dispatcher`` only by messages (``taskmanager.actors.messages``). Those four hold
-    the service's state; which implementation stands behind each is decided here.
+    ``dispatcher`` only by messages (``taskmanager.actors.messages``). Those hold the
+    service's state; which implementation stands behind each is decided here: this
+    process's memory, or Redis when ``TASKMANAGER_REDIS_URL`` is set.
     """
 
     def __init__(
@@ -46,17 +61,33 @@ class ActorSystem:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.supervisor = Supervisor()
-        self.dispatcher = Dispatcher(self.clock, MemoryQueue())
-        self.events = EventHub()
-        self.store = TaskStore(
-            dispatcher=self.dispatcher,
-            events=self.events,
-            clock=self.clock,
-            max_tasks=settings.max_tasks,
-            result_ttl=settings.result_ttl,
-            retry_backoff=settings.retry_backoff,
-            rng=rng,
-        )
+        #: This process's name among the replicas; part of every lease it hands out.
+        self.replica = secrets.token_hex(6)
+        self._shared: SharedState | None = None
+        if settings.redis_url is None:
+            self.dispatcher = Dispatcher(self.clock, MemoryQueue())
+            self.events = EventHub()
+            self.store: Actor = TaskStore(
+                dispatcher=self.dispatcher,
+                events=self.events,
+                clock=self.clock,
+                max_tasks=settings.max_tasks,
+                result_ttl=settings.result_ttl,
+                retry_backoff=settings.retry_backoff,
+                rng=rng,
+            )
+            self.limiter: Actor = RateLimiter(settings.rate_limit, self.clock)
+        else:
+            # Imported only here: redis-py is the optional extra "redis".
+            from taskmanager.actors.redis.backend import RedisState  # noqa: PLC0415
+
+            shared = RedisState(settings, self.replica, self.clock)
+            self._shared = shared
+            self.dispatcher = Dispatcher(self.clock, shared.queue)
+            self.events = EventHub(shared.log)
+            self.store = shared.store(self.dispatcher, rng)
+            self.limiter = shared.limiter()
+            shared.attach(hub=self.events, store=self.store)
         self.workers = tuple(
             Worker(
                 index,
@@ -64,20 +95,22 @@ class ActorSystem:
                 dispatcher=self.dispatcher,
                 clock=self.clock,
                 time_scale=settings.time_scale,
+                replica=self.replica,
             )
             for index in range(settings.workers)
         )
         self.dispatcher.attach(self.workers)
-        self.limiter = RateLimiter(settings.rate_limit, self.clock)
         self.janitor = Janitor(store=self.store, limiter=self.limiter, clock=self.clock)
         self._drain: asyncio.Task[None] | None = None
 
     @property
     def actors(self) -> tuple[Actor, ...]:
         """Every actor, in the order they stop: producers of work before its consumers."""
+        shared = self._shared.actors() if self._shared is not None else ()
         return (
             self.janitor,
             self.limiter,
+            *shared,
             *self.workers,
             self.dispatcher,
             self.store,
@@ -115,7 +148,12 @@ class ActorSystem:
 
     async def _drain_work(self) -> None:
         grace = self.settings.shutdown_grace
-        running = await self.store.ask(ListTasks(DRAIN_REPORT_LIMIT, TaskStatus.PROCESSING))
+        # With Redis, the tasks processing elsewhere are not this replica's to report.
+        running = (
+            ()
+            if self._shared is not None
+            else (await self.store.ask(ListTasks(DRAIN_REPORT_LIMIT, TaskStatus.PROCESSING))).tasks
+        )
         await self.dispatcher.ask(StopDispatching())
         for task in await self.store.ask(BeginDrain()):
             logger.warning(
@@ -127,13 +165,16 @@ class ActorSystem:
             async with asyncio.timeout(grace):
                 await idle
         except TimeoutError:
-            for task in await self.store.ask(CancelUnfinished()):
+            for task in await self.store.ask(StopUnfinished()):
                 logger.warning(
-                    "shutdown: task %s still running after the %s s grace period; cancelled",
+                    "shutdown: task %s still running after the %s s grace period; %s",
                     task.task_id,
                     grace,
+                    "cancelled"
+                    if task.status is TaskStatus.CANCELLED
+                    else "back in the queue for another replica",
                 )
-        for task in running.tasks:
+        for task in running:
             final = await self.store.ask(GetTask(task.task_id))
             if final is not None and final.status is not TaskStatus.CANCELLED:
                 logger.info(
@@ -144,4 +185,6 @@ class ActorSystem:
         """Stop every actor, each within ``grace`` seconds."""
         for actor in self.actors:
             await actor.stop(grace)
+        if self._shared is not None:
+            await self._shared.close()
         logger.info("actor system stopped")

@@ -79,12 +79,6 @@ def integral(value: object) -> object:
     return value
 
 
-def whole_number(low: int, high: int) -> Any:  # noqa: ANN401 - an annotation for pydantic
-    """An integer from ``low`` to ``high``, also when written 7.0; never a string or a bool."""
-    # The bounds come before the validator, so they stay in the JSON Schema.
-    return Annotated[StrictInt, Field(ge=low, le=high), BeforeValidator(integral)]
-
-
 # Integers stay exact; anything else must be a finite float. Bounding the integers keeps
 # a single number from turning the sum into an arbitrarily large computation.
 type Number = (
@@ -101,7 +95,10 @@ class ComputeSum(TaskParameters):
     task_type: ClassVar[str] = "compute_sum"
     example: ClassVar[dict[str, Any]] = {"numbers": [1, 2, 3.5]}
 
-    numbers: Annotated[tuple[Number, ...], Field(min_length=1, max_length=10_000)]
+    numbers: Annotated[
+        tuple[Number, ...],
+        Field(min_length=1, max_length=10_000, description="The numbers to add up"),
+    ]
 
     async def run(self, work: Work) -> JSONValue:
         """The sum: exact for integers, correctly rounded for floats."""
@@ -122,8 +119,14 @@ class GenerateReport(TaskParameters):
     task_type: ClassVar[str] = "generate_report"
     example: ClassVar[dict[str, Any]] = {"title": "Quarterly figures", "sections": 2}
 
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    sections: whole_number(1, 10) = 3  # type: ignore[valid-type]
+    title: Annotated[str, Field(min_length=1, max_length=200, description="The report's title")]
+    # An integer, also when written 7.0; the bounds come before the validator, so that
+    # they stay in the JSON Schema.
+    sections: Annotated[
+        StrictInt,
+        Field(ge=1, le=10, description="How many sections; each takes 5 s"),
+        BeforeValidator(integral),
+    ] = 3
 
     async def run(self, work: Work) -> JSONValue:
         """The report's text, a section at a time."""
@@ -148,7 +151,10 @@ class SimulateError(TaskParameters):
     task_type: ClassVar[str] = "simulate_error"
     example: ClassVar[dict[str, Any]] = {"error": "timeout"}
 
-    error: Literal["value_error", "timeout", "crash"] = "value_error"
+    error: Annotated[
+        Literal["value_error", "timeout", "crash"],
+        Field(description="How it fails: `value_error` is never retried, the others may be"),
+    ] = "value_error"
 
     async def run(self, work: Work) -> JSONValue:
         """Fail: ``value_error`` and ``timeout`` as expected failures, ``crash`` as a crash."""

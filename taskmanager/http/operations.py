@@ -32,7 +32,7 @@ from taskmanager.actors.messages import (
     WatchTask,
 )
 from taskmanager.actors.model import Task, TaskStatus, TaskType
-from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError
+from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError, UnavailableError
 from taskmanager.actors.system import ActorSystem
 from taskmanager.http.schemas import (
     TASK,
@@ -46,7 +46,7 @@ MAX_BODY: Final = 1024 * 1024
 JSON_MEDIA_TYPE: Final = "application/json"
 IDEMPOTENCY_KEY: Final = re.compile(r"[\x21-\x7e]{1,255}")
 #: What an actor that cannot answer now raises: the client is told to retry shortly.
-BUSY_ERRORS: Final = (TimeoutError, ActorStoppedError, MailboxFullError)
+BUSY_ERRORS: Final = (TimeoutError, ActorStoppedError, MailboxFullError, UnavailableError)
 
 type Header = tuple[bytes, bytes]
 type Headers = tuple[Header, ...]

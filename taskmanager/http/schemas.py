@@ -10,10 +10,19 @@ from dataclasses import MISSING, fields
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Protocol, Union
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from taskmanager.actors.model import JobOptions, Task, TaskStatus
-from taskmanager.actors.tasktypes import PARAMETERS, TASK_TYPES, TaskParameters, whole_number
+from taskmanager.actors.tasktypes import PARAMETERS, TASK_TYPES, TaskParameters, integral
 
 _FORBID_EXTRA: Final = ConfigDict(extra="forbid")
 
@@ -23,7 +32,7 @@ Seconds = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 #: The job options every submission may carry, as (annotation, field) for create_model.
 _OPTIONS: Final[dict[str, Any]] = {
     "priority": (
-        whole_number(0, 9),
+        Annotated[StrictInt, Field(ge=0, le=9), BeforeValidator(integral)],
         Field(0, description="0 to 9; higher runs first, equal priorities in submission order"),
     ),
     "delay": (
@@ -35,7 +44,7 @@ _OPTIONS: Final[dict[str, Any]] = {
         Field(None, description="Seconds an attempt may run before it fails as `timeout`"),
     ),
     "max_retries": (
-        whole_number(0, 10),
+        Annotated[StrictInt, Field(ge=0, le=10), BeforeValidator(integral)],
         Field(0, description="Attempts after a `timeout`, `crash` or `worker_lost` failure"),
     ),
 }

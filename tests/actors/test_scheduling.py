@@ -23,6 +23,11 @@ from taskmanager.actors.store import MAX_BACKOFF, backoff
 from taskmanager.actors.tasktypes import ComputeSum, GenerateReport, SimulateError
 
 
+@pytest.fixture(params=["memory", "redis"])
+def backend(request) -> str:
+    return request.param
+
+
 async def get(system: ActorSystem, task: Task) -> Task:
     found = await system.store.ask(GetTask(task.task_id))
     assert found is not None
@@ -47,6 +52,7 @@ async def test_higher_priorities_run_first_and_equal_ones_in_submission_order(
     one_worker, clock: FakeClock
 ):
     blocker = await submit_to(one_worker)
+    await settle()  # the blocker holds the only worker while the others arrive
     low = await submit_to(one_worker, ComputeSum(numbers=(1,)))
     high = await submit_to(one_worker, ComputeSum(numbers=(2,)), priority=9)
     mid_first = await submit_to(one_worker, ComputeSum(numbers=(3,)), priority=5)

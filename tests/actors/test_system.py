@@ -1,4 +1,6 @@
-"""The whole actor system: the drain that graceful shutdown starts with, and stopping."""
+"""The whole actor system in memory: the drain that graceful shutdown starts with.
+
+With Redis a drain cancels nothing; tests/scaleout covers that."""
 
 from __future__ import annotations
 

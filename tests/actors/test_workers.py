@@ -14,6 +14,11 @@ from taskmanager.actors.runtime import MailboxFullError
 from taskmanager.actors.tasktypes import ComputeSum, GenerateReport, SimulateError
 
 
+@pytest.fixture(params=["memory", "redis"])
+def backend(request) -> str:
+    return request.param
+
+
 async def get(system: ActorSystem, task: Task) -> Task:
     found = await system.store.ask(GetTask(task.task_id))
     assert found is not None

@@ -8,6 +8,12 @@ from test_events import Stream
 
 from taskmanager.keys import file_line, new_key
 
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request) -> str:
+    return request.param
+
+
 KEYS = {"alice": new_key(), "bob": new_key(), "root": new_key()}
 ALICE = {"Authorization": f"Bearer {KEYS['alice']}"}
 BOB = {"Authorization": f"Bearer {KEYS['bob']}"}

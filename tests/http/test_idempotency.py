@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from support import SUM, FakeClock, sum_of
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request) -> str:
+    return request.param
 
 
 async def test_the_same_key_and_body_return_the_original_task(client):

@@ -7,6 +7,12 @@ import re
 import pytest
 from support import REPORT, FakeClock, settle, submit, sum_of
 
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request) -> str:
+    return request.param
+
+
 NEXT = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')
 
 

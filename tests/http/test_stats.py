@@ -7,6 +7,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from support import FakeClock, settle, submit
 
 
+@pytest.fixture(params=["memory", "redis"])
+def backend(request) -> str:
+    return request.param
+
+
 async def test_stats_report_queue_workers_counts_and_completions(client, clock: FakeClock):
     for _ in range(7):
         await submit(client)

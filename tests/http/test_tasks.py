@@ -21,6 +21,11 @@ def fast_path(request) -> bool:
     return request.param
 
 
+@pytest.fixture(params=["memory", "redis"])
+def backend(request) -> str:
+    return request.param
+
+
 async def test_submitting_answers_202_with_the_id_and_its_location(client):
     response = await client.post("/tasks", json=SUM)
     assert response.status_code == 202

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
+from conftest import flush_prefix
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from support import FakeClock, forget_watched, settle, watch
 
 from taskmanager.actors import ActorSystem, Kill
@@ -74,13 +82,15 @@ class Model:
 
 
 class TaskLifecycle(RuleBasedStateMachine):
-    def __init__(self) -> None:
+    def __init__(self, redis_url: str | None = None) -> None:
         super().__init__()
         self.runner = asyncio.Runner()
         self.clock = FakeClock()
-        config = Settings.model_validate(
-            {"workers": WORKERS, "result_ttl": 10**9, "retry_backoff": 1.0}
-        )
+        values = {"workers": WORKERS, "result_ttl": 10**9, "retry_backoff": 1.0}
+        self.redis_prefix = f"sm{uuid.uuid4().hex[:12]}"
+        if redis_url is not None:
+            values |= {"redis_url": redis_url, "redis_prefix": self.redis_prefix}
+        config = Settings.model_validate(values)
         # Seeded jitter: the same steps always give the same run, as Hypothesis needs.
         self.system = ActorSystem(config, self.clock, random.Random(0))  # noqa: S311
         watch(self.system.actors)
@@ -226,6 +236,8 @@ class TaskLifecycle(RuleBasedStateMachine):
             assert not leftover, f"asyncio tasks left behind: {leftover}"
         finally:
             self.runner.close()
+            if self.system.settings.redis_url is not None:
+                flush_prefix(self.system.settings.redis_url, self.redis_prefix)
 
 
 async def _other_tasks() -> set[asyncio.Task[object]]:
@@ -234,3 +246,11 @@ async def _other_tasks() -> set[asyncio.Task[object]]:
 
 TaskLifecycle.TestCase.settings = settings(deadline=None, max_examples=60, stateful_step_count=30)
 test_task_lifecycle = TaskLifecycle.TestCase
+
+
+def test_task_lifecycle_on_redis(redis_url):
+    """The same machine and the same checks, with the state in Redis."""
+    run_state_machine_as_test(
+        lambda: TaskLifecycle(redis_url),
+        settings=settings(deadline=None, max_examples=25, stateful_step_count=30),
+    )

@@ -39,7 +39,7 @@ def test_the_leak_guard_fails_tests_that_leave_asyncio_tasks_behind(pytester: py
         "[pytest]\n"
         "asyncio_mode = auto\n"
         "asyncio_default_fixture_loop_scope = function\n"
-        "pythonpath = .\n"
+        f"pythonpath = . {TESTS.parent}\n"
     )
     pytester.makeconftest((TESTS / "conftest.py").read_text())
     pytester.makepyfile(support=(TESTS / "support.py").read_text(), test_inner=INNER_TESTS)

@@ -9,7 +9,9 @@
 // rate limit (3 requests a second) shows what a refused page load looks like. A check the
 // backend cannot support yet is reported as pending, with the reason.
 // Environment: PYTHON (default ../.venv/bin/python), CHROMIUM (default: `which chromium`),
-// E2E_TIME_SCALE (default 0.1: a 10-section report then runs 3 s, long enough to cancel).
+// E2E_TIME_SCALE (default 0.1: a 10-section report then runs 3 s, long enough to cancel),
+// E2E_RETRY_BACKOFF (default 2: seconds before a failed attempt is retried, real time, long
+// enough to see the countdown).
 import { execFileSync, spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
@@ -22,6 +24,7 @@ const ROOT = resolve(WEBAPP, "..");
 const ARTIFACTS = resolve(WEBAPP, "artifacts");
 const PYTHON = process.env.PYTHON ?? resolve(ROOT, ".venv/bin/python");
 const TIME_SCALE = process.env.E2E_TIME_SCALE ?? "0.1";
+const RETRY_BACKOFF = process.env.E2E_RETRY_BACKOFF ?? "2";
 const LOAD_TASKS = Number(process.env.E2E_LOAD_TASKS ?? 10_000);
 const CHROMIUM_ARGS = [
   "--headless",
@@ -114,6 +117,7 @@ async function startBackend(port, { rateLimit, logName }) {
     env: {
       ...process.env,
       TASKMANAGER_TIME_SCALE: TIME_SCALE,
+      TASKMANAGER_RETRY_BACKOFF: RETRY_BACKOFF,
       TASKMANAGER_RATE_LIMIT: rateLimit,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -319,7 +323,7 @@ async function main() {
     await page.getByRole("tab", { name: "Generate report" }).click();
     await page.getByLabel("Title").fill("");
     await page.getByRole("button", { name: /^Submit generate report/i }).click();
-    const error = page.getByTestId("title-error");
+    const error = page.getByTestId("parameters.title-error");
     await error.waitFor();
     const text = await error.textContent();
     if (!text?.includes("parameters.title")) throw new Error(`unexpected message: ${text}`);
@@ -330,11 +334,50 @@ async function main() {
     await page.getByRole("tab", { name: "Compute sum" }).click();
     await page.getByLabel("Numbers").fill("1, two, 3");
     await page.getByRole("button", { name: /^Submit compute sum/i }).click();
-    const error = page.getByTestId("numbers-error");
+    const error = page.getByTestId("parameters.numbers-error");
     await error.waitFor();
     const text = await error.textContent();
     if (!text?.includes("parameters.numbers")) throw new Error(`unexpected message: ${text}`);
     log(`numbers error: ${text}`);
+  });
+
+  await check("a task given a priority and a delay in the form counts down, then starts", async () => {
+    await page.getByRole("tab", { name: "Compute sum" }).click();
+    await page.getByLabel("Numbers", { exact: true }).fill("5, 6");
+    await page.getByLabel("Priority", { exact: true }).fill("7");
+    await page.getByLabel("Delay", { exact: true }).fill("2");
+    const taskId = await submitForm(page, "compute sum");
+    const countdown = row(page, taskId).getByTestId("countdown");
+    await countdown.filter({ hasText: /^starts in [12] s$/ }).waitFor({ timeout: 5_000 });
+    log(`delayed task: "${await countdown.textContent()}"`);
+    await page.screenshot({ path: resolve(ARTIFACTS, "monitor-delayed.png") });
+    if ((await row(page, taskId).getByTestId("priority").textContent()) !== "7") throw new Error("the row does not show priority 7");
+    await page.getByTestId("task-priority").filter({ hasText: /^7$/ }).waitFor();
+    await row(page, taskId).and(page.locator('[data-status="completed"]')).waitFor({ timeout: 15_000 });
+    if ((await countdown.count()) !== 0) throw new Error("a started task still counts down");
+    const task = await (await fetch(`${base}/tasks/${taskId}`)).json();
+    if (task.priority !== 7 || Date.parse(task.started_at) < Date.parse(task.run_at)) {
+      throw new Error(`priority ${task.priority}, run_at ${task.run_at}, started_at ${task.started_at}`);
+    }
+    // Back to the defaults, so the form's next compute_sum has no options.
+    await page.getByLabel("Priority", { exact: true }).fill("0");
+    await page.getByLabel("Delay", { exact: true }).fill("0");
+  });
+
+  await check("a crash with one retry allowed waits for its retry, then fails after attempt 2/2", async () => {
+    await page.getByRole("tab", { name: "Simulate error" }).click();
+    await page.getByLabel("Error", { exact: true }).selectOption("crash");
+    await page.getByLabel("Max Retries", { exact: true }).fill("1");
+    const taskId = await submitForm(page, "simulate error");
+    const countdown = row(page, taskId).getByTestId("countdown");
+    await countdown.filter({ hasText: /^retry in \d s$/ }).waitFor({ timeout: 10_000 });
+    log(`retried task: "${await countdown.textContent()}", attempts ${await row(page, taskId).getByTestId("attempts").textContent()}`);
+    await page.getByRole("heading", { name: /^Last error/ }).waitFor();
+    await row(page, taskId).and(page.locator('[data-status="failed"]')).waitFor({ timeout: 15_000 });
+    const attempts = await row(page, taskId).getByTestId("attempts").textContent();
+    if (attempts !== "2/2") throw new Error(`the failed task shows attempts ${attempts}`);
+    await page.getByTestId("task-attempts").filter({ hasText: /^2\/2$/ }).waitFor();
+    await page.getByTestId("task-error").filter({ hasText: "crash" }).waitFor();
   });
 
   await check("tasks submitted elsewhere appear live, with a failure's error in the details", async () => {

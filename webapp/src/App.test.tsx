@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "./App";
 import type { Stats, StatusCounts, Task } from "./api/types";
 import { FakeEventSource, jsonResponse, makeEvent, makeTask } from "../test/fakes";
+import { openApiDocument, withInventedType } from "../test/openapi";
 
 const SNAPSHOT_URL = "/tasks?order=newest&limit=10000";
 
@@ -23,8 +24,9 @@ function statsWith(counts: Partial<StatusCounts> = {}): Stats {
 
 type Handler = (url: string, init: RequestInit | undefined) => Response | Promise<Response>;
 
-/** Routes fetch calls to per-endpoint handlers and records them. */
-function serve(routes: Record<string, Handler>) {
+/** Routes fetch calls to per-endpoint handlers and records them; `/openapi.json` is the backend's unless given. */
+function serve(given: Record<string, Handler>) {
+  const routes: Record<string, Handler> = { "GET /openapi.json": () => jsonResponse(openApiDocument()), ...given };
   const calls: { method: string; url: string; body: unknown }[] = [];
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
@@ -147,6 +149,117 @@ describe("the monitor", () => {
     expect(calls.filter((call) => call.url === "/stats").length).toBeGreaterThanOrEqual(12);
   });
 
+  it("builds the submit form from /openapi.json, so a new task type needs no change to the monitor", async () => {
+    const calls = serve({
+      "GET /openapi.json": () => jsonResponse(withInventedType()),
+      "GET /tasks": () => jsonResponse([]),
+      "GET /stats": () => jsonResponse(statsWith()),
+      "POST /tasks": () => jsonResponse({ task_id: "7e57ab1e-0000-4000-8000-000000000000", status: "queued" }, 202),
+    });
+    render(<App />);
+    await userEvent.click(await screen.findByRole("tab", { name: "Translate text" }));
+    await userEvent.type(screen.getByLabelText("Text"), "Guten Tag");
+    await userEvent.clear(screen.getByLabelText("Delay"));
+    await userEvent.type(screen.getByLabelText("Delay"), "3");
+    await userEvent.click(screen.getByRole("button", { name: /submit translate text/i }));
+
+    await waitFor(() => expect(calls.filter((call) => call.method === "POST")).toHaveLength(1));
+    expect(calls.find((call) => call.method === "POST")).toEqual({
+      method: "POST",
+      url: "/tasks",
+      body: { task_type: "translate_text", parameters: { text: "Guten Tag" }, delay: 3 },
+    });
+    // Read once per page load; it is not rate limited, and costs no snapshot.
+    expect(calls.filter((call) => call.url === "/openapi.json")).toHaveLength(1);
+    expect(countedReads(calls).snapshots).toEqual([SNAPSHOT_URL]);
+  });
+
+  it("says why the task types could not be read, and reads them again", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    let broken = true;
+    serve({
+      "GET /openapi.json": () => (broken ? jsonResponse({ detail: "upstream down" }, 502) : jsonResponse(openApiDocument())),
+      "GET /tasks": () => jsonResponse([]),
+      "GET /stats": () => jsonResponse(statsWith()),
+    });
+    render(<App />);
+    expect(await screen.findByTestId("forms-unavailable")).toHaveTextContent("upstream down");
+    broken = false;
+    await elapse(5_100);
+    expect(await screen.findByRole("tab", { name: "Compute sum" })).toBeInTheDocument();
+    expect(screen.queryByTestId("forms-unavailable")).toBeNull();
+  });
+
+  it("counts down to a delayed task's start, then shows it start", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    vi.setSystemTime(Date.parse("2026-11-28T06:00:00Z"));
+    const delayed = makeTask({ priority: 7, run_at: "2026-11-28T06:00:03Z" });
+    serve({
+      "GET /tasks": () => jsonResponse([delayed]),
+      "GET /stats": () => jsonResponse(statsWith({ queued: 1 })),
+    });
+    render(<App />);
+    await waitFor(() => expect(within(rowOf(delayed)).getByTestId("countdown")).toHaveTextContent(/^starts in 3 s$/));
+    expect(within(rowOf(delayed)).getByTestId("priority")).toHaveTextContent("7");
+    expect(within(rowOf(delayed)).getByTestId("attempts")).toHaveTextContent("0/1");
+
+    await elapse(1_000);
+    expect(within(rowOf(delayed)).getByTestId("countdown")).toHaveTextContent("starts in 2 s");
+    await elapse(2_000);
+    // Due: no countdown any more, only waiting for a worker.
+    expect(within(rowOf(delayed)).queryByTestId("countdown")).toBeNull();
+    expect(within(rowOf(delayed)).getByRole("progressbar")).toBeInTheDocument();
+
+    const stream = FakeEventSource.latest();
+    act(() => stream.emit("started", makeEvent("started", { ...delayed, started_at: "2026-11-28T06:00:03Z" })));
+    await elapse(150);
+    expect(within(rowOf(delayed)).getByText("processing")).toBeInTheDocument();
+    expect(within(rowOf(delayed)).getByTestId("attempts")).toHaveTextContent("1/1");
+  });
+
+  it("shows a retried task waiting with its last error and a countdown, then its next attempt", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    vi.setSystemTime(Date.parse("2026-11-28T06:00:10Z"));
+    const running = makeTask({
+      task_type: "simulate_error",
+      parameters: { error: "crash" },
+      status: "processing",
+      started_at: "2026-11-28T06:00:05Z",
+      attempts: 1,
+      max_retries: 1,
+      timeout: 20,
+    });
+    serve({
+      "GET /tasks": () => jsonResponse([running]),
+      "GET /stats": () => jsonResponse(statsWith({ processing: 1 })),
+    });
+    render(<App />);
+    await waitFor(() => expect(rowOf(running)).toBeInTheDocument());
+    await userEvent.click(rowOf(running));
+    await elapse(10);
+
+    const crash = { type: "crash", message: "the worker crashed" };
+    const waiting = { ...running, error: crash, run_at: "2026-11-28T06:00:12Z" };
+    act(() => FakeEventSource.latest().emit("retrying", makeEvent("retrying", waiting)));
+    await elapse(150);
+    const row = rowOf(running);
+    expect(row).toHaveAttribute("data-status", "queued");
+    expect(within(row).getByTestId("countdown")).toHaveTextContent("retry in 2 s");
+    expect(within(row).getByTestId("attempts")).toHaveTextContent("1/2");
+    await waitFor(() => expect(filterCount("queued")).toBe("1"));
+    expect(filterCount("processing")).toBe("0");
+
+    const panel = within(screen.getByRole("region", { name: "Task details" }));
+    expect(panel.getByRole("heading", { name: /^Last error, retry in 2 s$/ })).toBeInTheDocument();
+    expect(panel.getByTestId("task-error")).toHaveTextContent("crash: the worker crashed");
+    expect(panel.getByText("20 s")).toBeInTheDocument(); // its timeout
+
+    act(() => FakeEventSource.latest().emit("started", makeEvent("started", waiting)));
+    await elapse(150);
+    expect(rowOf(running)).toHaveAttribute("data-status", "processing");
+    expect(within(rowOf(running)).getByTestId("attempts")).toHaveTextContent("2/2");
+  });
+
   it("says the list could not be loaded when the snapshot is refused, keeps the server's counts, and retries after Retry-After", async () => {
     vi.useFakeTimers({ shouldAdvanceTime: true });
     const tasks = [makeTask({ status: "completed", progress: 1 }), makeTask(), makeTask()];
@@ -244,7 +357,7 @@ describe("the monitor", () => {
     render(<App />);
     await waitFor(() => expect(screen.queryByText("Loading tasks…")).toBeNull());
     await elapse(10);
-    await userEvent.click(screen.getByRole("button", { name: /submit compute sum/i }));
+    await userEvent.click(await screen.findByRole("button", { name: /submit compute sum/i }));
     await screen.findByText(/too many requests/i);
     act(() => FakeEventSource.latest().fail(true));
 
@@ -380,7 +493,7 @@ describe("the monitor", () => {
     render(<App />);
     await waitFor(() => expect(screen.queryByText("Loading tasks…")).toBeNull());
 
-    await userEvent.click(screen.getByRole("button", { name: /submit compute sum/i }));
+    await userEvent.click(await screen.findByRole("button", { name: /submit compute sum/i }));
     const notice = await screen.findByText(/too many requests/i);
     expect(notice.closest("[role=alert]")).toHaveTextContent(/accepts new requests in 4[12] s/);
     expect(screen.getByTestId("retry-seconds")).toHaveTextContent(/^4[12] s$/);

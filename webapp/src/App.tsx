@@ -12,14 +12,20 @@ import { ShowTask } from "./components/Tasks/ShowTask";
 import { useEvents } from "./hooks/useEvents";
 import { useRetryNotice } from "./hooks/useRetryNotice";
 import { useStats } from "./hooks/useStats";
+import { useTaskForms } from "./hooks/useTaskForms";
 import { useTasks } from "./hooks/useTasks";
+import { lastWaitEnds } from "./format";
 import { visibleTasks } from "./state/taskEvents";
 
 const DEFAULT_WORKERS = 5;
 
-/** Ticks once a second while something is running, for the live durations. */
-function useNow(active: boolean): number {
+/**
+ * Ticks once a second while a task runs or waits for its run_at (until `waitEnds`, epoch
+ * ms), for the live durations and countdowns; still otherwise.
+ */
+function useNow(running: boolean, waitEnds: number): number {
   const [now, setNow] = useState(Date.now);
+  const active = running || waitEnds > now;
   useEffect(() => {
     if (!active) return;
     setNow(Date.now());
@@ -31,7 +37,8 @@ function useNow(active: boolean): number {
 
 /**
  * The monitor: one snapshot of the newest tasks and one event stream (the only requests a
- * page load spends from the rate limit), and stats every few seconds for the counts.
+ * page load spends from the rate limit), stats every few seconds for the counts, and the
+ * API's description once, for the submit form.
  */
 export function App() {
   const retry = useRetryNotice();
@@ -43,6 +50,7 @@ export function App() {
     refreshStats();
   }, [reloadTasks, refreshStats]);
   const connection = useEvents({ onBatch: tasks.applyBatch, onResync, notBefore: retry.acceptsAt });
+  const taskForms = useTaskForms();
   const [filter, setFilter] = useState<TaskStatus | null>(null);
   const [selectedId, setSelectedId] = useState<string | null>(null);
 
@@ -50,7 +58,8 @@ export function App() {
   const allTasks = useDeferredValue(tasks.tasks);
   const rows = useMemo(() => visibleTasks(allTasks, filter), [allTasks, filter]);
   const running = useMemo(() => visibleTasks(allTasks, "processing").reverse(), [allTasks]);
-  const now = useNow(running.length > 0);
+  const waitEnds = useMemo(() => lastWaitEnds(allTasks.values()), [allTasks]);
+  const now = useNow(running.length > 0, waitEnds);
   const cancel = tasks.cancel;
   const onCancel = useCallback((taskId: string) => cancel(taskId), [cancel]);
 
@@ -98,7 +107,8 @@ export function App() {
             emptyText={emptyText} />
         </section>
         <aside className="side">
-          <SubmitTask onSubmitted={setSelectedId} onRateLimited={retry.report} />
+          <SubmitTask forms={taskForms.forms} problem={taskForms.problem} retryAt={taskForms.retryAt}
+            onSubmitted={setSelectedId} onRateLimited={retry.report} />
           {selectedId !== null && (
             <ShowTask taskId={selectedId} task={allTasks.get(selectedId)} now={now}
               onCancel={onCancel} onClose={() => setSelectedId(null)} />

@@ -1,4 +1,5 @@
 /** How times, durations and ids read in the monitor. */
+import type { Task } from "./api/types";
 
 /** Local wall-clock time, seconds included; a dash when it has not happened yet. */
 export function formatTime(iso: string | null | undefined): string {
@@ -18,13 +19,16 @@ export function formatDuration(ms: number): string {
   return `${minutes} m ${String(seconds).padStart(2, "0")} s`;
 }
 
-/** How long a task ran: start to finish, or start to now while it runs. */
+/**
+ * How long a task's last attempt ran: start to finish, or start to now while it runs.
+ * A queued task has no running attempt, even when an earlier one started (it waits for a retry).
+ */
 export function taskDuration(
-  startedAt: string | null | undefined,
-  finishedAt: string | null | undefined,
+  task: Pick<Task, "status" | "started_at" | "finished_at">,
   now: number,
 ): string {
-  if (startedAt === null || startedAt === undefined) return "—";
+  const { started_at: startedAt, finished_at: finishedAt } = task;
+  if (startedAt === null || startedAt === undefined || task.status === "queued") return "—";
   const running = finishedAt === null || finishedAt === undefined;
   const elapsed = (running ? now : Date.parse(finishedAt)) - Date.parse(startedAt);
   // A running task's clock may lag its start by a moment: show 0, not nothing.
@@ -43,4 +47,40 @@ export function formatPercent(fraction: number): string {
 export function humanize(name: string): string {
   const spaced = name.replaceAll("_", " ");
   return spaced.charAt(0).toUpperCase() + spaced.slice(1);
+}
+
+/** "12 s", "2 m 05 s", "3 h 04 m": what is left of a wait, rounded up to the second. */
+export function formatCountdown(ms: number): string {
+  const seconds = Math.max(0, Math.ceil(ms / 1_000));
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3_600) return `${Math.floor(seconds / 60)} m ${String(seconds % 60).padStart(2, "0")} s`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} m`;
+}
+
+/** "2/3": attempts started so far, of the most the task may get (one plus its retries). */
+export function formatAttempts(task: Pick<Task, "attempts" | "max_retries">): string {
+  return `${task.attempts}/${1 + task.max_retries}`;
+}
+
+/**
+ * "starts in 12 s" for a queued task waiting for its delay, "retry in 3 s" for one waiting
+ * to be tried again; null when the task may run now (or is not queued).
+ */
+export function waitText(task: Pick<Task, "status" | "run_at" | "attempts">, now: number): string | null {
+  if (task.status !== "queued") return null;
+  const left = Date.parse(task.run_at) - now;
+  if (!(left > 0)) return null;
+  return `${task.attempts > 0 ? "retry in" : "starts in"} ${formatCountdown(left)}`;
+}
+
+/** The latest moment a queued task waits for (epoch ms), so a clock ticks until then; -Infinity if none waits. */
+export function lastWaitEnds(tasks: Iterable<Task>): number {
+  let last = Number.NEGATIVE_INFINITY;
+  for (const task of tasks) {
+    if (task.status !== "queued") continue;
+    const at = Date.parse(task.run_at);
+    if (at > last) last = at;
+  }
+  return last;
 }

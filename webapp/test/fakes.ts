@@ -18,6 +18,11 @@ export function makeTask(overrides: Partial<Task> = {}): Task {
     progress: 0,
     result: null,
     error: null,
+    priority: 0,
+    run_at: overrides.created_at ?? "2026-11-28T06:00:00Z",
+    timeout: null,
+    max_retries: 0,
+    attempts: 0,
     ...overrides,
   };
 }
@@ -26,6 +31,7 @@ const STATUS_OF: Record<Exclude<TaskEventKind, "removed">, TaskStatus> = {
   submitted: "queued",
   started: "processing",
   progress: "processing",
+  retrying: "queued",
   completed: "completed",
   failed: "failed",
   cancelled: "cancelled",
@@ -36,7 +42,9 @@ export function makeEvent(kind: TaskEventKind, task: Task, id = "1"): TaskEvent 
   if (kind === "removed") {
     return { id, kind, task_id: task.task_id, status: null, progress: null, task: null };
   }
-  const changed: Task = { ...task, status: STATUS_OF[kind] };
+  // Each start is a new attempt, as the server counts them.
+  const attempts = kind === "started" ? task.attempts + 1 : task.attempts;
+  const changed: Task = { ...task, status: STATUS_OF[kind], attempts };
   return { id, kind, task_id: task.task_id, status: changed.status, progress: changed.progress, task: changed };
 }
 

@@ -11,7 +11,6 @@ from pydantic import BaseModel
 
 from taskmanager.actors.events import GetSubscriberCount
 from taskmanager.actors.messages import (
-    DispatcherStatus,
     GetDispatcherStatus,
     GetStoreStatus,
     StoreStatus,
@@ -59,10 +58,13 @@ class Stats(BaseModel):
     completed_per_minute: list[MinuteCount]
 
 
-async def _figures(system: ActorSystem, viewer: Viewer) -> tuple[DispatcherStatus, StoreStatus]:
-    return await asyncio.gather(
+async def _figures(system: ActorSystem, viewer: Viewer) -> tuple[tuple[int, int], StoreStatus]:
+    """The workers (in all, busy) of the whole service, and the store's figures."""
+    dispatcher, store = await asyncio.gather(
         system.dispatcher.ask(GetDispatcherStatus()), system.store.ask(GetStoreStatus(viewer))
     )
+    # With Redis the store knows every live replica's workers; else this process is all.
+    return store.workers or (dispatcher.workers, dispatcher.busy), store
 
 
 @router.get(
@@ -96,14 +98,14 @@ async def _figures(system: ActorSystem, viewer: Viewer) -> tuple[DispatcherStatu
 async def get_stats(request: Request) -> Stats:
     """The figures as JSON; not rate limited."""
     viewer = caller_of(request.scope).viewer
-    dispatcher, store = await _figures(request.app.state.system, viewer)
+    (workers, busy), store = await _figures(request.app.state.system, viewer)
     return Stats(
         # Every task waiting for a worker: ready, delayed, or waiting for a retry.
         queue_depth=store.counts[TaskStatus.QUEUED],
         workers=WorkerCounts(
-            total=dispatcher.workers,
-            busy=dispatcher.busy,
-            idle=dispatcher.workers - dispatcher.busy,
+            total=workers,
+            busy=busy,
+            idle=workers - busy,
         ),
         counts=StatusCounts(**{status.value: count for status, count in store.counts.items()}),
         completed_per_minute=[
@@ -137,7 +139,7 @@ async def get_metrics(request: Request) -> PlainTextResponse:
             media_type="application/json",
         )
     system: ActorSystem = request.app.state.system
-    dispatcher, store = await _figures(system, None)
+    (workers, busy), store = await _figures(system, None)
     subscribers = await system.events.ask(GetSubscriberCount())
     lines: list[str] = []
 
@@ -156,8 +158,8 @@ async def get_metrics(request: Request) -> PlainTextResponse:
         "gauge",
         "Workers in the pool, by state.",
         {
-            '{state="busy"}': dispatcher.busy,
-            '{state="idle"}': dispatcher.workers - dispatcher.busy,
+            '{state="busy"}': busy,
+            '{state="idle"}': workers - busy,
         },
     )
     metric(

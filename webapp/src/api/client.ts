@@ -1,5 +1,5 @@
 /** Thin fetch wrappers for the task API; every failure becomes an ApiError. */
-import type { Stats, Submitted, Task, TaskRequest, TaskType } from "./types";
+import type { Stats, Submitted, Task, TaskRequest } from "./types";
 
 /** A non-2xx answer: its status, the server's `detail`, and Retry-After when sent. */
 export class ApiError extends Error {
@@ -94,12 +94,23 @@ export function getStats(): Promise<Stats> {
 }
 
 /**
- * A submission as a person typed it. The server is the one judge of what is valid, so a
- * form may send values that do not fit TaskRequest and show the 400 `detail` it gets back.
+ * The API's own description (not rate limited): the submit form is built from it, so a
+ * task type the backend adds needs no change here.
+ */
+export function getOpenApi(init?: RequestInit): Promise<unknown> {
+  return request<unknown>("/openapi.json", init);
+}
+
+/**
+ * A submission as a person typed it into the form built from the API's description: a
+ * task type, its parameters and any job options (`priority`, `delay`...). The server is
+ * the one judge of what is valid, so a draft may hold values that do not fit TaskRequest,
+ * and the form shows the 400 `detail` it gets back.
  */
 export interface TaskDraft {
-  task_type: TaskType;
+  task_type: string;
   parameters: Record<string, unknown>;
+  [option: string]: unknown;
 }
 
 export function submitTask(body: TaskRequest | TaskDraft): Promise<Submitted> {

@@ -12,7 +12,7 @@ export interface paths {
         };
         /**
          * Stream task changes (Server-Sent Events)
-         * @description One event per change: submitted, started, progress, completed, failed, cancelled, removed. Each has a numeric `id`; reconnect with `Last-Event-ID` to get what you missed, or a `resync` event when too much was missed (reload `GET /tasks`). A `: ping` comment every 15 s keeps the connection open. Counts once against the rate limit, when it opens.
+         * @description One event per change: submitted, started, progress, retrying, completed, failed, cancelled, removed. Each has an opaque `id`; reconnect with `Last-Event-ID` to get what you missed. An id the log cannot continue exactly (too old, from before a restart, from another deployment, or malformed) gets one `resync` event first: reload `GET /tasks`. A `: ping` comment every 15 s keeps the connection open. Counts once against the rate limit, when it opens.
          */
         get: operations["stream_events"];
         put?: never;
@@ -52,7 +52,7 @@ export interface paths {
         };
         /**
          * The same figures in Prometheus text format
-         * @description Prometheus exposition format 0.0.4.
+         * @description Prometheus exposition format 0.0.4; with API keys, for admin keys only.
          */
         get: operations["get_metrics"];
         put?: never;
@@ -92,7 +92,7 @@ export interface paths {
         };
         /**
          * List tasks
-         * @description Oldest first; streamed, so long lists start arriving at once.
+         * @description Oldest first, or newest first with `order=newest`; streamed, so long lists start arriving at once. With `limit`, when more tasks match, the `Link` header names the next page (`rel="next"`): following it continues exactly where this page ended, with no task skipped or repeated while tasks come and go.
          */
         get: operations["list_tasks"];
         put?: never;
@@ -137,23 +137,50 @@ export interface components {
     schemas: {
         /**
          * ComputeSum
-         * @description Add up 1 to 10,000 finite numbers.
+         * @description Add up 1 to 10,000 finite numbers (5 s of simulated work).
          */
         ComputeSum: {
-            /** Numbers */
+            /**
+             * Numbers
+             * @description The numbers to add up
+             */
             numbers: components["schemas"]["Number"][];
         };
         /**
          * ComputeSumRequest
-         * @description Sum the numbers (5 s of simulated work).
+         * @description Add up 1 to 10,000 finite numbers (5 s of simulated work).
          */
         ComputeSumRequest: {
+            /**
+             * Delay
+             * @description Seconds to wait before the task may start (0 to 86,400)
+             * @default 0
+             */
+            delay: number;
+            /**
+             * Max Retries
+             * @description Attempts after a `timeout`, `crash` or `worker_lost` failure
+             * @default 0
+             */
+            max_retries: number;
             parameters: components["schemas"]["ComputeSum"];
+            /**
+             * Priority
+             * @description 0 to 9; higher runs first, equal priorities in submission order
+             * @default 0
+             */
+            priority: number;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
             task_type: "compute_sum";
+            /**
+             * Timeout
+             * @description Seconds an attempt may run before it fails as `timeout`
+             * @default null
+             */
+            timeout: number | null;
         };
         /**
          * ConflictBody
@@ -174,28 +201,56 @@ export interface components {
         };
         /**
          * GenerateReport
-         * @description Write a report of 1 to 10 sections under a title.
+         * @description Write a report of 1 to 10 sections under a title (5 s per section, 30 s at most).
          */
         GenerateReport: {
             /**
              * Sections
+             * @description How many sections; each takes 5 s
              * @default 3
              */
             sections: number;
-            /** Title */
+            /**
+             * Title
+             * @description The report's title
+             */
             title: string;
         };
         /**
          * GenerateReportRequest
-         * @description Write a report, 5 s per section (30 s at most).
+         * @description Write a report of 1 to 10 sections under a title (5 s per section, 30 s at most).
          */
         GenerateReportRequest: {
+            /**
+             * Delay
+             * @description Seconds to wait before the task may start (0 to 86,400)
+             * @default 0
+             */
+            delay: number;
+            /**
+             * Max Retries
+             * @description Attempts after a `timeout`, `crash` or `worker_lost` failure
+             * @default 0
+             */
+            max_retries: number;
             parameters: components["schemas"]["GenerateReport"];
+            /**
+             * Priority
+             * @description 0 to 9; higher runs first, equal priorities in submission order
+             * @default 0
+             */
+            priority: number;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
             task_type: "generate_report";
+            /**
+             * Timeout
+             * @description Seconds an attempt may run before it fails as `timeout`
+             * @default null
+             */
+            timeout: number | null;
         };
         /**
          * Health
@@ -229,22 +284,38 @@ export interface components {
             minute: string;
         };
         Number: number;
-        Parameters: components["schemas"]["ComputeSum"] | components["schemas"]["GenerateReport"] | components["schemas"]["SimulateError"];
         /** @enum {string} */
-        SimulatedError: "value_error" | "timeout" | "crash";
+        Order: "oldest" | "newest";
         /**
          * SimulateError
-         * @description Run, then fail the way ``error`` says.
+         * @description Run for 5 s, then fail the way ``error`` says.
          */
         SimulateError: {
-            /** @default value_error */
-            error: components["schemas"]["SimulatedError"];
+            /**
+             * Error
+             * @description How it fails: `value_error` is never retried, the others may be
+             * @default value_error
+             * @enum {string}
+             */
+            error: "value_error" | "timeout" | "crash";
         };
         /**
          * SimulateErrorRequest
-         * @description Run for 5 s, then fail.
+         * @description Run for 5 s, then fail the way ``error`` says.
          */
         SimulateErrorRequest: {
+            /**
+             * Delay
+             * @description Seconds to wait before the task may start (0 to 86,400)
+             * @default 0
+             */
+            delay: number;
+            /**
+             * Max Retries
+             * @description Attempts after a `timeout`, `crash` or `worker_lost` failure
+             * @default 0
+             */
+            max_retries: number;
             /**
              * @default {
              *       "error": "value_error"
@@ -252,10 +323,22 @@ export interface components {
              */
             parameters: components["schemas"]["SimulateError"];
             /**
+             * Priority
+             * @description 0 to 9; higher runs first, equal priorities in submission order
+             * @default 0
+             */
+            priority: number;
+            /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
             task_type: "simulate_error";
+            /**
+             * Timeout
+             * @description Seconds an attempt may run before it fails as `timeout`
+             * @default null
+             */
+            timeout: number | null;
         };
         /**
          * Stats
@@ -308,6 +391,12 @@ export interface components {
          */
         Task: {
             /**
+             * Attempts
+             * @description Attempts started so far
+             * @default 0
+             */
+            attempts: number;
+            /**
              * Created At
              * Format: date-time
              */
@@ -315,13 +404,31 @@ export interface components {
             error: components["schemas"]["TaskError"] | null;
             /** Finished At */
             finished_at: string | null;
-            parameters: components["schemas"]["Parameters"];
+            /**
+             * Max Retries
+             * @default 0
+             */
+            max_retries: number;
+            /** Parameters */
+            parameters: components["schemas"]["ComputeSum"] | components["schemas"]["GenerateReport"] | components["schemas"]["SimulateError"];
+            /**
+             * Priority
+             * @description 0 to 9; higher runs first
+             * @default 0
+             */
+            priority: number;
             /**
              * Progress
              * @default 0
              */
             progress: number;
             result: components["schemas"]["JSONValue"];
+            /**
+             * Run At
+             * Format: date-time
+             * @description The earliest moment the next attempt starts
+             */
+            run_at: string;
             /** Started At */
             started_at: string | null;
             status: components["schemas"]["TaskStatus"];
@@ -331,6 +438,11 @@ export interface components {
              */
             task_id: string;
             task_type: components["schemas"]["TaskType"];
+            /**
+             * Timeout
+             * @description Seconds an attempt may run
+             */
+            timeout: number | null;
         };
         /**
          * TaskError
@@ -349,7 +461,10 @@ export interface components {
          * @enum {string}
          */
         TaskStatus: "queued" | "processing" | "completed" | "failed" | "cancelled";
-        /** @enum {string} */
+        /**
+         * TaskType
+         * @enum {string}
+         */
         TaskType: "compute_sum" | "generate_report" | "simulate_error";
         /**
          * WorkerCounts
@@ -380,7 +495,7 @@ export interface operations {
             };
             header?: {
                 /** @description Resume after this event */
-                "Last-Event-ID"?: number;
+                "Last-Event-ID"?: string;
             };
             path?: never;
             cookie?: never;
@@ -396,9 +511,9 @@ export interface operations {
                     /**
                      * @example retry: 2000
                      *
-                     *     id: 7
+                     *     id: 9f3c2a7e-7
                      *     event: completed
-                     *     data: {"id":7,"kind":"completed","task_id":"3f2b8c1e-...","status":"completed","progress":1.0,"task":{"task_id":"3f2b8c1e-...","status":"completed"}}
+                     *     data: {"id":"9f3c2a7e-7","kind":"completed","task_id":"3f2b8c1e-...","status":"completed","progress":1.0,"task":{"task_id":"3f2b8c1e-...","status":"completed"}}
                      *
                      *     : ping
                      */
@@ -406,13 +521,13 @@ export interface operations {
                         /** @description The event as JSON (`kind`, `task_id`, `status`, `progress`, `task`) */
                         data: string;
                         /** @enum {string} */
-                        event: "submitted" | "started" | "progress" | "completed" | "failed" | "cancelled" | "removed" | "resync";
-                        /** @description The event's number, for `Last-Event-ID` */
+                        event: "submitted" | "started" | "progress" | "retrying" | "completed" | "failed" | "cancelled" | "removed" | "resync";
+                        /** @description Opaque; send it back as `Last-Event-ID` */
                         id?: string;
                     };
                 };
             };
-            /** @description A malformed task id or Last-Event-ID */
+            /** @description A malformed task id */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -486,6 +601,15 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description With API keys: a key that is not an admin's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_stats: {
@@ -538,10 +662,16 @@ export interface operations {
     list_tasks: {
         parameters: {
             query?: {
-                /** @description At most this many */
+                /** @description Where the previous page ended: take it from the `Link` header */
+                cursor?: string | null;
+                /** @description At most this many, with a next page */
                 limit?: number | null;
+                /** @description `oldest` first (default) or `newest` */
+                order?: components["schemas"]["Order"];
                 /** @description Only tasks in this status */
                 status?: components["schemas"]["TaskStatus"] | null;
+                /** @description Only tasks of this type */
+                task_type?: components["schemas"]["TaskType"] | null;
             };
             header?: never;
             path?: never;
@@ -552,13 +682,15 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The next page: `</tasks?...&cursor=...>; rel="next"` */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Task"][];
                 };
             };
-            /** @description Unknown status or limit out of range */
+            /** @description Unknown status, order or type, limit out of range, or a bad cursor */
             400: {
                 headers: {
                     [name: string]: unknown;

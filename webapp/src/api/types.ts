@@ -5,9 +5,7 @@ type Schemas = components["schemas"];
 
 export type Task = Schemas["Task"];
 export type TaskStatus = Schemas["TaskStatus"];
-export type TaskType = Schemas["TaskType"];
 export type TaskRequest = Schemas["TaskRequest"];
-export type SimulatedError = Schemas["SimulatedError"];
 export type Submitted = Schemas["Submitted"];
 export type ErrorBody = Schemas["ErrorBody"];
 export type Stats = Schemas["Stats"];
@@ -20,8 +18,6 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
   "failed",
   "cancelled",
 ];
-export const TASK_TYPES: readonly TaskType[] = ["compute_sum", "generate_report", "simulate_error"];
-export const SIMULATED_ERRORS: readonly SimulatedError[] = ["value_error", "timeout", "crash"];
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["completed", "failed", "cancelled"]);
 
 /** The SSE event names `GET /events` documents. */
@@ -36,6 +32,7 @@ const EVENT_KIND_SET = {
   submitted: true,
   started: true,
   progress: true,
+  retrying: true,
   completed: true,
   failed: true,
   cancelled: true,

@@ -69,6 +69,16 @@ describe("useEvents", () => {
     expect(warn).toHaveBeenCalledTimes(1);
   });
 
+  it("passes a retrying event on, with the task waiting for its next attempt", () => {
+    const { batches } = setup();
+    const task = makeTask({ status: "processing", attempts: 1, max_retries: 1 });
+    act(() => {
+      FakeEventSource.latest().emit("retrying", makeEvent("retrying", task, "9f3c2a7e-12"));
+      vi.advanceTimersByTime(100);
+    });
+    expect(batches.flat()).toMatchObject([{ kind: "retrying", id: "9f3c2a7e-12", task: { status: "queued", attempts: 1 } }]);
+  });
+
   it("drops buffered events and asks for a reload on resync", () => {
     const { batches, onResync } = setup();
     const source = FakeEventSource.latest();

@@ -65,6 +65,17 @@ describe("the counts between two /stats answers", () => {
     expect(figures.queueDepth).toBe(3);
   });
 
+  it("move a retried task from processing back to queued, held or not", () => {
+    const held = makeTask({ status: "processing", attempts: 1, max_retries: 1 });
+    const unseen = makeTask({ status: "processing", attempts: 1, max_retries: 1 });
+    const { since } = follow(tasksFromSnapshot([held]), [
+      [makeEvent("retrying", held), makeEvent("retrying", unseen)],
+    ]);
+    const figures = liveFigures(stats({ queued: 0, processing: 3 }), since);
+    expect(figures.counts).toMatchObject({ queued: 2, processing: 1 });
+    expect(figures.queueDepth).toBe(2);
+  });
+
   it("take a removed task off its status when the monitor held it", () => {
     const done = makeTask({ status: "failed", progress: 1 });
     const { since } = follow(tasksFromSnapshot([done]), [[makeEvent("removed", done)]]);

@@ -38,6 +38,7 @@ function statusBefore(event: TaskEvent): TaskStatus | null | undefined {
     case "started":
       return "queued";
     case "progress":
+    case "retrying":
     case "completed":
       return "processing";
     case "failed":

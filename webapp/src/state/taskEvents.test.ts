@@ -40,6 +40,30 @@ describe("applyEvents", () => {
     expect(after.get(task.task_id)?.progress).toBe(0.6);
   });
 
+  it("puts a task back to queued on a retry, with its attempts and last error", () => {
+    const task = makeTask({ max_retries: 1 });
+    const crash = { type: "crash", message: "the worker crashed" };
+    let tasks = applyEvents(new Map(), [makeEvent("submitted", task), makeEvent("started", task)]);
+    const running = tasks.get(task.task_id)!;
+    expect(running).toMatchObject({ status: "processing", attempts: 1 });
+    const retryAt = "2026-11-28T06:00:09Z";
+    tasks = applyEvents(tasks, [makeEvent("retrying", { ...running, error: crash, run_at: retryAt })]);
+    expect(tasks.get(task.task_id)).toMatchObject({ status: "queued", attempts: 1, error: crash, run_at: retryAt });
+    tasks = applyEvents(tasks, [makeEvent("started", tasks.get(task.task_id)!)]);
+    expect(tasks.get(task.task_id)).toMatchObject({ status: "processing", attempts: 2 });
+  });
+
+  it("keeps a running attempt when the view of it waiting for that attempt arrives late", () => {
+    const waiting = makeTask({ attempts: 1, error: { type: "crash", message: "crashed" }, max_retries: 2 });
+    const second = { ...waiting, status: "processing" as const, attempts: 2 };
+    const tasks = tasksFromSnapshot([second]);
+    expect(applyEvents(tasks, [makeEvent("retrying", waiting)])).toBe(tasks);
+    // The snapshot crossed the retry on the wire: the retry wins over the attempt it ended.
+    const first = { ...waiting, status: "processing" as const, error: null };
+    const merged = mergeSnapshot(tasksFromSnapshot([waiting]), [first], new Set());
+    expect(merged.get(waiting.task_id)?.status).toBe("queued");
+  });
+
   it("forgets a removed task", () => {
     const task = makeTask({ status: "completed" });
     const tasks = applyEvents(tasksFromSnapshot([task]), [makeEvent("removed", task)]);

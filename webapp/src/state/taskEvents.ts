@@ -59,15 +59,29 @@ export function mergeSnapshot(current: TaskMap, snapshot: readonly Task[], touch
 }
 
 /**
+ * How far along its life a view of a task is: queued before attempt n+1 (2n), running
+ * attempt n (2n-1), finished (last). A retry puts a task back to `queued` with more
+ * attempts, which is later than the attempt that failed.
+ */
+function stage(task: Task): number {
+  if (TERMINAL_STATUSES.has(task.status)) return Number.POSITIVE_INFINITY;
+  const attempts = task.attempts ?? 0;
+  return task.status === "processing" ? 2 * Math.max(1, attempts) - 1 : 2 * attempts;
+}
+
+/**
  * The newer of two views of one task. Events and the snapshot can cross on the wire, so
- * an older view never wins: a terminal task stays terminal, and progress never goes back.
+ * an older view never wins: a terminal task stays terminal, a running attempt does not go
+ * back to waiting for itself, and progress never goes back within one attempt.
  */
 export function newerTask(current: Task | undefined, incoming: Task): Task {
   if (current === undefined) return incoming;
-  const currentDone = TERMINAL_STATUSES.has(current.status);
-  if (currentDone && !TERMINAL_STATUSES.has(incoming.status)) return current;
-  if (!currentDone && current.status === "processing" && incoming.status === "queued") return current;
-  if (current.status === incoming.status && incoming.progress < current.progress) return current;
+  const currentStage = stage(current);
+  const incomingStage = stage(incoming);
+  if (incomingStage < currentStage) return current;
+  if (incomingStage === currentStage && current.status === incoming.status && incoming.progress < current.progress) {
+    return current;
+  }
   return incoming;
 }
 

@@ -1,11 +1,17 @@
-import { useState, type FormEvent, type ReactNode } from "react";
-import { ApiError, submitTask, type TaskDraft } from "../../api/client";
-import type { SimulatedError, TaskType } from "../../api/types";
-import { SIMULATED_ERRORS, TASK_TYPES } from "../../api/types";
-import { humanize } from "../../format";
-import { splitDetail, type FieldErrors } from "./fieldErrors";
+import { useState, type FormEvent } from "react";
+import { ApiError, submitTask } from "../../api/client";
+import { formatTime, humanize } from "../../format";
+import { draftOf, splitDetail, type FieldErrors, type FieldTexts } from "../../state/taskDraft";
+import type { TaskForm } from "../../state/taskForms";
+import { EditField, ShowFieldError } from "./EditField";
+import { ShowDescription, plainDescription } from "./ShowDescription";
 
 export interface SubmitTaskProps {
+  /** One form per task type, read from the API's description; null while it loads. */
+  forms: readonly TaskForm[] | null;
+  /** Why the task types could not be read yet, and when they are asked for again (epoch ms). */
+  problem?: string | null;
+  retryAt?: number | null;
   /** Called with the new task's id once the server accepted it. */
   onSubmitted?: (taskId: string) => void;
   /** Called on a 429 so the monitor can say when to retry. */
@@ -15,45 +21,46 @@ export interface SubmitTaskProps {
 }
 
 /**
- * Numbers as typed, split on commas or spaces. A word that is not a number is sent as it
- * is, so the server (the one judge of valid input) names the exact element that is wrong.
+ * The submit form: a tab per task type and a field per parameter and job option, all from
+ * the API's description. The server's 400 `detail` is shown beside the fields it names.
  */
-export function parseNumbers(text: string): (number | string)[] {
-  return text
-    .split(/[\s,;]+/)
-    .filter((token) => token !== "")
-    .map((token) => {
-      const value = Number(token);
-      return Number.isFinite(value) ? value : token;
-    });
-}
-
-/** Sections as typed: a whole number when it is one, otherwise the text for the server to refuse. */
-function parseSections(text: string): number | string {
-  const value = Number(text);
-  return text.trim() !== "" && Number.isInteger(value) ? value : text;
-}
-
-/** A form for each task type; the server's 400 `detail` is shown beside the field it names. */
-export function SubmitTask({ onSubmitted, onRateLimited, send = submitTask }: SubmitTaskProps) {
-  const [taskType, setTaskType] = useState<TaskType>("compute_sum");
-  const [numbers, setNumbers] = useState("1, 2, 3");
-  const [title, setTitle] = useState("Quarterly report");
-  const [sections, setSections] = useState("3");
-  const [errorKind, setErrorKind] = useState<SimulatedError>("value_error");
+export function SubmitTask({ forms, problem = null, retryAt = null, onSubmitted, onRateLimited, send = submitTask }: SubmitTaskProps) {
+  const [chosen, setChosen] = useState<string | null>(null);
+  // What was typed, by task type and field path; a field not typed in shows its initial text.
+  const [texts, setTexts] = useState<Readonly<Record<string, FieldTexts>>>({});
   const [errors, setErrors] = useState<FieldErrors>({});
   const [sending, setSending] = useState(false);
   const [accepted, setAccepted] = useState<string | null>(null);
 
-  const draft = (): TaskDraft => {
-    switch (taskType) {
-      case "compute_sum":
-        return { task_type: taskType, parameters: { numbers: parseNumbers(numbers) } };
-      case "generate_report":
-        return { task_type: taskType, parameters: { title, sections: parseSections(sections) } };
-      case "simulate_error":
-        return { task_type: taskType, parameters: { error: errorKind } };
-    }
+  const header = (
+    <header className="panel__header">
+      <h2>Submit a task</h2>
+    </header>
+  );
+  if (forms === null || forms.length === 0) {
+    const again = retryAt === null ? "" : ` Asked for again at ${formatTime(new Date(retryAt).toISOString())}.`;
+    return (
+      <section className="panel" aria-label="Submit a task">
+        {header}
+        {problem === null ? (
+          <p className="muted" role="status">Loading task types…</p>
+        ) : (
+          <p className="notice notice--warning" role="status" data-testid="forms-unavailable">
+            The task types could not be read from the API ({problem}).{again}
+          </p>
+        )}
+      </section>
+    );
+  }
+
+  const form = forms.find((candidate) => candidate.taskType === chosen) ?? forms[0]!;
+  const typed = texts[form.taskType] ?? {};
+  const textOf = (path: string, initial: string): string => typed[path] ?? initial;
+  const fields = [...form.parameters, ...form.options];
+  const label = humanize(form.taskType);
+
+  const edit = (path: string, text: string): void => {
+    setTexts((current) => ({ ...current, [form.taskType]: { ...current[form.taskType], [path]: text } }));
   };
 
   const submit = (event: FormEvent<HTMLFormElement>): void => {
@@ -61,7 +68,7 @@ export function SubmitTask({ onSubmitted, onRateLimited, send = submitTask }: Su
     setSending(true);
     setErrors({});
     setAccepted(null);
-    send(draft())
+    send(draftOf(form, typed))
       .then((submitted) => {
         setAccepted(submitted.task_id);
         onSubmitted?.(submitted.task_id);
@@ -72,65 +79,53 @@ export function SubmitTask({ onSubmitted, onRateLimited, send = submitTask }: Su
           return;
         }
         if (reason.isRateLimited) onRateLimited?.(reason);
-        setErrors(reason.status === 400 ? splitDetail(reason.detail) : { form: reason.detail });
+        setErrors(reason.status === 400 ? splitDetail(reason.detail, fields) : { form: reason.detail });
       })
       .finally(() => setSending(false));
   };
 
-  const chooseType = (next: TaskType): void => {
-    setTaskType(next);
+  const chooseType = (next: string): void => {
+    setChosen(next);
     setErrors({});
     setAccepted(null);
   };
 
+  const optionErrors = form.options.filter((field) => errors[field.path] !== undefined);
   return (
     <section className="panel" aria-label="Submit a task">
-      <header className="panel__header">
-        <h2>Submit a task</h2>
-      </header>
+      {header}
       <div className="tabs" role="tablist" aria-label="Task type">
-        {TASK_TYPES.map((type) => (
-          <button key={type} type="button" role="tab" aria-selected={taskType === type}
-            className="tab" onClick={() => chooseType(type)}>
-            {humanize(type)}
+        {forms.map((candidate) => (
+          <button key={candidate.taskType} type="button" role="tab" aria-selected={candidate === form}
+            className="tab" onClick={() => chooseType(candidate.taskType)} title={plainDescription(candidate.description)}>
+            {humanize(candidate.taskType)}
           </button>
         ))}
       </div>
-      <form className="form" onSubmit={submit} noValidate aria-label={`Submit ${humanize(taskType)}`}>
-        {taskType === "compute_sum" && (
-          <Field id="numbers" label="Numbers" hint="Separated by commas or spaces" error={errors.numbers}>
-            <input id="numbers" name="numbers" value={numbers} onChange={(event) => setNumbers(event.target.value)}
-              aria-invalid={errors.numbers !== undefined} aria-describedby="numbers-error" />
-          </Field>
-        )}
-        {taskType === "generate_report" && (
-          <>
-            <Field id="title" label="Title" hint="1 to 200 characters" error={errors.title}>
-              <input id="title" name="title" value={title} onChange={(event) => setTitle(event.target.value)}
-                aria-invalid={errors.title !== undefined} aria-describedby="title-error" />
-            </Field>
-            <Field id="sections" label="Sections" hint="1 to 10; 5 s each" error={errors.sections}>
-              <input id="sections" name="sections" type="number" min={1} max={10} value={sections}
-                onChange={(event) => setSections(event.target.value)}
-                aria-invalid={errors.sections !== undefined} aria-describedby="sections-error" />
-            </Field>
-          </>
-        )}
-        {taskType === "simulate_error" && (
-          <Field id="error" label="Error kind" hint="How the task will fail" error={errors.error}>
-            <select id="error" name="error" value={errorKind}
-              onChange={(event) => setErrorKind(event.target.value as SimulatedError)}
-              aria-invalid={errors.error !== undefined} aria-describedby="error-error">
-              {SIMULATED_ERRORS.map((kind) => (
-                <option key={kind} value={kind}>{kind}</option>
+      <form className="form" onSubmit={submit} noValidate aria-label={`Submit ${label}`}>
+        {form.description !== "" && <p className="muted form__about"><ShowDescription text={form.description} /></p>}
+        {form.parameters.map((field) => (
+          <EditField key={field.path} field={field} text={textOf(field.path, field.initial)}
+            error={errors[field.path]} onChange={edit} />
+        ))}
+        {form.options.length > 0 && (
+          <fieldset className="options">
+            <legend>Options</legend>
+            <div className="options__row">
+              {form.options.map((field) => (
+                <EditField key={field.path} field={field} text={textOf(field.path, field.initial)}
+                  error={errors[field.path]} onChange={edit} compact />
               ))}
-            </select>
-          </Field>
+            </div>
+            {optionErrors.map((field) => (
+              <ShowFieldError key={field.path} field={field} error={errors[field.path]!} />
+            ))}
+          </fieldset>
         )}
         {errors.form !== undefined && <p className="field-error" role="alert" data-testid="form-error">{errors.form}</p>}
         <div className="form__actions">
           <button type="submit" className="button button--primary" disabled={sending}>
-            {sending ? "Submitting…" : `Submit ${humanize(taskType).toLowerCase()}`}
+            {sending ? "Submitting…" : `Submit ${label.toLowerCase()}`}
           </button>
           {accepted !== null && (
             <span className="accepted" role="status">Queued <span className="mono">{accepted.slice(0, 8)}</span></span>
@@ -138,27 +133,5 @@ export function SubmitTask({ onSubmitted, onRateLimited, send = submitTask }: Su
         </div>
       </form>
     </section>
-  );
-}
-
-interface FieldProps {
-  id: string;
-  label: string;
-  hint: string;
-  error: string | undefined;
-  children: ReactNode;
-}
-
-function Field({ id, label, hint, error, children }: FieldProps) {
-  return (
-    <div className={error === undefined ? "field" : "field field--invalid"}>
-      <label htmlFor={id}>{label}</label>
-      {children}
-      {error === undefined ? (
-        <span className="field-hint">{hint}</span>
-      ) : (
-        <span className="field-error" id={`${id}-error`} role="alert" data-testid={`${id}-error`}>{error}</span>
-      )}
-    </div>
   );
 }

@@ -50,6 +50,21 @@ describe("ListTasks", () => {
     expect(within(row).getByText("12.5 s")).toBeInTheDocument();
   });
 
+  it("shows priority, attempts of the most allowed, and a countdown for a task that waits", () => {
+    const now = Date.parse("2026-11-28T06:00:00Z");
+    const delayed = makeTask({ priority: 9, run_at: "2026-11-28T06:00:12Z" });
+    const retrying = makeTask({ attempts: 2, max_retries: 2, run_at: "2026-11-28T06:00:04Z" });
+    const due = makeTask({ run_at: "2026-11-28T05:59:59Z" });
+    render(<ListTasks tasks={[delayed, retrying, due]} selectedId={null} onSelect={vi.fn()} onCancel={vi.fn()} now={now} />);
+    const row = (task: Task) => within(document.querySelector<HTMLElement>(`tr[data-task-id="${task.task_id}"]`)!);
+    expect(row(delayed).getByTestId("priority")).toHaveTextContent("9");
+    expect(row(delayed).getByTestId("countdown")).toHaveTextContent("starts in 12 s");
+    expect(row(retrying).getByTestId("attempts")).toHaveTextContent("2/3");
+    expect(row(retrying).getByTestId("countdown")).toHaveTextContent("retry in 4 s");
+    expect(row(due).queryByTestId("countdown")).toBeNull();
+    expect(row(due).getByRole("progressbar")).toBeInTheDocument();
+  });
+
   it("selects a row by click or by keyboard", async () => {
     const [first, second] = [makeTask(), makeTask()];
     const onSelect = vi.fn();

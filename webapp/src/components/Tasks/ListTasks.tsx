@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState, type ReactNode, type UIEvent } from "react";
 import type { Task } from "../../api/types";
-import { formatTime, humanize, shortId, taskDuration } from "../../format";
+import { formatAttempts, formatTime, humanize, shortId, taskDuration, waitText } from "../../format";
 import { CancelTask } from "./CancelTask";
+import { ShowCountdown } from "./ShowCountdown";
 import { ShowProgress } from "./ShowProgress";
 import { ShowStatus } from "./ShowStatus";
 
@@ -11,7 +12,7 @@ export interface ListTasksProps {
   selectedId: string | null;
   onSelect: (taskId: string) => void;
   onCancel: (taskId: string) => Promise<unknown>;
-  /** Epoch ms used for the running tasks' durations. */
+  /** Epoch ms used for the running tasks' durations and the waiting tasks' countdowns. */
   now: number;
   /** What to say when there are no rows. */
   emptyText?: ReactNode;
@@ -60,15 +61,21 @@ export function ListTasks({
       <table className="tasks" aria-label="Tasks" aria-rowcount={tasks.length + 1}>
         <thead>
           <tr>
-            <th scope="col">ID</th>
-            <th scope="col">Type</th>
-            <th scope="col">Status</th>
+            <th scope="col" className="col-id">ID</th>
+            <th scope="col" className="col-type">Type</th>
+            <th scope="col" className="col-status">Status</th>
+            <th scope="col" className="col-priority num" title="Priority: higher runs first">
+              <abbr title="Priority">Pri</abbr>
+            </th>
+            <th scope="col" className="col-attempts num" title="Attempts started, of one plus the retries allowed">
+              Attempts
+            </th>
             <th scope="col" className="col-progress">Progress</th>
-            <th scope="col">Created</th>
-            <th scope="col">Started</th>
-            <th scope="col">Finished</th>
-            <th scope="col" className="num">Duration</th>
-            <th scope="col"><span className="visually-hidden">Actions</span></th>
+            <th scope="col" className="col-time">Created</th>
+            <th scope="col" className="col-time">Started</th>
+            <th scope="col" className="col-time">Finished</th>
+            <th scope="col" className="col-duration num">Duration</th>
+            <th scope="col" className="col-actions"><span className="visually-hidden">Actions</span></th>
           </tr>
         </thead>
         <tbody>
@@ -94,11 +101,20 @@ export function ListTasks({
               <td className="mono" title={task.task_id}>{shortId(task.task_id)}</td>
               <td>{humanize(task.task_type)}</td>
               <td><ShowStatus status={task.status} /></td>
-              <td className="col-progress"><ShowProgress progress={task.progress} status={task.status} /></td>
+              <td className="mono num" data-testid="priority">{task.priority}</td>
+              <td className="mono num" data-testid="attempts">{formatAttempts(task)}</td>
+              <td className="col-progress">
+                {/* A task waiting for its delay or a retry says how long, instead of 0 %. */}
+                {waitText(task, now) === null ? (
+                  <ShowProgress progress={task.progress} status={task.status} />
+                ) : (
+                  <ShowCountdown task={task} now={now} />
+                )}
+              </td>
               <td className="mono">{formatTime(task.created_at)}</td>
               <td className="mono">{formatTime(task.started_at)}</td>
               <td className="mono">{formatTime(task.finished_at)}</td>
-              <td className="mono num">{taskDuration(task.started_at, task.finished_at, now)}</td>
+              <td className="mono num">{taskDuration(task, now)}</td>
               <td className="actions"><CancelTask task={task} onCancel={onCancel} compact /></td>
             </tr>
           ))}

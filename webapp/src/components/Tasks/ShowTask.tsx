@@ -1,6 +1,7 @@
 import type { Task } from "../../api/types";
-import { formatTime, humanize, taskDuration } from "../../format";
+import { formatAttempts, formatTime, humanize, taskDuration, waitText } from "../../format";
 import { CancelTask } from "./CancelTask";
+import { ShowCountdown } from "./ShowCountdown";
 import { ShowProgress } from "./ShowProgress";
 import { ShowStatus } from "./ShowStatus";
 
@@ -13,7 +14,14 @@ export interface ShowTaskProps {
   onClose: () => void;
 }
 
-/** The detail panel: everything about one task, with its parameters and outcome. */
+/** A queued task with an error waits for a retry: the error is its last attempt's. */
+function errorHeading(task: Task, now: number): string {
+  if (task.status !== "queued") return "Error";
+  const wait = waitText(task, now);
+  return wait === null ? "Last error" : `Last error, ${wait}`;
+}
+
+/** The detail panel: everything about one task, with its parameters, options and outcome. */
 export function ShowTask({ taskId, task, now, onCancel, onClose }: ShowTaskProps) {
   return (
     <section className="panel detail" aria-label="Task details">
@@ -42,7 +50,19 @@ export function ShowTask({ taskId, task, now, onCancel, onClose }: ShowTaskProps
             <dt>Finished</dt>
             <dd className="mono">{formatTime(task.finished_at)}</dd>
             <dt>Duration</dt>
-            <dd className="mono">{taskDuration(task.started_at, task.finished_at, now)}</dd>
+            <dd className="mono">{taskDuration(task, now)}</dd>
+            <dt>Priority</dt>
+            <dd className="mono" data-testid="task-priority">{task.priority}</dd>
+            <dt>Attempts</dt>
+            <dd className="mono" data-testid="task-attempts">{formatAttempts(task)}</dd>
+            <dt>Max retries</dt>
+            <dd className="mono">{task.max_retries}</dd>
+            <dt>Timeout</dt>
+            <dd className="mono">{task.timeout === null ? "none" : `${task.timeout} s`}</dd>
+            <dt>Run at</dt>
+            <dd className="mono" data-testid="task-run-at">
+              {formatTime(task.run_at)} <ShowCountdown task={task} now={now} />
+            </dd>
           </dl>
           <h3>Parameters</h3>
           <pre className="json">{JSON.stringify(task.parameters, null, 2)}</pre>
@@ -54,7 +74,7 @@ export function ShowTask({ taskId, task, now, onCancel, onClose }: ShowTaskProps
           )}
           {task.error != null && (
             <>
-              <h3>Error</h3>
+              <h3>{errorHeading(task, now)}</h3>
               <p className="error-box" data-testid="task-error">
                 <strong>{task.error.type}</strong>: {task.error.message}
               </p>

@@ -1,0 +1,216 @@
+"""The event log in Redis: a stream every script appends to, read by every replica.
+
+Event ids are ``<epoch>-<stream id>``. The epoch is a random name kept beside the stream;
+when Redis loses both (a restart without persistence), a new epoch is made, and an id
+from before is answered with a resync, never continued by unrelated events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, Final
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from taskmanager.actors.events import Change, EventKind, LogStarted, Published
+from taskmanager.actors.redis.connection import READ_BLOCK_MS, is_unreachable, reachable
+from taskmanager.actors.redis.records import parse_parameters, task_from
+from taskmanager.actors.redis.store import Seen
+from taskmanager.actors.runtime import Actor, ActorStoppedError
+from taskmanager.actors.tasktypes import TaskParameters
+
+logger = logging.getLogger(__name__)
+
+#: Most events a replay reads; a client further behind than this resyncs.
+REPLAY_LIMIT: Final = 10_000
+#: Events read per call while following the stream.
+READ_BATCH: Final = 500
+#: Parameters kept for tasks seen recently, so events need not carry them.
+PARAMETER_CACHE: Final = 20_000
+RECONNECT_SECONDS: Final = 0.25
+_STREAM_ID: Final = re.compile(r"\d{1,20}-\d{1,20}")
+
+
+def _order(stream_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = stream_id.partition("-")
+    return int(milliseconds), int(sequence)
+
+
+class RedisLog:
+    """Replays from the stream for a client that resumes (on any replica)."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._stream = f"{prefix}:events"
+        self._epoch_key = f"{prefix}:epoch"
+        self._epoch = ""
+        self.parameters: OrderedDict[UUID, TaskParameters] = OrderedDict()
+
+    @property
+    def stream(self) -> str:
+        """The stream's key."""
+        return self._stream
+
+    @property
+    def epoch(self) -> str:
+        """The stream's name, as the reader last read it."""
+        return self._epoch
+
+    async def open(self) -> tuple[str, str | None]:
+        """The epoch (made if there is none) and the newest event's stream id."""
+        with reachable():
+            await self._redis.set(self._epoch_key, secrets.token_hex(4), nx=True)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.get(self._epoch_key)
+                pipe.xrevrange(self._stream, count=1)
+                epoch, newest = await pipe.execute()
+        self._epoch = epoch
+        return epoch, newest[0][0] if newest else None
+
+    async def since(self, last_event_id: str, up_to: str | None) -> list[Change] | None:
+        """The changes after ``last_event_id`` up to ``up_to``, or None if not exactly known."""
+        epoch, _, after = last_event_id.partition("-")
+        if epoch != self._epoch or not _STREAM_ID.fullmatch(after):
+            return None  # malformed, another deployment, or before the log was lost
+        if up_to is None:
+            return None  # nothing was published in this log yet: from its future
+        up_to = up_to.partition("-")[2]
+        if _order(after) > _order(up_to):
+            return None  # from the future of this log
+        with reachable():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xrange(self._stream, count=1)
+                pipe.xrange(self._stream, f"({after}", up_to, count=REPLAY_LIMIT + 1)
+                oldest, entries = await pipe.execute()
+        if not oldest or _order(after) < _order(oldest[0][0]):
+            return None  # older than what the stream keeps: events may have been trimmed
+        if len(entries) > REPLAY_LIMIT:
+            return None
+        return await self.changes(entries)
+
+    async def changes(self, entries: Sequence[tuple[str, dict[str, str]]]) -> list[Change]:
+        """Stream entries as changes; parameters come from the cache or the records."""
+        missing = {
+            UUID(fields["i"])
+            for _, fields in entries
+            if "status" in fields and UUID(fields["i"]) not in self.parameters
+        }
+        if missing:
+            ordered = sorted(missing)
+            with reachable():
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for task_id in ordered:
+                        pipe.hmget(f"{self._prefix}:task:{task_id}", "type", "params")
+                    found = await pipe.execute()
+            for task_id, (task_type, params) in zip(ordered, found, strict=True):
+                if params is not None:
+                    self._remember(task_id, parse_parameters(task_type, params))
+        result = []
+        for stream_id, fields in entries:
+            task_id = UUID(fields["i"])
+            kind: EventKind = fields["k"]  # type: ignore[assignment]
+            task = None
+            if "status" in fields and (parameters := self.parameters.get(task_id)) is not None:
+                task = task_from(fields, parameters)
+            if kind == "removed":
+                self.parameters.pop(task_id, None)
+            result.append(
+                Change(f"{self._epoch}-{stream_id}", kind, task_id, task, fields["o"] or None)
+            )
+        return result
+
+    def _remember(self, task_id: UUID, parameters: TaskParameters) -> None:
+        self.parameters[task_id] = parameters
+        self.parameters.move_to_end(task_id)
+        while len(self.parameters) > PARAMETER_CACHE:
+            self.parameters.popitem(last=False)
+
+
+class EventReader(Actor):
+    """Follows the stream, and tells every change, from every replica, in order.
+
+    The hub gets them for the event streams; the store gateway for the long-polls and
+    the dispatcher.
+    """
+
+    def __init__(self, redis: Redis, log: RedisLog) -> None:
+        super().__init__("event-reader")
+        self._redis = redis
+        self._log = log
+        self._hub: Actor | None = None
+        self._store: Actor | None = None
+        self._reading: asyncio.Task[None] | None = None
+        self.connected = False
+
+    def attach(self, *, hub: Actor, store: Actor) -> None:
+        """Whom to tell; call before the reader starts."""
+        self._hub, self._store = hub, store
+
+    async def on_start(self) -> None:
+        """Start reading."""
+        self._reading = asyncio.create_task(self._read_forever(), name="event-reader:read")
+
+    async def receive(self, message: Any) -> Any:  # noqa: ANN401
+        """The reader takes no messages: it only reads."""
+        raise TypeError(f"event reader got an unknown message {message!r}")
+
+    async def on_stop(self) -> None:
+        """Stop reading."""
+        if self._reading is not None:
+            self._reading.cancel()
+            await asyncio.wait({self._reading})
+
+    async def _read_forever(self) -> None:
+        assert self._hub is not None  # noqa: S101 - attached before start
+        assert self._store is not None  # noqa: S101
+        stream = self._log.stream
+        last: str | None = None
+        epoch = ""
+        while True:
+            try:
+                if not self.connected:
+                    new_epoch, newest = await self._log.open()
+                    if new_epoch != epoch:
+                        if epoch:
+                            logger.warning("the event log started over (Redis lost it)")
+                        epoch, last = new_epoch, newest
+                        self._tell(self._hub, LogStarted(_full(epoch, last)))
+                    self.connected = True
+                    logger.info("following the event log from %s", last or "its start")
+                with reachable():
+                    answer: Any = await self._redis.xread(
+                        {stream: last or "0-0"}, count=READ_BATCH, block=READ_BLOCK_MS
+                    )
+                if not answer:
+                    continue
+                entries: list[tuple[str, dict[str, str]]] = answer[0][1]
+                changes = tuple(await self._log.changes(entries))
+                last = entries[-1][0]
+                self._tell(self._hub, Published(changes))
+                self._tell(self._store, Seen(changes))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if not is_unreachable(error):
+                    logger.exception("the event reader failed; it starts again")
+                elif self.connected:
+                    logger.warning("the event reader lost Redis; it reconnects: %s", error)
+                self.connected = False
+                await asyncio.sleep(RECONNECT_SECONDS)
+
+    @staticmethod
+    def _tell(actor: Actor, message: object) -> None:
+        with contextlib.suppress(ActorStoppedError):
+            actor.tell(message)
+
+
+def _full(epoch: str, stream_id: str | None) -> str | None:
+    return None if stream_id is None else f"{epoch}-{stream_id}"

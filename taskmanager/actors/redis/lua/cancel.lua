@@ -1,0 +1,23 @@
+-- Cancel a queued or processing task. The replica running it sees the event and stops
+-- the job; its late report then finds the task cancelled and changes nothing.
+-- ARGV: 4 id, 5 viewer ('' for every task), 6 result TTL µs
+local id, viewer = ARGV[4], ARGV[5]
+local key = task_key(id)
+local f = redis.call('HMGET', key, 'status', 'owner', 'seq', 'lease')
+if not f[1] or (viewer ~= '' and f[2] ~= viewer) then
+  return false
+end
+if TERMINAL[f[1]] then
+  return redis.call('HGETALL', key)
+end
+redis.call('ZREM', P .. ':ready', id)
+redis.call('ZREM', P .. ':delayed', id)
+if f[4] ~= '' then
+  redis.call('SREM', P .. ':running:' .. replica_of(f[4]), id)
+end
+local now = now_us()
+redis.call('HSET', key, 'status', 'cancelled', 'finished', int(now), 'lease', '')
+move(id, f[2], f[3], f[1], 'cancelled')
+ended(id, 'cancelled', now, tonumber(ARGV[6]))
+publish('cancelled', id, f[2], key)
+return redis.call('HGETALL', key)

@@ -1,0 +1,43 @@
+-- The attempt holding the lease ended: completed, retried after a backoff, or failed.
+-- A report under any other lease (an earlier attempt, a zombie) changes nothing.
+-- ARGV: 4 id, 5 lease, 6 result JSON ('' when failed), 7 error type, 8 error message,
+--       9 retry ('1' when the error may be retried), 10 backoff base µs,
+--       11 result TTL µs, 12 jitter (0 to 0.1 of the backoff, the caller's random draw)
+local id, lease, etype = ARGV[4], ARGV[5], ARGV[7]
+local key = task_key(id)
+local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries')
+if f[1] ~= 'processing' or f[2] ~= lease then
+  return false
+end
+local owner, seq = f[3], f[4]
+redis.call('SREM', P .. ':running:' .. replica_of(lease), id)
+local now = now_us()
+if etype == 'timeout' then
+  redis.call('HINCRBY', P .. ':stats', 'timeouts', 1)
+end
+if etype == '' then
+  redis.call('HSET', key, 'status', 'completed', 'progress', '1', 'result', ARGV[6],
+    'finished', int(now), 'lease', '', 'etype', '', 'emsg', '')
+  move(id, owner, seq, 'processing', 'completed')
+  ended(id, 'completed', now, tonumber(ARGV[11]))
+  publish('completed', id, owner, key)
+  return 'completed'
+end
+if ARGV[9] == '1' and tonumber(f[5]) <= tonumber(f[6]) then
+  -- Backoff before retry n: base * 2^(n-1), at most a minute, plus the caller's jitter.
+  local wait = math.min(tonumber(ARGV[10]) * 2 ^ (tonumber(f[5]) - 1), 60000000)
+  local run_at = now + math.floor(wait * (1 + tonumber(ARGV[12])))
+  redis.call('HSET', key, 'status', 'queued', 'run_at', int(run_at), 'lease', '',
+    'etype', etype, 'emsg', ARGV[8])
+  move(id, owner, seq, 'processing', 'queued')
+  redis.call('ZADD', P .. ':delayed', int(run_at), id)
+  redis.call('HINCRBY', P .. ':stats', 'retries', 1)
+  publish('retrying', id, owner, key)
+  return 'queued'
+end
+redis.call('HSET', key, 'status', 'failed', 'finished', int(now), 'lease', '',
+  'etype', etype, 'emsg', ARGV[8])
+move(id, owner, seq, 'processing', 'failed')
+ended(id, 'failed', now, tonumber(ARGV[11]))
+publish('failed', id, owner, key)
+return 'failed'

@@ -1,0 +1,107 @@
+-- Shared by every script. ARGV[1] is the key prefix, ARGV[2] the event log's length,
+-- ARGV[3] the time in µs when the caller brings its own clock ('' means Redis's clock).
+-- A task is a hash, and its status field is the truth: every change is one script that
+-- checks the status (and the lease of a running attempt), moves the task between the
+-- indexes, keeps the counts, and appends the event, all in one step.
+local P = ARGV[1]
+local MAXLEN = ARGV[2]
+local TERMINAL = {completed = true, failed = true, cancelled = true}
+-- Ready tasks pop highest priority first, then in submission order.
+local PRIORITY_STEP = 1099511627776 -- 2^40: more submissions than any store will see
+
+-- Numbers go to Redis as strings; Lua would write 16-digit ones in exponent form.
+local function int(x)
+  return string.format('%d', x)
+end
+
+local function now_us()
+  if ARGV[3] ~= '' then
+    return tonumber(ARGV[3])
+  end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+local function task_key(id)
+  return P .. ':task:' .. id
+end
+
+local function ready_score(priority, seq)
+  return (9 - tonumber(priority)) * PRIORITY_STEP + tonumber(seq)
+end
+
+local function replica_of(lease)
+  return string.match(lease, '^([^/]+)/')
+end
+
+-- Append an event; with a task, a copy of its record (but the parameters, which never
+-- change and can be large, and what only the scripts need).
+local function publish(kind, id, owner, key)
+  local fields = {'k', kind, 'i', id, 'o', owner}
+  if key then
+    local record = redis.call('HGETALL', key)
+    for i = 1, #record, 2 do
+      local name = record[i]
+      if name ~= 'params' and name ~= 'lease' and name ~= 'idem' and name ~= 'fp' then
+        fields[#fields + 1] = name
+        fields[#fields + 1] = record[i + 1]
+      end
+    end
+  end
+  return redis.call('XADD', P .. ':events', 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
+end
+
+-- Move a task from one status index to another, keeping the counts per owner.
+local function move(id, owner, seq, from, to)
+  if from then
+    redis.call('ZREM', P .. ':idx:' .. from, id)
+    redis.call('HINCRBY', P .. ':counts', owner .. '|' .. from, -1)
+  end
+  if to then
+    redis.call('ZADD', P .. ':idx:' .. to, seq, id)
+    redis.call('HINCRBY', P .. ':counts', owner .. '|' .. to, 1)
+  end
+end
+
+-- A task reached a terminal status: it is removed once its result TTL has passed.
+local function ended(id, status, now, ttl_us)
+  redis.call('ZADD', P .. ':idx:expiry', int(now + ttl_us), id)
+  redis.call('HINCRBY', P .. ':stats', 'finished:' .. status, 1)
+  if status == 'completed' then
+    local minute = P .. ':done:' .. math.floor(now / 60000000)
+    redis.call('INCR', minute)
+    redis.call('EXPIRE', minute, 3600)
+  end
+end
+
+-- Remove up to `limit` tasks whose result TTL has passed; each one emits `removed`.
+local function prune(now, limit)
+  local due = redis.call('ZRANGEBYSCORE', P .. ':idx:expiry', '-inf', int(now), 'LIMIT', 0, limit)
+  for _, id in ipairs(due) do
+    redis.call('ZREM', P .. ':idx:expiry', id)
+    local key = task_key(id)
+    local f = redis.call('HMGET', key, 'status', 'owner', 'idem')
+    if f[1] then
+      redis.call('DEL', key)
+      redis.call('ZREM', P .. ':idx:all', id)
+      if f[2] ~= '' then
+        redis.call('ZREM', P .. ':idx:own:' .. f[2], id)
+      end
+      move(id, f[2], 0, f[1], nil)
+      if f[3] ~= '' then
+        redis.call('DEL', P .. ':idem:' .. f[2] .. ':' .. f[3])
+      end
+      publish('removed', id, f[2], nil)
+    end
+  end
+  return #due
+end
+
+-- Back to the queue, at its place: delayed until run_at, else ready.
+local function enqueue(id, priority, seq, run_at, now)
+  if tonumber(run_at) > now then
+    redis.call('ZADD', P .. ':delayed', int(run_at), id)
+  else
+    redis.call('ZADD', P .. ':ready', int(ready_score(priority, seq)), id)
+  end
+end

@@ -1,0 +1,17 @@
+-- The sliding-window log of one client, checked and recorded in one step, on Redis's
+-- clock so that every replica counts alike. ARGV: 4 client, 5 limit, 6 window µs
+-- Returns {allowed (0/1), requests in the window, µs until the oldest leaves it}.
+local key = P .. ':rl:' .. ARGV[4]
+local limit, window = tonumber(ARGV[5]), tonumber(ARGV[6])
+local now = now_us()
+redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
+local count = redis.call('ZCARD', key)
+local allowed = 0
+if count < limit then
+  redis.call('ZADD', key, int(now), int(now) .. ':' .. count)
+  count = count + 1
+  allowed = 1
+end
+redis.call('PEXPIRE', key, math.ceil(window / 1000))
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return {allowed, count, int(tonumber(oldest[2]) + window - now)}

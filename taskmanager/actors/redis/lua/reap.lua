@@ -1,0 +1,41 @@
+-- Replicas whose deadline passed are dead: tasks they claimed go back to the queue,
+-- attempts they ran are retried (when max_retries allows) or fail as worker_lost.
+-- ARGV: 4 backoff base µs, 5 result TTL µs
+local now = now_us()
+local dead = redis.call('ZRANGEBYSCORE', P .. ':replicas', '-inf', int(now))
+for _, replica in ipairs(dead) do
+  for _, id in ipairs(redis.call('ZRANGE', P .. ':claimed:' .. replica, 0, -1)) do
+    local f = redis.call('HMGET', task_key(id), 'status', 'priority', 'seq', 'run_at')
+    if f[1] == 'queued' and not redis.call('ZSCORE', P .. ':ready', id)
+        and not redis.call('ZSCORE', P .. ':delayed', id) then
+      enqueue(id, f[2], f[3], f[4], now)
+    end
+  end
+  for _, id in ipairs(redis.call('SMEMBERS', P .. ':running:' .. replica)) do
+    local key = task_key(id)
+    local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries')
+    if f[1] == 'processing' and replica_of(f[2]) == replica then
+      local message = 'the replica running the task stopped answering'
+      if tonumber(f[5]) <= tonumber(f[6]) then
+        local wait = math.min(tonumber(ARGV[4]) * 2 ^ (tonumber(f[5]) - 1), 60000000)
+        local run_at = now + wait
+        redis.call('HSET', key, 'status', 'queued', 'run_at', int(run_at), 'lease', '',
+          'etype', 'worker_lost', 'emsg', message)
+        move(id, f[3], f[4], 'processing', 'queued')
+        redis.call('ZADD', P .. ':delayed', int(run_at), id)
+        redis.call('HINCRBY', P .. ':stats', 'retries', 1)
+        publish('retrying', id, f[3], key)
+      else
+        redis.call('HSET', key, 'status', 'failed', 'finished', int(now), 'lease', '',
+          'etype', 'worker_lost', 'emsg', message)
+        move(id, f[3], f[4], 'processing', 'failed')
+        ended(id, 'failed', now, tonumber(ARGV[5]))
+        publish('failed', id, f[3], key)
+      end
+    end
+  end
+  redis.call('DEL', P .. ':claimed:' .. replica, P .. ':running:' .. replica,
+    P .. ':replica:' .. replica)
+  redis.call('ZREM', P .. ':replicas', replica)
+end
+return #dead

@@ -1,0 +1,25 @@
+-- Give a task back to the queue from this replica: one it claimed but did not start,
+-- or one whose attempt it stops (SIGTERM's grace is over) without failing it.
+-- ARGV: 4 id, 5 lease ('' when not started), 6 replica
+local id, lease, replica = ARGV[4], ARGV[5], ARGV[6]
+local key = task_key(id)
+redis.call('ZREM', P .. ':claimed:' .. replica, id)
+local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'priority', 'run_at')
+local now = now_us()
+if f[1] == 'queued' then
+  if not redis.call('ZSCORE', P .. ':ready', id) and not redis.call('ZSCORE', P .. ':delayed', id) then
+    enqueue(id, f[5], f[4], f[6], now)
+  end
+  return 'queued'
+end
+if f[1] == 'processing' and lease ~= '' and f[2] == lease then
+  redis.call('SREM', P .. ':running:' .. replica, id)
+  -- The attempt is undone, not failed: it does not count against the retries.
+  redis.call('HSET', key, 'status', 'queued', 'started', '', 'progress', '0', 'lease', '')
+  redis.call('HINCRBY', key, 'attempts', -1)
+  move(id, f[3], f[4], 'processing', 'queued')
+  enqueue(id, f[5], f[4], f[6], now)
+  publish('retrying', id, f[3], key)
+  return 'released'
+end
+return false

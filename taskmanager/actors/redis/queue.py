@@ -1,0 +1,61 @@
+"""The pending queue in Redis: ready tasks by priority, delayed ones by their run_at.
+
+The submit, cancel and finish scripts put tasks in and take them out; this side only
+claims the next ready one for an idle worker of this replica, and gives back one that a
+worker could not start.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from taskmanager.actors.model import Task
+from taskmanager.actors.redis.connection import Scripts, reachable
+from taskmanager.actors.redis.records import pairs, task_from
+
+#: With an idle worker and nothing due, the dispatcher looks again this often anyway,
+#: in case a wake-up from the event reader was missed (the reader reconnecting).
+RECHECK_SECONDS: Final = 1.0
+
+
+class RedisQueue:
+    """The dispatcher's view of the shared queue (see ``taskmanager.actors.queue``)."""
+
+    def __init__(self, redis: Redis, scripts: Scripts, prefix: str, replica: str) -> None:
+        self._redis = redis
+        self._scripts = scripts
+        self._prefix = prefix
+        self._replica = replica
+        self._next_due: float | None = None
+
+    async def add(self, task: Task, seq: int) -> None:  # noqa: ARG002 - Redis knows its place
+        """Give back a task a worker here could not start (the scripts queue new ones)."""
+        await self._scripts("release", task.task_id, "", self._replica)
+
+    async def remove(self, task_id: UUID) -> bool:  # noqa: ARG002 - the cancel script did it
+        """Nothing to do: cancelling took the task out of the queue already."""
+        return False
+
+    async def take(self, now: float) -> tuple[Task, int] | None:  # noqa: ARG002 - Redis's clock
+        """Claim the next ready task for this replica, if there is one."""
+        reply = await self._scripts("claim", self._replica)
+        if reply[0] == "task":
+            fields = pairs(reply[1:])
+            return task_from(fields), int(fields["seq"])
+        self._next_due = int(reply[1]) / 1_000_000 if reply[1] else None
+        return None
+
+    async def next_due(self, now: float) -> float | None:
+        """When to look again: the next delayed task, or a second from now at the latest."""
+        recheck = now + RECHECK_SECONDS
+        if self._next_due is None or self._next_due <= now:  # taken since, or about to be
+            return recheck
+        return min(self._next_due, recheck)
+
+    async def size(self) -> int:
+        """How many tasks wait, in the whole service."""
+        with reachable():
+            return int(await self._redis.zcard(f"{self._prefix}:idx:queued"))

@@ -1,0 +1,77 @@
+"""A task record as Redis keeps it (a hash of strings), and back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Final
+from uuid import UUID
+
+from pydantic import TypeAdapter
+
+from taskmanager.actors.model import Task, TaskError, TaskStatus, TaskType
+from taskmanager.actors.tasktypes import TASK_TYPES, TaskParameters
+
+UNIX_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_PARAMETERS: Final = {name: TypeAdapter(cls) for name, cls in TASK_TYPES.items()}
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the Unix epoch, exactly."""
+    return (moment - UNIX_EPOCH) // _MICROSECOND
+
+
+def from_us(text: str) -> datetime | None:
+    """The moment ``text`` (microseconds since the epoch) names; None for ''."""
+    return UNIX_EPOCH + timedelta(microseconds=int(text)) if text else None
+
+
+def pairs(flat: Sequence[str]) -> dict[str, str]:
+    """A hash as HGETALL in a script returns it (name, value, name, value, ...)."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def parameters_json(parameters: TaskParameters) -> str:
+    """The parameters as the record keeps them."""
+    return _PARAMETERS[parameters.task_type].dump_json(parameters).decode()
+
+
+def parse_parameters(task_type: str, text: str) -> TaskParameters:
+    """The parameters of a record, as the task type's class."""
+    parameters: TaskParameters = _PARAMETERS[task_type].validate_json(text)
+    return parameters
+
+
+def task_from(fields: Mapping[str, str], parameters: TaskParameters | None = None) -> Task:
+    """The task a record (or an event's copy of one) describes.
+
+    ``parameters`` stands in for the record's own when it has none (events leave them out).
+    """
+    if parameters is None:
+        parameters = parse_parameters(fields["type"], fields["params"])
+    created = from_us(fields["created"])
+    run_at = from_us(fields["run_at"])
+    assert created is not None  # noqa: S101 - every record has both
+    assert run_at is not None  # noqa: S101
+    error_type = fields.get("etype", "")
+    result = fields.get("result", "")
+    timeout = fields.get("timeout", "")
+    return Task(
+        task_id=UUID(fields["id"]),
+        task_type=TaskType(fields["type"]),
+        status=TaskStatus(fields["status"]),
+        parameters=parameters,
+        created_at=created,
+        run_at=run_at,
+        started_at=from_us(fields.get("started", "")),
+        finished_at=from_us(fields.get("finished", "")),
+        progress=float(fields.get("progress") or 0),
+        result=json.loads(result) if result else None,
+        error=TaskError(error_type, fields.get("emsg", "")) if error_type else None,
+        priority=int(fields.get("priority") or 0),
+        timeout=float(timeout) if timeout else None,
+        max_retries=int(fields.get("max_retries") or 0),
+        attempts=int(fields.get("attempts") or 0),
+    )

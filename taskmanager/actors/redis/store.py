@@ -1,0 +1,509 @@
+"""The store gateway: answers the task store's messages from Redis, one script a change.
+
+Nothing about a task is kept here but who waits for it: long-polls wait on a local
+future, woken by the changes the event reader sees (from any replica). Each message's
+Redis work runs as a ``Later`` reply, so the gateway takes the next message while Redis
+answers the last one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from taskmanager.actors.clock import Clock
+from taskmanager.actors.events import Change
+from taskmanager.actors.messages import (
+    BeginDrain,
+    CancelTask,
+    FinishTask,
+    GetDispatcherStatus,
+    GetStoreStatus,
+    GetTask,
+    KeyReused,
+    ListTasks,
+    Replayed,
+    ReportProgress,
+    ShuttingDown,
+    StartTask,
+    StopUnfinished,
+    StoreFull,
+    StoreStatus,
+    SubmitOutcome,
+    SubmitTask,
+    SweepExpired,
+    TaskPage,
+    Viewer,
+    WatchTask,
+    Withdraw,
+    WithdrawAll,
+    WorkAvailable,
+)
+from taskmanager.actors.model import TERMINAL, Task, TaskStatus
+from taskmanager.actors.redis.connection import Scripts, reachable
+from taskmanager.actors.redis.records import from_us, pairs, parameters_json, task_from
+from taskmanager.actors.runtime import Actor, ActorStoppedError, Later
+from taskmanager.actors.store import JITTER, STATS_MINUTES
+from taskmanager.config import Settings
+
+logger = logging.getLogger(__name__)
+
+type Waiter = asyncio.Future[Task | None]
+
+#: Tasks read per round trip while a page is filled.
+SCAN_BATCH: Final = 500
+#: Expired tasks removed per sweep.
+SWEEP_BATCH: Final = 500
+_MINUTE_US: Final = 60_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """Changes the event reader saw: wake whoever waits for those tasks."""
+
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Beat:
+    """Time to tell the other replicas this one is alive, and to look for dead ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class _DropWaiter:
+    task_id: UUID
+    waiter: Waiter
+
+
+def fingerprint(message: SubmitTask) -> str:
+    """What an idempotency key is compared by: the type, the parameters, the options."""
+    options = message.options
+    text = json.dumps(
+        [
+            str(message.task_type),
+            parameters_json(message.parameters),
+            [options.priority, options.delay, options.timeout, options.max_retries],
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class RedisStore(Actor):
+    """Answers the store's messages from Redis; keeps only this replica's waiters."""
+
+    def __init__(  # noqa: PLR0913 - the gateway's collaborators and settings, by name
+        self,
+        *,
+        redis: Redis,
+        scripts: Scripts,
+        settings: Settings,
+        replica: str,
+        dispatcher: Actor,
+        workers: int,
+        clock: Clock,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__("store")
+        self._redis = redis
+        self._scripts = scripts
+        self._settings = settings
+        self._prefix = settings.redis_prefix
+        self._replica = replica
+        self._dispatcher = dispatcher
+        self._workers = workers
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self._ttl_us = int(settings.result_ttl * 1_000_000)
+        self._waiters: dict[UUID, list[tuple[TaskStatus, Waiter]]] = {}
+        self._draining = False
+        self._beats: asyncio.Task[None] | None = None
+        self._registered = False
+
+    # --- life -----------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        """Start telling the others that this replica is alive."""
+        self._beats = asyncio.create_task(self._beat_forever(), name="store:heartbeat")
+
+    async def _beat_forever(self) -> None:
+        # A replica renews its lease four times per lease period and is declared dead
+        # half a lease after its last renewal: detected within the lease, missing one
+        # renewal is tolerated.
+        while True:
+            with contextlib.suppress(ActorStoppedError):
+                self.tell(_Beat())
+            await self._clock.sleep(self._settings.lease / 4)
+
+    async def on_stop(self) -> None:
+        """Stop the heartbeat and leave the service: nothing of this replica runs any more."""
+        if self._beats is not None:
+            self._beats.cancel()
+            await asyncio.wait({self._beats})
+        with contextlib.suppress(Exception):
+            await self._redis.zrem(self._key("replicas"), self._replica)
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self._prefix, *parts))
+
+    # --- messages -------------------------------------------------------------------------
+
+    async def receive(self, message: Any) -> Any:  # noqa: ANN401
+        """Handle one store message."""
+        match message:
+            case GetTask(task_id=task_id, viewer=viewer):
+                return Later(self._get(task_id, viewer))
+            case SubmitTask():
+                if self._draining:
+                    return ShuttingDown()
+                return Later(self._submit(message))
+            case StartTask(task_id=task_id, lease=lease):
+                return Later(self._start(task_id, lease))
+            case ReportProgress(task_id=task_id, lease=lease, progress=progress):
+                return Later(self._scripts("progress", task_id, lease, repr(float(progress))))
+            case FinishTask(task_id=task_id, lease=lease, result=result, error=error):
+                retry = error is not None and error.retryable
+                return Later(
+                    self._finish(
+                        task_id,
+                        lease,
+                        json.dumps(result) if error is None else "",
+                        error.type if error else "",
+                        error.message if error else "",
+                        "1" if retry else "0",
+                        int(self._settings.retry_backoff * 1_000_000),
+                        self._ttl_us,
+                        repr(JITTER * self._rng.random()),
+                    )
+                )
+            case CancelTask(task_id=task_id, viewer=viewer):
+                return Later(self._cancel(task_id, viewer))
+            case WatchTask(task_id=task_id, seen=seen, viewer=viewer):
+                return self._watch(task_id, seen, viewer)
+            case _DropWaiter(task_id=task_id, waiter=waiter):
+                self._drop(task_id, waiter)
+            case Seen(changes=changes):
+                self._see(changes)
+            case ListTasks():
+                return Later(self._list(message))
+            case SweepExpired():
+                return Later(self._scripts("sweep", SWEEP_BATCH))
+            case _Beat():
+                return Later(self._beat())
+            case GetStoreStatus(viewer=viewer):
+                return Later(self._status(viewer))
+            case BeginDrain():
+                self._draining = True
+                return Later(self._answer_waiters())
+            case StopUnfinished():
+                return Later(self._release_running())
+            case _:
+                raise TypeError(f"store got an unknown message {message!r}")
+        return None
+
+    # --- reading --------------------------------------------------------------------------
+
+    async def _get(self, task_id: UUID, viewer: Viewer) -> Task | None:
+        with reachable():
+            fields: dict[str, str] = await self._redis.hgetall(  # type: ignore[assignment]
+                self._key("task", str(task_id))
+            )
+        if not fields or (viewer is not None and fields["owner"] != viewer):
+            return None
+        return task_from(fields)
+
+    async def _list(self, query: ListTasks) -> TaskPage:
+        """A page, walking the narrowest index in submission order.
+
+        Records that changed or vanished since the index was read are judged as they are.
+        """
+        if query.viewer is not None:
+            index = self._key("idx", "own", query.viewer)
+        elif query.status is not None:
+            index = self._key("idx", str(query.status))
+        else:
+            index = self._key("idx", "all")
+        newest = query.order == "newest"
+        bound = "+inf" if newest else "-inf"
+        if query.after is not None:
+            bound = f"({query.after}"
+        tasks: list[Task] = []
+        last = 0
+        entries: list[tuple[str, float]]
+        records: list[dict[str, str]]
+        while True:
+            with reachable():
+                if newest:
+                    entries = await self._redis.zrevrangebyscore(  # type: ignore[assignment]
+                        index, bound, "-inf", start=0, num=SCAN_BATCH, withscores=True
+                    )
+                else:
+                    entries = await self._redis.zrangebyscore(  # type: ignore[assignment]
+                        index, bound, "+inf", start=0, num=SCAN_BATCH, withscores=True
+                    )
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for task_id, _ in entries:
+                        pipe.hgetall(self._key("task", task_id))
+                    records = await pipe.execute()
+            for (_, score), fields in zip(entries, records, strict=True):
+                if not fields or not _matches(fields, query):
+                    continue
+                if len(tasks) == query.limit:
+                    return TaskPage(tuple(tasks), last)
+                tasks.append(task_from(fields))
+                last = int(score)
+            if len(entries) < SCAN_BATCH:
+                return TaskPage(tuple(tasks), None)
+            bound = f"({int(entries[-1][1])}"
+
+    async def _status(self, viewer: Viewer) -> StoreStatus:
+        now_us = int(self._scripts.now() or 0) or await self._redis_now()
+        this_minute = now_us // _MINUTE_US
+        minutes = range(this_minute - STATS_MINUTES + 1, this_minute + 1)
+        with reachable():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(self._key("counts"))
+                pipe.hgetall(self._key("stats"))
+                for minute in minutes:
+                    pipe.get(self._key("done", str(minute)))
+                pipe.zrangebyscore(self._key("replicas"), now_us, "+inf")
+                counts_raw, stats, *done, replicas = await pipe.execute()
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for replica in replicas:
+                    pipe.hmget(self._key("replica", replica), "workers", "busy")
+                figures = await pipe.execute()
+        # This replica's own figures are the dispatcher's, now; the others' are from their
+        # last heartbeat (a quarter of a lease old at most).
+        here = await self._dispatcher.ask(GetDispatcherStatus())
+        figures = [
+            (here.workers, here.busy) if replica == self._replica else figure
+            for replica, figure in zip(replicas, figures, strict=True)
+        ]
+        counts = dict.fromkeys(TaskStatus, 0)
+        for name, count in counts_raw.items():
+            owner, _, status = name.rpartition("|")
+            if viewer is None or owner == viewer:
+                counts[TaskStatus(status)] += int(count)
+        return StoreStatus(
+            counts=counts,
+            finished_total={s: int(stats.get(f"finished:{s}", 0)) for s in TERMINAL},
+            retries_total=int(stats.get("retries", 0)),
+            timeouts_total=int(stats.get("timeouts", 0)),
+            waiters=sum(len(waiters) for waiters in self._waiters.values()),
+            completed_per_minute=tuple(
+                (datetime.fromtimestamp(minute * 60, UTC), int(count or 0))
+                for minute, count in zip(minutes, done, strict=True)
+            ),
+            workers=(
+                sum(int(total or 0) for total, _ in figures),
+                sum(int(busy or 0) for _, busy in figures),
+            ),
+        )
+
+    async def _redis_now(self) -> int:
+        with reachable():
+            seconds, micros = await self._redis.time()
+        return int(seconds) * 1_000_000 + int(micros)
+
+    # --- changing -------------------------------------------------------------------------
+
+    async def _submit(self, message: SubmitTask) -> SubmitOutcome:
+        task_id = uuid.uuid4()
+        options = message.options
+        reply = await self._scripts(
+            "submit",
+            task_id,
+            message.task_type,
+            parameters_json(message.parameters),
+            options.priority,
+            int(options.delay * 1_000_000),
+            "" if options.timeout is None else repr(options.timeout),
+            options.max_retries,
+            message.owner or "",
+            message.idempotency_key or "",
+            fingerprint(message),
+            self._settings.max_tasks,
+        )
+        match reply:
+            case ["created", _, created, run_at]:
+                # Here at once; the other replicas hear of it from the event log.
+                self._dispatcher.tell(WorkAvailable())
+                return Task(
+                    task_id=task_id,
+                    task_type=message.task_type,
+                    status=TaskStatus.QUEUED,
+                    parameters=message.parameters,
+                    created_at=_moment(created),
+                    run_at=_moment(run_at),
+                    priority=options.priority,
+                    timeout=options.timeout,
+                    max_retries=options.max_retries,
+                )
+            case ["replayed", earlier]:
+                task = await self._get(UUID(earlier), None)
+                if task is None:  # removed in between: the key went with it
+                    return await self._submit(message)
+                return Replayed(task)
+            case ["reused", earlier]:
+                return KeyReused(UUID(earlier))
+            case ["full", wait_us]:
+                return StoreFull(int(wait_us) / 1_000_000)
+            case _:
+                raise RuntimeError(f"submit script answered {reply!r}")
+
+    async def _finish(self, task_id: UUID, *args: object) -> None:
+        if await self._scripts("finish", task_id, *args) == "queued":
+            # Back in the queue for a retry: this replica's dispatcher learns when it is due.
+            self._dispatcher.tell(WorkAvailable())
+
+    async def _start(self, task_id: UUID, lease: str) -> Task | None:
+        flat = await self._scripts("start", task_id, lease, self._replica)
+        return task_from(pairs(flat)) if flat else None
+
+    async def _cancel(self, task_id: UUID, viewer: Viewer) -> Task | None:
+        flat = await self._scripts("cancel", task_id, viewer or "", self._ttl_us)
+        if not flat:
+            return None
+        # Stopped at once if it runs here; every other replica hears of it from the log.
+        self._dispatcher.tell(Withdraw(task_id))
+        return task_from(pairs(flat))
+
+    async def _beat(self) -> None:
+        """Renew this replica's lease, and fail over the tasks of replicas that lost theirs."""
+        lease_us = int(self._settings.lease * 1_000_000)
+        busy = (await self._dispatcher.ask(GetDispatcherStatus())).busy
+        alive = await self._scripts(
+            "heartbeat",
+            self._replica,
+            lease_us // 2,
+            self._workers,
+            busy,
+            "0" if self._registered else "1",
+        )
+        if not alive:
+            # Declared dead while silent: its tasks went to others. Stop running them.
+            logger.error("replica %s lost its lease; stopping its running jobs", self._replica)
+            self._dispatcher.tell(WithdrawAll())
+            self._registered = False
+            return
+        self._registered = True
+        await self._scripts("reap", int(self._settings.retry_backoff * 1_000_000), self._ttl_us)
+
+    async def _release_running(self) -> tuple[Task, ...]:
+        """The shutdown grace is over: this replica's unfinished tasks go back to the queue."""
+        released: list[Task] = []
+        with reachable():
+            ids: set[str] = await self._redis.smembers(  # type: ignore[assignment]
+                self._key("running", self._replica)
+            )
+        for task_id in ids:
+            with reachable():
+                lease: str | None = await self._redis.hget(  # type: ignore[assignment]
+                    self._key("task", task_id), "lease"
+                )
+            if lease and await self._scripts("release", task_id, lease, self._replica):
+                task = await self._get(UUID(task_id), None)
+                if task is not None:
+                    released.append(task)
+            self._dispatcher.tell(Withdraw(UUID(task_id)))
+        return tuple(released)
+
+    # --- waiting --------------------------------------------------------------------------
+
+    def _watch(self, task_id: UUID, seen: TaskStatus, viewer: Viewer) -> Later:
+        waiter: Waiter = asyncio.get_running_loop().create_future()
+        if self._draining:
+            return Later(self._resolve_now(waiter, task_id, viewer))
+        # Registered before the record is read: a change in between wakes it too.
+        self._waiters.setdefault(task_id, []).append((seen, waiter))
+        waiter.add_done_callback(lambda done: self._forget(task_id, done))
+        return Later(self._check(waiter, task_id, seen, viewer))
+
+    async def _check(
+        self, waiter: Waiter, task_id: UUID, seen: TaskStatus, viewer: Viewer
+    ) -> Waiter:
+        task = await self._get(task_id, viewer)
+        if (task is None or task.status is not seen or task.status.terminal) and not waiter.done():
+            waiter.set_result(task)
+        return waiter
+
+    async def _resolve_now(self, waiter: Waiter, task_id: UUID, viewer: Viewer) -> Waiter:
+        waiter.set_result(await self._get(task_id, viewer))
+        return waiter
+
+    def _forget(self, task_id: UUID, waiter: Waiter) -> None:
+        if waiter.cancelled():
+            with contextlib.suppress(ActorStoppedError):
+                self.tell(_DropWaiter(task_id, waiter))
+
+    def _drop(self, task_id: UUID, waiter: Waiter) -> None:
+        waiters = self._waiters.get(task_id)
+        if waiters is not None:
+            waiters[:] = [(seen, w) for seen, w in waiters if w is not waiter]
+            if not waiters:
+                del self._waiters[task_id]
+
+    def _see(self, changes: Sequence[Change]) -> None:
+        work = False
+        for change in changes:
+            task, task_id = change.task, change.task_id
+            if change.kind in {"submitted", "retrying"}:
+                work = True
+            elif change.kind == "cancelled":
+                self._dispatcher.tell(Withdraw(task_id))
+            if change.kind != "progress":
+                self._wake(task_id, task)
+        if work:
+            self._dispatcher.tell(WorkAvailable())
+
+    def _wake(self, task_id: UUID, task: Task | None) -> None:
+        waiters = self._waiters.get(task_id)
+        if not waiters:
+            return
+        status = task.status if task else None
+        keep = []
+        for seen, waiter in waiters:
+            if waiter.done():
+                continue
+            if status is not seen:
+                waiter.set_result(task)
+            else:
+                keep.append((seen, waiter))
+        if keep:
+            self._waiters[task_id] = keep
+        else:
+            del self._waiters[task_id]
+
+    async def _answer_waiters(self) -> tuple[Task, ...]:
+        """Shutting down: every long-poll gets the task as it is now. Nothing is cancelled."""
+        for task_id, waiters in list(self._waiters.items()):
+            task = await self._get(task_id, None)
+            for _, waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(task)
+        return ()
+
+
+def _matches(fields: dict[str, str], query: ListTasks) -> bool:
+    return (
+        (query.status is None or fields["status"] == query.status)
+        and (query.task_type is None or fields["type"] == query.task_type)
+        and (query.viewer is None or fields["owner"] == query.viewer)
+    )
+
+
+def _moment(text: str) -> datetime:
+    moment = from_us(text)
+    assert moment is not None  # noqa: S101 - the script always sends it
+    return moment
