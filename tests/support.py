@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from taskmanager.actors.messages import SubmitTask
+from taskmanager.actors.messages import GetTask, SubmitTask
 from taskmanager.actors.model import JobOptions, Task, TaskType
 from taskmanager.actors.runtime import Actor
 from taskmanager.actors.tasktypes import ComputeSum
@@ -36,6 +36,13 @@ async def submit_to(system, parameters=None, **options: Any):
     task = await system.store.ask(message)
     assert isinstance(task, Task), task
     return task
+
+
+async def current(system, task: Task) -> Task:
+    """The task as the system's store has it now; it must still be there."""
+    found = await system.store.ask(GetTask(task.task_id))
+    assert found is not None
+    return found
 
 
 async def submit(client, body: dict[str, Any] | None = None, **headers: str) -> str:
@@ -158,3 +165,52 @@ def http_scope(
         "server": ("testserver", 80),
         "state": {},
     }
+
+
+class Stream:
+    """A raw ASGI client for one event stream, so each chunk is seen as it is sent."""
+
+    def __init__(self, app, query: bytes = b"", headers=()) -> None:
+        self.app = app
+        self.chunks: asyncio.Queue[bytes] = asyncio.Queue()
+        self.status: int | None = None
+        self.headers: dict[bytes, bytes] = {}
+        self.hang_up = asyncio.Event()
+        self.buffer = b""
+        scope = http_scope("/events", query, tuple(headers), spec_version="2.4")
+        self.task = asyncio.create_task(app(scope, self._receive, self._send))
+
+    async def _receive(self):
+        await self.hang_up.wait()
+        return {"type": "http.disconnect"}
+
+    async def _send(self, message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = dict(message["headers"])
+        else:
+            await self.chunks.put(message.get("body", b""))
+
+    async def messages(self, count: int) -> list[dict]:
+        """The next ``count`` SSE messages (comments included as {"comment": ...})."""
+        found: list[dict] = []
+        while len(found) < count:
+            while b"\n\n" not in self.buffer:
+                self.buffer += await asyncio.wait_for(self.chunks.get(), 5)
+            raw, self.buffer = self.buffer.split(b"\n\n", 1)
+            message: dict = {}
+            for line in raw.decode().splitlines():
+                field, _, value = line.partition(":")
+                message[field or "comment"] = value.strip()
+            if "retry" not in message:
+                found.append(message)
+        return found
+
+    async def message(self) -> dict:
+        """The next SSE message."""
+        (message,) = await self.messages(1)
+        return message
+
+    async def close(self) -> None:
+        self.hang_up.set()
+        await self.task

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from taskmanager.actors.messages import (
     DispatcherStatus,
     Enqueue,
     GetDispatcherStatus,
+    GetRunning,
     HandBack,
     RunTask,
     StopDispatching,
@@ -25,8 +27,14 @@ from taskmanager.actors.messages import (
     WorkAvailable,
     WorkerIdle,
 )
+from taskmanager.actors.model import Task
 from taskmanager.actors.queue import JobQueue, MemoryQueue
-from taskmanager.actors.runtime import Actor, ActorStoppedError
+from taskmanager.actors.runtime import Actor, ActorStoppedError, Later, UnavailableError
+
+logger = logging.getLogger(__name__)
+
+#: Seconds before the dispatcher tries a queue it could not reach again.
+UNAVAILABLE_RETRY = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,8 @@ class Dispatcher(Actor):
         self._running: dict[UUID, int] = {}
         self._assigned: dict[int, UUID] = {}
         self._dispatching = True
+        # Tasks a worker could not start, until the queue has them back.
+        self._handbacks: list[tuple[Task, int, str | None]] = []
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._timer: asyncio.Task[None] | None = None
         self._timer_due: float | None = None
@@ -65,9 +75,9 @@ class Dispatcher(Actor):
             case Enqueue(task=task, seq=seq):
                 await self._queue.add(task, seq)
                 await self._dispatch()
-            case HandBack(task=task, seq=seq):
+            case HandBack(task=task, seq=seq, lease=lease):
                 # Back at its place: the queue orders by priority and submission order.
-                await self._queue.add(task, seq)
+                self._handbacks.append((task, seq, lease))
                 await self._dispatch()
             case WorkerIdle(worker=worker):
                 if (task_id := self._assigned.pop(worker, None)) is not None:
@@ -87,11 +97,10 @@ class Dispatcher(Actor):
                 for task_id, worker in self._running.items():
                     self._workers[worker].tell(CancelJob(task_id))
             case GetDispatcherStatus():
-                return DispatcherStatus(
-                    queued=await self._queue.size(),
-                    busy=len(self._workers) - len(self._idle),
-                    workers=len(self._workers),
-                )
+                busy = len(self._workers) - len(self._idle)
+                return Later(self._status(busy))
+            case GetRunning():
+                return frozenset(self._running)
             case StopDispatching():
                 self._dispatching = False
                 self._set_timer(None)
@@ -104,17 +113,31 @@ class Dispatcher(Actor):
                 raise TypeError(f"dispatcher got an unknown message {message!r}")
         return None
 
+    async def _status(self, busy: int) -> DispatcherStatus:
+        return DispatcherStatus(
+            queued=await self._queue.size(), busy=busy, workers=len(self._workers)
+        )
+
     async def _dispatch(self) -> None:
-        if not self._dispatching:
-            return
         now = self._clock.now().timestamp()
-        while self._idle and (taken := await self._queue.take(now)) is not None:
-            task, seq = taken
-            worker = self._idle.popleft()
-            self._running[task.task_id] = worker
-            self._assigned[worker] = task.task_id
-            self._workers[worker].tell(RunTask(task, seq))
-        self._set_timer(await self._queue.next_due(now))
+        try:
+            while self._handbacks:
+                task, seq, lease = self._handbacks[0]
+                await self._queue.add(task, seq, lease)
+                self._handbacks.pop(0)
+            if not self._dispatching:
+                return
+            while self._idle and (taken := await self._queue.take(now)) is not None:
+                task, seq = taken
+                worker = self._idle.popleft()
+                self._running[task.task_id] = worker
+                self._assigned[worker] = task.task_id
+                self._workers[worker].tell(RunTask(task, seq))
+            self._set_timer(await self._queue.next_due(now))
+        except UnavailableError as error:
+            # The shared queue cannot be reached: look again shortly, without a crash.
+            logger.warning("dispatcher: the queue cannot be reached; retrying: %s", error)
+            self._set_timer(now + UNAVAILABLE_RETRY)
 
     def _set_timer(self, due: float | None) -> None:
         """One timer, for the earliest delayed task: no per-task timers, no polling."""

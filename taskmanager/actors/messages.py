@@ -181,6 +181,11 @@ class GetStoreStatus(Request[StoreStatus]):
 
 
 @dataclass(frozen=True, slots=True)
+class CheckHealth(Request[bool]):
+    """Whether the store can reach what it keeps its state in (always, in memory)."""
+
+
+@dataclass(frozen=True, slots=True)
 class BeginDrain(Request[tuple[Task, ...]]):
     """Shutting down: refuse new tasks, cancel the queued ones (the reply), answer waiters."""
 
@@ -222,10 +227,15 @@ class WorkerIdle:
 
 @dataclass(frozen=True, slots=True)
 class HandBack:
-    """A worker could not start the task it was given: queue it again, at its place."""
+    """A worker could not start the task it was given: queue it again, at its place.
+
+    ``lease`` is the one it tried to start under: if the start did happen after all (its
+    answer was lost), the queue undoes it.
+    """
 
     task: Task
     seq: int
+    lease: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +267,11 @@ class DispatcherStatus:
 @dataclass(frozen=True, slots=True)
 class GetDispatcherStatus(Request[DispatcherStatus]):
     """Ask the dispatcher for its figures."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetRunning(Request[frozenset[UUID]]):
+    """The tasks handed to this dispatcher's workers and not yet reported idle."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ type _DelayedKey = tuple[float, int, UUID]
 class JobQueue(Protocol):
     """Where queued tasks wait for a worker; the dispatcher is its only user."""
 
-    async def add(self, task: Task, seq: int) -> None:
-        """Queue a task; it becomes ready at its ``run_at``."""
+    async def add(self, task: Task, seq: int, lease: str | None = None) -> None:
+        """Queue a task (again, when a start under ``lease`` failed); ready at its run_at."""
         ...
 
     async def remove(self, task_id: UUID) -> bool:
@@ -50,7 +50,7 @@ class MemoryQueue:
         # The tasks that wait, by id; a heap entry whose id is not here was removed.
         self._waiting: dict[UUID, tuple[Task, int]] = {}
 
-    async def add(self, task: Task, seq: int) -> None:
+    async def add(self, task: Task, seq: int, lease: str | None = None) -> None:  # noqa: ARG002 - a start here never half-happens
         """Queue a task; it becomes ready at its ``run_at``."""
         self._waiting[task.task_id] = (task, seq)
         heapq.heappush(self._delayed, (task.run_at.timestamp(), seq, task.task_id))

@@ -20,6 +20,7 @@ from taskmanager.actors.events import EventKind, TaskChanged
 from taskmanager.actors.messages import (
     BeginDrain,
     CancelTask,
+    CheckHealth,
     Enqueue,
     FinishTask,
     GetStoreStatus,
@@ -156,6 +157,8 @@ class TaskStore(Actor):
                 self._sweep()
             case GetStoreStatus(viewer=viewer):
                 return self._status(viewer)
+            case CheckHealth():
+                return True
             case BeginDrain():
                 return self._begin_drain()
             case StopUnfinished():

@@ -92,6 +92,7 @@ class Worker(Actor):
         self._leases = (f"{replica}/{index}/{number}" for number in itertools.count(1))
         # The task handed to this worker and not yet reported idle, started or not.
         self._assigned: tuple[Task, int] | None = None
+        self._trying: str | None = None  # the lease of the last start this worker tried
         self._current: _Attempt | None = None
         # Cancelled jobs that have not ended yet: kept so that they are never lost track of.
         self._abandoned: set[asyncio.Task[None]] = set()
@@ -116,6 +117,7 @@ class Worker(Actor):
 
     async def _start_job(self, task: Task) -> None:
         lease = next(self._leases)
+        self._trying = lease
         try:
             started = await self.store.ask(StartTask(task.task_id, lease))
         except Exception as error:  # noqa: BLE001 - whatever failed, the task goes back
@@ -178,7 +180,7 @@ class Worker(Actor):
         if self._assigned is not None:
             task, seq = self._assigned
             with contextlib.suppress(ActorStoppedError):
-                self._dispatcher.tell(HandBack(task, seq))
+                self._dispatcher.tell(HandBack(task, seq, self._trying))
         with contextlib.suppress(ActorStoppedError):
             self._become_idle()
 

@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from support import REPORT, FakeClock, http_scope, settle, submit
+from support import REPORT, FakeClock, Stream, settle, submit
 
 from taskmanager.actors import events as events_module
 from taskmanager.actors.events import (
@@ -16,59 +16,8 @@ from taskmanager.actors.events import (
     Subscribe,
 )
 
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request) -> str:
-    return request.param
-
-
-class Stream:
-    """A raw ASGI client for one event stream, so each chunk is seen as it is sent."""
-
-    def __init__(self, app, query: bytes = b"", headers=()) -> None:
-        self.app = app
-        self.chunks: asyncio.Queue[bytes] = asyncio.Queue()
-        self.status: int | None = None
-        self.headers: dict[bytes, bytes] = {}
-        self.hang_up = asyncio.Event()
-        self.buffer = b""
-        scope = http_scope("/events", query, tuple(headers), spec_version="2.4")
-        self.task = asyncio.create_task(app(scope, self._receive, self._send))
-
-    async def _receive(self):
-        await self.hang_up.wait()
-        return {"type": "http.disconnect"}
-
-    async def _send(self, message) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-            self.headers = dict(message["headers"])
-        else:
-            await self.chunks.put(message.get("body", b""))
-
-    async def messages(self, count: int) -> list[dict]:
-        """The next ``count`` SSE messages (comments included as {"comment": ...})."""
-        found: list[dict] = []
-        while len(found) < count:
-            while b"\n\n" not in self.buffer:
-                self.buffer += await asyncio.wait_for(self.chunks.get(), 5)
-            raw, self.buffer = self.buffer.split(b"\n\n", 1)
-            message: dict = {}
-            for line in raw.decode().splitlines():
-                field, _, value = line.partition(":")
-                message[field or "comment"] = value.strip()
-            if "retry" not in message:
-                found.append(message)
-        return found
-
-    async def message(self) -> dict:
-        """The next SSE message."""
-        (message,) = await self.messages(1)
-        return message
-
-    async def close(self) -> None:
-        self.hang_up.set()
-        await self.task
+# Every test here runs on both backends: in memory, and on Redis.
+pytestmark = pytest.mark.backends("memory", "redis")
 
 
 async def test_every_change_arrives_in_order_with_increasing_ids(client, clock: FakeClock):

@@ -6,10 +6,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import FakeClock, settle, submit
 
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request) -> str:
-    return request.param
+# Every test here runs on both backends: in memory, and on Redis.
+pytestmark = pytest.mark.backends("memory", "redis")
 
 
 async def test_stats_report_queue_workers_counts_and_completions(client, clock: FakeClock):

@@ -31,6 +31,7 @@ from taskmanager.actors.runtime import UnavailableError
 CONNECT_SECONDS: Final = 0.5
 COMMAND_SECONDS: Final = 0.7
 CONNECTIONS: Final = 64
+READER_NAME: Final = "taskmanager-events"
 #: How long the event reader blocks on the stream in one call.
 READ_BLOCK_MS: Final = 1_000
 #: Events the stream keeps (Redis trims whole nodes, so a few more).
@@ -55,6 +56,8 @@ def connect(url: str, *, blocking_reads: bool = False) -> Redis:
     command_seconds = READ_BLOCK_MS / 1000 + COMMAND_SECONDS if blocking_reads else COMMAND_SECONDS
     pool = BlockingConnectionPool.from_url(
         url,
+        # Named, so that an operator (or a test) finds the event reader in CLIENT LIST.
+        client_name=READER_NAME if blocking_reads else "taskmanager",
         max_connections=2 if blocking_reads else CONNECTIONS,
         timeout=COMMAND_SECONDS,  # waiting for a free connection
         decode_responses=True,

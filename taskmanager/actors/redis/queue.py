@@ -31,9 +31,12 @@ class RedisQueue:
         self._replica = replica
         self._next_due: float | None = None
 
-    async def add(self, task: Task, seq: int) -> None:  # noqa: ARG002 - Redis knows its place
-        """Give back a task a worker here could not start (the scripts queue new ones)."""
-        await self._scripts("release", task.task_id, "", self._replica)
+    async def add(self, task: Task, seq: int, lease: str | None = None) -> None:  # noqa: ARG002 - Redis knows its place
+        """Give back a task a worker here could not start (the scripts queue new ones).
+
+        If its start did happen after all (the answer was lost), it is undone.
+        """
+        await self._scripts("release", task.task_id, lease or "", self._replica)
 
     async def remove(self, task_id: UUID) -> bool:  # noqa: ARG002 - the cancel script did it
         """Nothing to do: cancelling took the task out of the queue already."""

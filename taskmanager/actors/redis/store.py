@@ -28,8 +28,10 @@ from taskmanager.actors.events import Change
 from taskmanager.actors.messages import (
     BeginDrain,
     CancelTask,
+    CheckHealth,
     FinishTask,
     GetDispatcherStatus,
+    GetRunning,
     GetStoreStatus,
     GetTask,
     KeyReused,
@@ -54,7 +56,7 @@ from taskmanager.actors.messages import (
 from taskmanager.actors.model import TERMINAL, Task, TaskStatus
 from taskmanager.actors.redis.connection import Scripts, reachable
 from taskmanager.actors.redis.records import from_us, pairs, parameters_json, task_from
-from taskmanager.actors.runtime import Actor, ActorStoppedError, Later
+from taskmanager.actors.runtime import Actor, ActorStoppedError, Later, UnavailableError
 from taskmanager.actors.store import JITTER, STATS_MINUTES
 from taskmanager.config import Settings
 
@@ -79,6 +81,14 @@ class Seen:
 @dataclass(frozen=True, slots=True)
 class _Beat:
     """Time to tell the other replicas this one is alive, and to look for dead ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class _BeatDone:
+    """What the last heartbeat learnt: registered or not, tasks that may run nowhere."""
+
+    registered: bool
+    suspects: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +140,7 @@ class RedisStore(Actor):
         self._draining = False
         self._beats: asyncio.Task[None] | None = None
         self._registered = False
+        self._suspects: frozenset[str] = frozenset()
 
     # --- life -----------------------------------------------------------------------------
 
@@ -200,9 +211,13 @@ class RedisStore(Actor):
             case SweepExpired():
                 return Later(self._scripts("sweep", SWEEP_BATCH))
             case _Beat():
-                return Later(self._beat())
+                return Later(self._beat(self._registered, self._suspects))
+            case _BeatDone(registered=registered, suspects=suspects):
+                self._registered, self._suspects = registered, suspects
             case GetStoreStatus(viewer=viewer):
                 return Later(self._status(viewer))
+            case CheckHealth():
+                return Later(self._reachable())
             case BeginDrain():
                 self._draining = True
                 return Later(self._answer_waiters())
@@ -311,6 +326,13 @@ class RedisStore(Actor):
             ),
         )
 
+    async def _reachable(self) -> bool:
+        try:
+            with reachable():
+                return bool(await self._redis.ping())
+        except UnavailableError:
+            return False
+
     async def _redis_now(self) -> int:
         with reachable():
             seconds, micros = await self._redis.time()
@@ -379,26 +401,46 @@ class RedisStore(Actor):
         self._dispatcher.tell(Withdraw(task_id))
         return task_from(pairs(flat))
 
-    async def _beat(self) -> None:
-        """Renew this replica's lease, and fail over the tasks of replicas that lost theirs."""
+    async def _beat(self, registered: bool, suspects: frozenset[str]) -> None:  # noqa: FBT001
+        """Renew the lease; fail over dead replicas' tasks; give back orphans of this one.
+
+        An orphan is a task Redis says runs here while no worker here runs it.
+        """
         lease_us = int(self._settings.lease * 1_000_000)
-        busy = (await self._dispatcher.ask(GetDispatcherStatus())).busy
+        here = await self._dispatcher.ask(GetRunning())
         alive = await self._scripts(
             "heartbeat",
             self._replica,
             lease_us // 2,
             self._workers,
-            busy,
-            "0" if self._registered else "1",
+            len(here),
+            "0" if registered else "1",
         )
         if not alive:
             # Declared dead while silent: its tasks went to others. Stop running them.
             logger.error("replica %s lost its lease; stopping its running jobs", self._replica)
             self._dispatcher.tell(WithdrawAll())
-            self._registered = False
+            self.tell(_BeatDone(registered=False, suspects=frozenset()))
             return
-        self._registered = True
         await self._scripts("reap", int(self._settings.retry_backoff * 1_000_000), self._ttl_us)
+        with reachable():
+            recorded: set[str] = await self._redis.smembers(  # type: ignore[assignment]
+                self._key("running", self._replica)
+            )
+        # An attempt whose start was applied but whose answer was lost runs nowhere. Seen
+        # twice, a beat apart, it is no passing moment between a finish and its report.
+        orphans = frozenset(i for i in recorded if UUID(i) not in here)
+        for task_id in orphans & suspects:
+            logger.warning("task %s was started here but runs nowhere; it goes back", task_id)
+            await self._release(task_id)
+        self.tell(_BeatDone(registered=True, suspects=orphans - suspects))
+
+    async def _release(self, task_id: str) -> bool:
+        with reachable():
+            lease: str | None = await self._redis.hget(  # type: ignore[assignment]
+                self._key("task", task_id), "lease"
+            )
+        return bool(lease) and bool(await self._scripts("release", task_id, lease, self._replica))
 
     async def _release_running(self) -> tuple[Task, ...]:
         """The shutdown grace is over: this replica's unfinished tasks go back to the queue."""
@@ -408,11 +450,7 @@ class RedisStore(Actor):
                 self._key("running", self._replica)
             )
         for task_id in ids:
-            with reachable():
-                lease: str | None = await self._redis.hget(  # type: ignore[assignment]
-                    self._key("task", task_id), "lease"
-                )
-            if lease and await self._scripts("release", task_id, lease, self._replica):
+            if await self._release(task_id):
                 task = await self._get(UUID(task_id), None)
                 if task is not None:
                     released.append(task)

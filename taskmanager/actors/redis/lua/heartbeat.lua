@@ -1,5 +1,7 @@
--- A replica says it is alive until `deadline`, with its worker figures. Returns 0 when
+-- A replica says it is alive for `lease` more µs, with its worker figures. Returns 0 when
 -- the replica had been declared dead (its tasks went to others): it must stop its jobs.
+-- A task it claimed longer than `lease` ago and never started (the claim's answer was
+-- lost) goes back to the queue.
 -- ARGV: 4 replica, 5 lease µs, 6 workers, 7 busy, 8 '1' to register
 local replica, lease = ARGV[4], tonumber(ARGV[5])
 local now = now_us()
@@ -10,4 +12,13 @@ end
 redis.call('ZADD', P .. ':replicas', int(now + lease), replica)
 redis.call('HSET', P .. ':replica:' .. replica, 'workers', ARGV[6], 'busy', ARGV[7])
 redis.call('PEXPIRE', P .. ':replica:' .. replica, math.ceil(lease / 1000))
+local claimed = P .. ':claimed:' .. replica
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', claimed, '-inf', int(now - lease))) do
+  redis.call('ZREM', claimed, id)
+  local f = redis.call('HMGET', task_key(id), 'status', 'priority', 'seq', 'run_at')
+  if f[1] == 'queued' and not redis.call('ZSCORE', P .. ':ready', id)
+      and not redis.call('ZSCORE', P .. ':delayed', id) then
+    enqueue(id, f[2], f[3], f[4], now)
+  end
+end
 return 1

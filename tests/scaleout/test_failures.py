@@ -1,0 +1,157 @@
+"""A replica over Redis when things fail: Redis goes away, its event reader is cut off,
+the replica shuts down with tasks running."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+import redis as redis_sync
+from conftest import REDIS_PORTS
+from support import REPORT, SUM, FakeClock, Stream, settle, submit
+
+from bench.server import Server, redis_ping, redis_server
+from taskmanager.actors.redis.connection import READER_NAME
+from taskmanager.actors.runtime import UnavailableError
+
+RECOVERY_SECONDS = 5.0
+
+
+@pytest.fixture
+def backend() -> str:
+    return "redis"
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of this test's own, which the test may stop and start again."""
+    server = redis_server(tmp_path, ports=REDIS_PORTS)
+    with server:
+        yield server
+
+
+def restart(server: Server, tmp_path) -> Server:
+    """The same redis-server again, on the same port (it kept nothing)."""
+    again = Server("redis-again", server.argv, port=server.port, log_dir=tmp_path, probe=redis_ping)
+    again.start()
+    again.wait_ready()
+    return again
+
+
+async def test_while_redis_is_down_every_request_gets_503_in_time_and_it_recovers(
+    make_client, own_redis, tmp_path, caplog
+):
+    client = await make_client(redis_url=f"redis://127.0.0.1:{own_redis.port}/0")
+    task_id = await submit(client)
+    own_redis.stop()
+    caplog.set_level(logging.INFO)
+    requests = [
+        ("POST", "/tasks", SUM),
+        ("GET", f"/tasks/{task_id}", None),
+        ("GET", f"/tasks/{task_id}?wait=true", None),
+        ("GET", "/tasks", None),
+        ("DELETE", f"/tasks/{task_id}", None),
+        ("GET", "/stats", None),
+        ("GET", "/events", None),
+    ]
+    for method, path, body in requests:
+        started = time.monotonic()
+        response = await client.request(method, path, json=body)
+        assert response.status_code == 503, (method, path, response.text)
+        assert response.headers["retry-after"], (method, path)
+        assert response.json()["detail"]
+        assert time.monotonic() - started < 2, (method, path)
+    health = await client.get("/healthz")
+    assert health.status_code == 503
+    assert "Redis" in health.json()["detail"]
+    assert not any(record.exc_info for record in caplog.records), "a traceback in the log"
+    again = restart(own_redis, tmp_path)
+    try:
+        deadline = time.monotonic() + RECOVERY_SECONDS
+        while (await client.get("/healthz")).status_code != 200:
+            # Redis is another process: there is nothing to wait on but its answers.
+            assert time.monotonic() < deadline, "the replica did not recover in 5 s"
+        assert (await client.post("/tasks", json=SUM)).status_code == 202
+    finally:
+        again.stop()
+
+
+async def test_a_reader_cut_off_from_redis_reconnects_and_loses_no_event(
+    client, redis_url, clock: FakeClock
+):
+    stream = Stream(client.app)
+    await settle()
+    first = await submit(client)
+    assert (await stream.message())["event"] == "submitted"
+    admin = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        readers = [c["id"] for c in admin.client_list() if c["name"] == READER_NAME]
+        assert readers
+        for reader in readers:
+            admin.client_kill_filter(_id=reader)
+    finally:
+        admin.close()
+    # Changes while the reader reconnects still reach the stream, in order, once.
+    others = [await submit(client) for _ in range(3)]
+    await clock.advance(5)
+    events = []
+    while len([e for e in events if e["event"] == "completed"]) < 4:
+        events.append(await stream.message())
+    await stream.close()
+    ids = [event["id"] for event in events]
+    assert len(ids) == len(set(ids))
+    per_task = {}
+    for event in events:
+        per_task.setdefault(json.loads(event["data"])["task_id"], []).append(event["event"])
+    assert per_task[first] == ["started", "completed"]
+    for task_id in others:
+        assert per_task[task_id] == ["submitted", "started", "completed"]
+
+
+async def test_a_replica_that_shuts_down_hands_its_running_tasks_to_another(
+    make_client, clock: FakeClock, caplog
+):
+    leaving = await make_client(workers=1, shutdown_grace=0)
+    task_id = await submit(leaving, REPORT)
+    await settle()
+    assert (await leaving.get(f"/tasks/{task_id}")).json()["status"] == "processing"
+    staying = await make_client(workers=1)
+    caplog.set_level(logging.WARNING)
+    watching = Stream(staying.app, query=f"task_id={task_id}".encode())
+    await settle()
+    await leaving.app.state.system.shutdown()
+    assert "back in the queue for another replica" in caplog.text
+    while (await watching.message())["event"] != "started":
+        pass  # the other replica took it
+    await watching.close()
+    await clock.advance(10)
+    task = (await staying.get(f"/tasks/{task_id}")).json()
+    assert task["status"] == "completed"
+    assert task["attempts"] == 1  # handed over, not failed: no retry used
+
+
+async def test_a_start_whose_answer_is_lost_is_undone_and_the_task_runs_once(
+    client, clock: FakeClock, monkeypatch
+):
+    """The start script ran, but the connection dropped before its answer came back."""
+    store_class = type(client.app.state.system.store)
+    real_start = store_class._start
+    lost = []
+
+    async def start_then_lose_the_answer(self, task_id, lease):
+        started = await real_start(self, task_id, lease)
+        if not lost:
+            lost.append(task_id)
+            raise UnavailableError("the connection dropped before the answer")
+        return started
+
+    monkeypatch.setattr(store_class, "_start", start_then_lose_the_answer)
+    task_id = await submit(client)
+    await settle()
+    await clock.advance(5)
+    task = (await client.get(f"/tasks/{task_id}")).json()
+    assert lost
+    assert task["status"] == "completed"
+    assert task["attempts"] == 1
