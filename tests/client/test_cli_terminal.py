@@ -23,7 +23,7 @@ import pytest
 from bench.server import Server, clean_environment, taskmanager_server
 from taskmanager.client import Client
 
-PORTS = range(8500, 8600)
+PORTS = range(8700, 8800)
 DEADLINE = 30.0
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 

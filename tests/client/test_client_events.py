@@ -11,7 +11,7 @@ from bench.server import Server, taskmanager_server
 from taskmanager.client import AsyncClient, Client, Event, NotFound, Resync, TaskStatus
 
 #: Loopback ports for the client tests' server processes (see bench.server).
-PORTS = range(8500, 8600)
+PORTS = range(8700, 8800)
 QUEUED = {"delay": 3600}  # a task that stays queued: its only event is "submitted"
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from bench.server import ROOT, Server, clean_environment, free_port
 
-PORTS = range(8500, 8600)
+PORTS = range(8700, 8800)
 SERVER_ONLY = ("fastapi", "starlette", "uvicorn", "pydantic_settings", "taskmanager.config")
 # Makes `import httpx` and `import rich` fail, as where the client extra is not installed.
 WITHOUT_CLIENT_EXTRA = """

@@ -12,7 +12,7 @@ import pytest
 
 from bench.server import ROOT, Server, clean_environment, taskmanager_server
 
-PORTS = range(8500, 8600)
+PORTS = range(8700, 8800)
 README_URL = "http://localhost:8000"
 
 
