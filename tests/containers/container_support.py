@@ -59,9 +59,7 @@ def api_server(log_dir: Path, name: str = "api", **settings: str) -> Server:
 # --- nginx -------------------------------------------------------------------------------
 
 
-def render_nginx(
-    work: Path, *, api_ports: Sequence[int], listen_port: int, web_root: Path
-) -> Path:
+def render_nginx(work: Path, *, api_ports: Sequence[int], listen_port: int, web_root: Path) -> Path:
     """Write a main nginx.conf around webapp/nginx.conf that runs on loopback from ``work``.
 
     The image includes webapp/nginx.conf in its http {} block; this file does the same, with
