@@ -49,7 +49,12 @@ export function App() {
     reloadTasks();
     refreshStats();
   }, [reloadTasks, refreshStats]);
-  const connection = useEvents({ onBatch: tasks.applyBatch, onResync, notBefore: retry.acceptsAt });
+  const connection = useEvents({
+    onBatch: tasks.applyBatch,
+    onResync,
+    onRateLimited: retry.report,
+    notBefore: retry.acceptsAt,
+  });
   const taskForms = useTaskForms();
   const [filter, setFilter] = useState<TaskStatus | null>(null);
   const [selectedId, setSelectedId] = useState<string | null>(null);
