@@ -5,10 +5,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "./App";
 import type { Stats, StatusCounts, Task } from "./api/types";
 import { FakeEventStream, jsonResponse, makeEvent, makeTask } from "../test/fakes";
-import { apiKey } from "./api/apiKey";
+import { apiKey, STORAGE_NAME } from "./api/apiKey";
 import { openApiDocument, withInventedType } from "../test/openapi";
 
 const SNAPSHOT_URL = "/tasks?order=newest&limit=10000";
+const PROMPT = /asks for an API key/;
 
 function statsWith(counts: Partial<StatusCounts> = {}): Stats {
   const all: StatusCounts = { queued: 0, processing: 0, completed: 0, failed: 0, cancelled: 0, ...counts };
@@ -61,6 +62,19 @@ function countedReads(calls: Call[]) {
   return {
     snapshots: calls.filter((call) => call.method === "GET" && call.url.startsWith("/tasks")).map((call) => call.url),
     streams: calls.filter((call) => call.method === "GET" && call.url.startsWith("/events")).map((call) => call.url),
+  };
+}
+
+const unauthorized = () =>
+  jsonResponse({ detail: "this API needs a valid key: send it as 'Authorization: Bearer <key>'" }, 401, {
+    "WWW-Authenticate": 'Bearer realm="taskmanager"',
+  });
+
+/** A route of a server with API keys: answered by `handler` for `key`, 401 for anything else. */
+function needing(key: string, handler: Handler): Handler {
+  return (url, init) => {
+    const sent = (init?.headers as Record<string, string> | undefined)?.Authorization;
+    return sent === `Bearer ${key}` ? handler(url, init) : unauthorized();
   };
 }
 
@@ -555,5 +569,170 @@ describe("the monitor", () => {
     await waitFor(() => expect(rowOf(second)).toBeInTheDocument());
     expect(document.querySelector(`tr[data-task-id="${first.task_id}"]`)).toBeNull();
     expect(countedReads(calls).snapshots).toEqual([SNAPSHOT_URL, SNAPSHOT_URL]);
+  });
+
+  it("keeps the plain Metrics link and offers no key while the server asks for none", async () => {
+    serve({ "GET /tasks": () => jsonResponse([]), "GET /stats": () => jsonResponse(statsWith()) });
+    render(<App />);
+    await liveStream();
+    expect(screen.getByRole("link", { name: "Metrics" })).toHaveAttribute("href", "/metrics");
+    expect(screen.queryByRole("button", { name: "Forget key" })).toBeNull();
+    expect(screen.queryByRole("region", { name: PROMPT })).toBeNull();
+  });
+});
+
+describe("the monitor on a server with API keys", () => {
+  beforeEach(() => {
+    FakeEventStream.reset();
+    sessionStorage.clear();
+    localStorage.clear();
+    apiKey.reset();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+    sessionStorage.clear();
+    apiKey.reset();
+  });
+
+  /** A server that knows one key, whose holder has one task. */
+  function serveAlice(mine: Task) {
+    return serve({
+      "GET /tasks": needing("tm_alice", () => jsonResponse([mine])),
+      "GET /stats": needing("tm_alice", () => jsonResponse(statsWith({ queued: 1 }))),
+      "GET /events": needing("tm_alice", FakeEventStream.answer),
+      "GET /metrics": needing("tm_alice", () => jsonResponse({ detail: "the metrics are for admin keys only" }, 403)),
+    });
+  }
+
+  async function enterKey(key: string): Promise<void> {
+    const prompt = await screen.findByRole("region", { name: PROMPT });
+    await userEvent.type(within(prompt).getByLabelText("API key"), key);
+    await userEvent.click(within(prompt).getByRole("button", { name: "Use key" }));
+  }
+
+  it("asks for a key when the API answers 401, then loads with it in the header of every request", async () => {
+    const mine = makeTask();
+    const calls = serveAlice(mine);
+    const empty = watchFor("No tasks here yet");
+    render(
+      <StrictMode>
+        <App />
+      </StrictMode>,
+    );
+
+    const prompt = await screen.findByRole("region", { name: PROMPT });
+    expect(within(prompt).queryByTestId("key-refused")).toBeNull();
+    expect(screen.queryByRole("region", { name: "Task list" })).toBeNull();
+    // The submit form's description needs no key: it is read without one, and not again for the key.
+    await waitFor(() => expect(calls.some((call) => call.url === "/openapi.json")).toBe(true));
+    expect(calls.find((call) => call.url === "/openapi.json")?.headers).not.toHaveProperty("Authorization");
+
+    const asked = calls.length;
+    await enterKey("tm_alice");
+    await waitFor(() => expect(rowOf(mine)).toBeInTheDocument());
+    await liveStream();
+    expect(screen.getByText("Live")).toBeInTheDocument();
+    await waitFor(() => expect(filterCount("queued")).toBe("1"));
+
+    const since = calls.slice(asked);
+    expect(countedReads(since)).toEqual({ snapshots: [SNAPSHOT_URL], streams: ["/events"] });
+    for (const call of since) expect(call.headers.Authorization).toBe("Bearer tm_alice");
+    expect(calls.every((call) => !call.url.includes("tm_alice"))).toBe(true);
+    expect(since.some((call) => call.url === "/openapi.json")).toBe(false);
+    expect(sessionStorage.getItem(STORAGE_NAME)).toBe("tm_alice");
+    expect(localStorage.length).toBe(0);
+    expect(empty.seen()).toBe(false);
+    empty.stop();
+  });
+
+  it("says a key was not accepted, keeps none of it, and takes the right one after", async () => {
+    const mine = makeTask();
+    serveAlice(mine);
+    render(<App />);
+    await enterKey("tm_wrong");
+    expect(await screen.findByTestId("key-refused")).toHaveTextContent("The key was not accepted");
+    expect(sessionStorage.length).toBe(0);
+    expect(screen.getByLabelText("API key")).toHaveValue("");
+
+    await enterKey("tm_alice");
+    await waitFor(() => expect(rowOf(mine)).toBeInTheDocument());
+    expect(screen.queryByTestId("key-refused")).toBeNull();
+  });
+
+  it("uses the key kept in this tab from the first request, and forgets it on request", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    sessionStorage.setItem(STORAGE_NAME, "tm_alice");
+    apiKey.reset();
+    const mine = makeTask();
+    const calls = serveAlice(mine);
+    render(<App />);
+    await waitFor(() => expect(rowOf(mine)).toBeInTheDocument());
+    const stream = await liveStream();
+    expect(calls[0]?.headers.Authorization ?? calls[1]?.headers.Authorization).toBe("Bearer tm_alice");
+    expect(screen.queryByRole("region", { name: PROMPT })).toBeNull();
+
+    const asked = calls.length;
+    await userEvent.click(screen.getByRole("button", { name: "Forget key" }));
+    const prompt = await screen.findByRole("region", { name: PROMPT });
+    expect(within(prompt).queryByTestId("key-refused")).toBeNull();
+    expect(sessionStorage.getItem(STORAGE_NAME)).toBeNull();
+    expect(document.querySelector("tr[data-task-id]")).toBeNull(); // nothing seen with the key stays
+    expect(stream.closed).toBe(true);
+    await elapse(30_000);
+    expect(calls.slice(asked)).toEqual([]); // the prompt waits: the API is not asked without a key
+  });
+
+  it("brings the prompt back when the key is refused mid-way, as the stream resumes", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    sessionStorage.setItem(STORAGE_NAME, "tm_alice");
+    apiKey.reset();
+    const mine = makeTask();
+    let revoked = false;
+    const calls = serve({
+      "GET /tasks": () => jsonResponse([mine]),
+      "GET /stats": () => jsonResponse(statsWith({ queued: 1 })),
+      "GET /events": (url, init) => (revoked ? unauthorized() : FakeEventStream.answer(url, init)),
+    });
+    render(<App />);
+    await waitFor(() => expect(rowOf(mine)).toBeInTheDocument());
+    const stream = await liveStream();
+    stream.send(makeEvent("started", mine, "9f3c2a7e-5"));
+    await settle();
+
+    revoked = true;
+    stream.drop();
+    await elapse(2_100);
+    const resumed = calls.filter((call) => call.url === "/events").at(-1);
+    expect(resumed?.headers).toMatchObject({ Authorization: "Bearer tm_alice", "Last-Event-ID": "9f3c2a7e-5" });
+    expect(await screen.findByTestId("key-refused")).toHaveTextContent("The key was not accepted");
+    expect(sessionStorage.getItem(STORAGE_NAME)).toBeNull();
+  });
+
+  it("reads the metrics with the key, and says when the key is not an admin's", async () => {
+    sessionStorage.setItem(STORAGE_NAME, "tm_alice");
+    apiKey.reset();
+    const calls = serveAlice(makeTask());
+    render(<App />);
+    await liveStream();
+    expect(screen.queryByRole("link", { name: "Metrics" })).toBeNull(); // a tab opened on it would send no key
+    await userEvent.click(screen.getByRole("button", { name: "Metrics" }));
+    expect(await screen.findByTestId("metrics-problem")).toHaveTextContent("admin keys only");
+    expect(calls.find((call) => call.url === "/metrics")?.headers.Authorization).toBe("Bearer tm_alice");
+    expect(screen.queryByRole("region", { name: PROMPT })).toBeNull(); // 403 is not 401: the key stays
+  });
+
+  it("shows the metrics to an admin key", async () => {
+    sessionStorage.setItem(STORAGE_NAME, "tm_admin");
+    apiKey.reset();
+    serve({
+      "GET /tasks": needing("tm_admin", () => jsonResponse([])),
+      "GET /stats": needing("tm_admin", () => jsonResponse(statsWith())),
+      "GET /events": needing("tm_admin", FakeEventStream.answer),
+      "GET /metrics": needing("tm_admin", () => new Response("taskmanager_queue_depth 0\n", { status: 200 })),
+    });
+    render(<App />);
+    await userEvent.click(await screen.findByRole("button", { name: "Metrics" }));
+    expect(await screen.findByTestId("metrics-text")).toHaveTextContent("taskmanager_queue_depth 0");
   });
 });
