@@ -107,6 +107,10 @@ export function useEvents({
           throw new ApiError(response.status, `not an event stream (${type || "no Content-Type"})`, null);
         }
         body = response.body;
+        if (stopped) {
+          attempt.abort();
+          return;
+        }
       } catch (reason) {
         if (stopped || attempt.signal.aborted) return;
         const failure = reason instanceof ApiError ? reason : new ApiError(0, String(reason), null);
