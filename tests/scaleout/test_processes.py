@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 import uuid
@@ -144,3 +145,46 @@ def test_a_replica_answers_503_while_redis_is_down_and_recovers_when_it_is_back(
         assert time.monotonic() - back < 5
         assert httpx.post(alone.url("/tasks"), json=SLOW_REPORT, timeout=5).status_code == 202
     assert "Traceback" not in alone.output()
+
+
+def test_processes_serve_one_port_as_replicas_and_stop_together(replica):
+    served = replica("pair", processes=2, workers=2)
+    # Two replica processes, two workers each, once both have started.
+    wait_for(
+        lambda: httpx.get(served.url("/stats"), timeout=5).json()["workers"]["total"] == 4,
+        10,
+        "both replica processes counted",
+    )
+    ids = [submit_to(served, SLOW_REPORT) for _ in range(4)]
+    wait_for(
+        lambda: all(status_of(served, task_id)["status"] == "completed" for task_id in ids),
+        10,
+        "all four completed",
+    )
+    served.process.send_signal(signal.SIGTERM)  # the parent alone: it tells its replicas
+    assert served.process.wait(10) == 0
+    log = served.output()
+    assert log.count("Application shutdown complete") == 2
+    assert "Traceback" not in log
+
+
+def test_a_replica_process_that_dies_is_started_again(replica):
+    served = replica("pair", processes=2, workers=1)
+    wait_for(lambda: served.output().count("Application startup complete") == 2, 10, "both up")
+    children = [
+        int(line.rpartition("[")[2].rstrip("]"))
+        for line in served.output().splitlines()
+        if "Started server process" in line
+    ]
+    os.kill(children[0], signal.SIGKILL)
+    wait_for(
+        lambda: served.output().count("Started server process") == 3,
+        10,
+        "another replica process started",
+    )
+    assert "starting another" in served.output()
+    wait_for(
+        lambda: httpx.get(served.url("/stats"), timeout=5).json()["workers"]["total"] == 2,
+        LEASE * 3,
+        "the dead one forgotten, the new one counted",
+    )

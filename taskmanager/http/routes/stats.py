@@ -189,14 +189,19 @@ async def get_metrics(request: Request) -> PlainTextResponse:
     metric(
         "taskmanager_long_poll_waiters",
         "gauge",
-        "Clients waiting on a change.",
+        "Clients waiting on a change, on this replica.",
         {"": store.waiters},
     )
-    metric("taskmanager_event_streams", "gauge", "Open event streams.", {"": subscribers})
+    metric(
+        "taskmanager_event_streams",
+        "gauge",
+        "Open event streams, on this replica.",
+        {"": subscribers},
+    )
     metric(
         "taskmanager_actor_restarts_total",
         "counter",
-        "Actor crashes that their supervisor restarted.",
+        "Actor crashes that their supervisor resumed, on this replica.",
         {"": system.supervisor.crash_count},
     )
     return PlainTextResponse(
