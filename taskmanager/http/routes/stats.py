@@ -175,13 +175,13 @@ async def get_metrics(request: Request) -> PlainTextResponse:
         {f'{{status="{status}"}}': count for status, count in store.finished_total.items()},
     )
     metric(
-        "taskmanager_retries",
+        "taskmanager_retries_total",
         "counter",
         "Failed attempts that were queued for another attempt, since start.",
         {"": store.retries_total},
     )
     metric(
-        "taskmanager_attempt_timeouts",
+        "taskmanager_attempt_timeouts_total",
         "counter",
         "Attempts cancelled because they outlived their task's timeout, since start.",
         {"": store.timeouts_total},
