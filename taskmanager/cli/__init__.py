@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from taskmanager.cli.exit_status import ExitStatus
+from taskmanager.cli.exit_status import ExitStatus, reader_gone
 from taskmanager.cli.parser import CLIENT_COMMANDS, build_parser
 
 __all__ = ["ExitStatus", "main"]
@@ -26,7 +26,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "keys":
         from taskmanager.cli.keys import new_key_command  # noqa: PLC0415 - light, but only here
 
-        sys.exit(new_key_command(args))
+        try:
+            sys.exit(new_key_command(args))
+        except BrokenPipeError:
+            sys.exit(reader_gone())
     if args.command in CLIENT_COMMANDS:
         try:
             from taskmanager.cli.commands import run  # noqa: PLC0415 - needs the client extra

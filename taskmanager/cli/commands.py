@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Final
@@ -15,7 +14,7 @@ from rich.console import Console
 from taskmanager.actors.events import Event, Resync
 from taskmanager.actors.model import Task
 from taskmanager.cli import display
-from taskmanager.cli.exit_status import ExitStatus, of_task
+from taskmanager.cli.exit_status import ExitStatus, of_task, reader_gone
 from taskmanager.cli.params import ParameterError, parse_parameters
 from taskmanager.client import (
     BadRequest,
@@ -73,10 +72,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
         except KeyboardInterrupt:
             return ExitStatus.INTERRUPTED
         except BrokenPipeError:
-            # The reader went away (`| head`): stop quietly. Standard output goes to
-            # /dev/null, so flushing it at exit does not fail again.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return ExitStatus.FAILED
+            return reader_gone()
         except ParameterError as exc:
             output.error(args.command, str(exc))
             return ExitStatus.USAGE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from enum import IntEnum
 
 from taskmanager.actors.model import Task, TaskStatus
@@ -17,6 +19,15 @@ class ExitStatus(IntEnum):
     CANCELLED = 4  # the task was cancelled
     UNREACHABLE = 5  # no answer from the service, or it is unavailable
     INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+
+def reader_gone() -> ExitStatus:
+    """The reader of standard output went away (``| head``): stop quietly.
+
+    Standard output goes to /dev/null, so flushing it at exit does not fail again.
+    """
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return ExitStatus.FAILED
 
 
 def of_task(task: Task) -> ExitStatus:

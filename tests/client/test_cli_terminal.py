@@ -236,3 +236,16 @@ def test_a_reader_that_goes_away_ends_the_listing_without_a_traceback(server):
     assert process.returncode == 1
     assert b"Traceback" not in errors
     assert b"Exception ignored" not in errors
+
+
+def test_a_reader_that_goes_away_ends_keys_new_without_a_traceback(tmp_path):
+    process = subprocess.Popen(  # noqa: S603 - our own command
+        [*command(), "keys", "new", "alice"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # as `| head -0` would
+    _, errors = process.communicate(timeout=DEADLINE)
+    assert process.returncode == 1
+    assert b"Traceback" not in errors
