@@ -225,3 +225,16 @@ async def test_the_queue_takes_ready_tasks_by_priority_and_holds_delayed_ones():
     assert taken == [tasks[1], tasks[2], tasks[0]]
     assert await queue.size() == 1
     assert await queue.take(now + 100) == (tasks[3], 3)
+
+
+async def test_a_task_cancelled_while_it_waits_for_a_retry_shows_no_error(
+    one_worker, clock: FakeClock
+):
+    task = await submit_to(one_worker, SimulateError(error="crash"), max_retries=1)
+    await clock.advance(5)
+    assert (await current(one_worker, task)).error is not None  # the last attempt's
+    cancelled = await one_worker.store.ask(CancelTask(task.task_id))
+    assert cancelled is not None
+    assert cancelled.status is TaskStatus.CANCELLED
+    assert cancelled.error is None
+    assert cancelled.result is None

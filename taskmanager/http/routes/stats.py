@@ -183,7 +183,7 @@ async def get_metrics(request: Request) -> PlainTextResponse:
     metric(
         "taskmanager_attempt_timeouts_total",
         "counter",
-        "Attempts cancelled because they outlived their task's timeout, since start.",
+        "Attempts that failed as timeout (outlived their timeout, or a job's own), since start.",
         {"": store.timeouts_total},
     )
     metric(
