@@ -14,18 +14,19 @@ RUN --mount=type=cache,target=/root/.npm \
 COPY webapp/ ./
 RUN npm run build
 
-# --- The Python package in a virtual environment that the runtime stage copies whole. ---
+# --- The Python package, with Redis support, in a virtual environment copied whole. -----
 FROM python:3.12-slim AS build
 ENV VIRTUAL_ENV=/opt/venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv "$VIRTUAL_ENV"
-# Dependency layer first: the runtime dependencies are read from pyproject.toml alone, so
-# a change to the code reuses this layer. pip's cache lives in a build cache mount, never
-# in a layer, and this stage is discarded anyway.
+# Dependency layer first: the runtime dependencies and the `redis` extra (for
+# TASKMANAGER_REDIS_URL, as docker-compose.yml runs it) are read from pyproject.toml alone,
+# so a change to the code reuses this layer. pip's cache lives in a build cache mount,
+# never in a layer, and this stage is discarded anyway.
 COPY pyproject.toml ./
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' > requirements.txt \
+    python -c 'import tomllib; project = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(*project["dependencies"], *project["optional-dependencies"]["redis"], sep="\n")' > requirements.txt \
     && "$VIRTUAL_ENV/bin/pip" install -r requirements.txt
 COPY README.md ./
 COPY taskmanager/ taskmanager/

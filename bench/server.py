@@ -8,7 +8,8 @@ that; ``taskmanager_server`` and ``python_server`` build the usual ones.
 
 Each caller keeps to its own port range, so that runs side by side rarely meet: the
 container tests 8200-8299, the benchmark 8300-8399, the load test and the shutdown test
-8400-8499, Redis for the tests 8500-8599, the scale-out tests' servers 8600-8699.
+8400-8499, Redis for the tests 8500-8599, the scale-out tests' servers 8600-8699, the
+client's tests 8700-8799.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -95,6 +96,10 @@ class Settings(BaseSettings):
             value = value.strip() or None
             if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
                 raise ValueError("expected redis://host:port[/db], rediss://... or unix://path")
+            if value is not None and importlib.util.find_spec("redis") is None:
+                raise ValueError(
+                    "the Redis backend needs its extra: pip install 'taskmanager[redis]'"
+                )
         return value
 
     @model_validator(mode="after")

@@ -42,9 +42,16 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
         yield f"redis://127.0.0.1:{server.port}/0"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``pytest.mark.backends("memory", "redis")`` runs a test once per backend."""
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", marker.args)
+
+
 @pytest.fixture
 def backend() -> str:
-    """Where the state lives: "memory" here; a module may run its tests on "redis" too."""
+    """Where the state lives: "memory", unless the test is marked with other backends."""
     return "memory"
 
 

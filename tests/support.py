@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from taskmanager.actors.messages import SubmitTask
+from taskmanager.actors.messages import GetTask, SubmitTask
 from taskmanager.actors.model import JobOptions, Task, TaskType
 from taskmanager.actors.runtime import Actor
 from taskmanager.actors.tasktypes import ComputeSum
@@ -36,6 +36,13 @@ async def submit_to(system, parameters=None, **options: Any):
     task = await system.store.ask(message)
     assert isinstance(task, Task), task
     return task
+
+
+async def current(system, task: Task) -> Task:
+    """The task as the system's store has it now; it must still be there."""
+    found = await system.store.ask(GetTask(task.task_id))
+    assert found is not None
+    return found
 
 
 async def submit(client, body: dict[str, Any] | None = None, **headers: str) -> str:

@@ -53,6 +53,9 @@ def test_values_are_read_from_the_environment(monkeypatch):
         ("TASKMANAGER_LONG_POLL_TIMEOUT", "0"),
         ("TASKMANAGER_RETRY_BACKOFF", "-1"),
         ("TASKMANAGER_API_KEYS_FILE", "/no/such/file"),
+        ("TASKMANAGER_REDIS_URL", "http://localhost:6379"),
+        ("TASKMANAGER_LEASE", "0"),
+        ("TASKMANAGER_PROCESSES", "0"),
     ],
 )
 def test_a_bad_value_raises_an_error_naming_the_variable(monkeypatch, name, value):
@@ -76,3 +79,14 @@ def test_a_bad_value_stops_the_server_with_one_line_and_no_traceback():
     assert len(lines) == 1, result.stderr
     assert "TASKMANAGER_WORKERS" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_more_than_one_process_without_redis_is_refused_in_one_line(monkeypatch):
+    monkeypatch.delenv("TASKMANAGER_REDIS_URL", raising=False)
+    monkeypatch.setenv("TASKMANAGER_PROCESSES", "2")
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "TASKMANAGER_PROCESSES=2" in message
+    assert "TASKMANAGER_REDIS_URL" in message

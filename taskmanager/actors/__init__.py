@@ -1,7 +1,13 @@
 """Pure asyncio actors: task store, dispatcher, workers, event hub, rate limiter, janitor.
 
-Nothing in this package imports FastAPI.
+Nothing in this package imports FastAPI. ``ActorSystem`` is imported on first use: it
+brings the settings (and pydantic-settings) with it, which the Python client, reading
+only the records in ``model`` and ``events``, never needs.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from taskmanager.actors.runtime import (
     Actor,
@@ -13,7 +19,9 @@ from taskmanager.actors.runtime import (
     Supervisor,
     UnavailableError,
 )
-from taskmanager.actors.system import ActorSystem
+
+if TYPE_CHECKING:
+    from taskmanager.actors.system import ActorSystem
 
 __all__ = [
     "Actor",
@@ -26,3 +34,11 @@ __all__ = [
     "Supervisor",
     "UnavailableError",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "ActorSystem":
+        from taskmanager.actors.system import ActorSystem  # noqa: PLC0415 - see the docstring
+
+        return ActorSystem
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

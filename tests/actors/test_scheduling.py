@@ -7,14 +7,13 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
-from support import EPOCH, FakeClock, settle, submit_to, watch
+from support import EPOCH, FakeClock, current, settle, submit_to, watch
 
 from taskmanager.actors import ActorSystem
 from taskmanager.actors.messages import (
     CancelTask,
     GetDispatcherStatus,
     GetStoreStatus,
-    GetTask,
     WatchTask,
 )
 from taskmanager.actors.model import Task, TaskStatus, TaskType
@@ -22,16 +21,8 @@ from taskmanager.actors.queue import MemoryQueue
 from taskmanager.actors.store import MAX_BACKOFF, backoff
 from taskmanager.actors.tasktypes import ComputeSum, GenerateReport, SimulateError
 
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request) -> str:
-    return request.param
-
-
-async def get(system: ActorSystem, task: Task) -> Task:
-    found = await system.store.ask(GetTask(task.task_id))
-    assert found is not None
-    return found
+# Every test here runs on both backends: in memory, and on Redis.
+pytestmark = pytest.mark.backends("memory", "redis")
 
 
 @pytest.fixture
@@ -44,7 +35,7 @@ async def one_worker(clock: FakeClock, make_settings):
 
 
 async def started_order(system: ActorSystem, tasks: list[Task]) -> list[Task]:
-    found = [await get(system, task) for task in tasks]
+    found = [await current(system, task) for task in tasks]
     return sorted(found, key=lambda task: task.started_at or task.created_at)
 
 
@@ -69,14 +60,14 @@ async def test_a_delayed_task_takes_no_worker_until_it_is_due(one_worker, clock:
     assert (delayed.run_at - delayed.created_at).total_seconds() == 30
     ready = await submit_to(one_worker)
     await settle()
-    assert (await get(one_worker, ready)).status is TaskStatus.PROCESSING
+    assert (await current(one_worker, ready)).status is TaskStatus.PROCESSING
     await clock.advance(29.9)
-    assert (await get(one_worker, ready)).status is TaskStatus.COMPLETED
-    assert (await get(one_worker, delayed)).status is TaskStatus.QUEUED
+    assert (await current(one_worker, ready)).status is TaskStatus.COMPLETED
+    assert (await current(one_worker, delayed)).status is TaskStatus.QUEUED
     status = await one_worker.dispatcher.ask(GetDispatcherStatus())
     assert status.busy == 0  # the worker stays free for other work meanwhile
     await clock.advance(0.1)
-    started = await get(one_worker, delayed)
+    started = await current(one_worker, delayed)
     assert started.status is TaskStatus.PROCESSING
     assert started.started_at == started.run_at
 
@@ -85,10 +76,10 @@ async def test_an_earlier_delayed_task_moves_the_one_timer_forward(one_worker, c
     late = await submit_to(one_worker, delay=60)
     early = await submit_to(one_worker, delay=10)
     await clock.advance(10)
-    assert (await get(one_worker, early)).status is TaskStatus.PROCESSING
-    assert (await get(one_worker, late)).status is TaskStatus.QUEUED
+    assert (await current(one_worker, early)).status is TaskStatus.PROCESSING
+    assert (await current(one_worker, late)).status is TaskStatus.QUEUED
     await clock.advance(50)
-    assert (await get(one_worker, late)).status is TaskStatus.PROCESSING
+    assert (await current(one_worker, late)).status is TaskStatus.PROCESSING
 
 
 async def test_a_delayed_task_can_be_cancelled_while_it_waits(one_worker, clock: FakeClock):
@@ -97,7 +88,7 @@ async def test_a_delayed_task_can_be_cancelled_while_it_waits(one_worker, clock:
     assert cancelled is not None
     assert cancelled.status is TaskStatus.CANCELLED
     await clock.advance(20)
-    final = await get(one_worker, delayed)
+    final = await current(one_worker, delayed)
     assert final.status is TaskStatus.CANCELLED
     assert final.started_at is None
     assert final.attempts == 0
@@ -109,22 +100,22 @@ async def test_an_attempt_longer_than_its_timeout_fails_and_frees_the_worker(
     slow = await submit_to(one_worker, GenerateReport(title="slow", sections=4), timeout=7.5)
     waiting = await submit_to(one_worker)
     await clock.advance(7.4)
-    assert (await get(one_worker, slow)).status is TaskStatus.PROCESSING
+    assert (await current(one_worker, slow)).status is TaskStatus.PROCESSING
     await clock.advance(0.1)
-    failed = await get(one_worker, slow)
+    failed = await current(one_worker, slow)
     assert failed.status is TaskStatus.FAILED
     assert failed.error is not None
     assert failed.error.type == "timeout"
     assert "7.5" in failed.error.message
     assert failed.progress == 0.25  # one section of four was done
-    assert (await get(one_worker, waiting)).status is TaskStatus.PROCESSING
+    assert (await current(one_worker, waiting)).status is TaskStatus.PROCESSING
     assert (await one_worker.store.ask(GetStoreStatus())).timeouts_total == 1
 
 
 async def test_a_timeout_longer_than_the_work_changes_nothing(one_worker, clock: FakeClock):
     task = await submit_to(one_worker, timeout=5.1)
     await clock.advance(5)
-    done = await get(one_worker, task)
+    done = await current(one_worker, task)
     assert done.status is TaskStatus.COMPLETED
     assert done.result == 6
 
@@ -132,7 +123,7 @@ async def test_a_timeout_longer_than_the_work_changes_nothing(one_worker, clock:
 async def test_a_retryable_failure_waits_its_backoff_then_runs_again(one_worker, clock: FakeClock):
     task = await submit_to(one_worker, SimulateError(error="crash"), max_retries=2)
     await clock.advance(5)  # the first attempt crashes
-    waiting = await get(one_worker, task)
+    waiting = await current(one_worker, task)
     assert waiting.status is TaskStatus.QUEUED
     assert waiting.attempts == 1
     assert waiting.error is not None
@@ -141,14 +132,14 @@ async def test_a_retryable_failure_waits_its_backoff_then_runs_again(one_worker,
     # TASKMANAGER_RETRY_BACKOFF is 2 s here: the first retry waits 2 s plus up to 10 %.
     assert 2 <= wait.total_seconds() <= 2.2
     await clock.advance(wait.total_seconds() + 0.001)  # run_at is kept to the microsecond
-    second = await get(one_worker, task)
+    second = await current(one_worker, task)
     assert second.status is TaskStatus.PROCESSING
     assert second.attempts == 2
     await clock.advance(5)  # second attempt fails; the second retry waits 4 s
-    third_wait = (await get(one_worker, task)).run_at - clock.now()
+    third_wait = (await current(one_worker, task)).run_at - clock.now()
     assert 4 <= third_wait.total_seconds() <= 4.4
     await clock.advance(third_wait.total_seconds() + 5.001)
-    final = await get(one_worker, task)
+    final = await current(one_worker, task)
     assert final.status is TaskStatus.FAILED
     assert final.attempts == 3  # 1 + max_retries, never more
     assert (await one_worker.store.ask(GetStoreStatus())).retries_total == 2
@@ -157,7 +148,7 @@ async def test_a_retryable_failure_waits_its_backoff_then_runs_again(one_worker,
 async def test_a_value_error_is_never_retried(one_worker, clock: FakeClock):
     task = await submit_to(one_worker, SimulateError(error="value_error"), max_retries=5)
     await clock.advance(5)
-    failed = await get(one_worker, task)
+    failed = await current(one_worker, task)
     assert failed.status is TaskStatus.FAILED
     assert failed.attempts == 1
 
@@ -165,9 +156,9 @@ async def test_a_value_error_is_never_retried(one_worker, clock: FakeClock):
 async def test_a_timed_out_attempt_is_retried(one_worker, clock: FakeClock):
     task = await submit_to(one_worker, timeout=1, max_retries=1)
     await clock.advance(1)
-    assert (await get(one_worker, task)).status is TaskStatus.QUEUED
+    assert (await current(one_worker, task)).status is TaskStatus.QUEUED
     await clock.advance(3.5)  # backoff (2 to 2.2 s), then the second attempt times out too
-    final = await get(one_worker, task)
+    final = await current(one_worker, task)
     assert final.status is TaskStatus.FAILED
     assert final.error is not None
     assert final.error.type == "timeout"
@@ -179,10 +170,10 @@ async def test_a_cancel_while_waiting_for_a_retry_ends_the_task_for_good(
 ):
     task = await submit_to(one_worker, SimulateError(error="timeout"), max_retries=3)
     await clock.advance(5)
-    assert (await get(one_worker, task)).status is TaskStatus.QUEUED
+    assert (await current(one_worker, task)).status is TaskStatus.QUEUED
     await one_worker.store.ask(CancelTask(task.task_id))
     await clock.advance(60)
-    final = await get(one_worker, task)
+    final = await current(one_worker, task)
     assert final.status is TaskStatus.CANCELLED
     assert final.attempts == 1
 
@@ -234,3 +225,16 @@ async def test_the_queue_takes_ready_tasks_by_priority_and_holds_delayed_ones():
     assert taken == [tasks[1], tasks[2], tasks[0]]
     assert await queue.size() == 1
     assert await queue.take(now + 100) == (tasks[3], 3)
+
+
+async def test_a_task_cancelled_while_it_waits_for_a_retry_shows_no_error(
+    one_worker, clock: FakeClock
+):
+    task = await submit_to(one_worker, SimulateError(error="crash"), max_retries=1)
+    await clock.advance(5)
+    assert (await current(one_worker, task)).error is not None  # the last attempt's
+    cancelled = await one_worker.store.ask(CancelTask(task.task_id))
+    assert cancelled is not None
+    assert cancelled.status is TaskStatus.CANCELLED
+    assert cancelled.error is None
+    assert cancelled.result is None

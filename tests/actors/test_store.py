@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from support import FakeClock, settle, submit_to, watch
+from support import FakeClock, current, settle, submit_to, watch
 
 from taskmanager.actors import ActorSystem
 from taskmanager.actors.messages import (
@@ -23,16 +23,8 @@ from taskmanager.actors.model import JobOptions, Task, TaskStatus, TaskType
 from taskmanager.actors.runtime import ActorStoppedError
 from taskmanager.actors.tasktypes import ComputeSum, GenerateReport
 
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request) -> str:
-    return request.param
-
-
-async def get(system: ActorSystem, task: Task) -> Task:
-    found = await system.store.ask(GetTask(task.task_id))
-    assert found is not None
-    return found
+# Every test here runs on both backends: in memory, and on Redis.
+pytestmark = pytest.mark.backends("memory", "redis")
 
 
 @pytest.fixture
@@ -61,7 +53,7 @@ async def test_the_store_refuses_tasks_beyond_its_maximum(make_system):
     assert full.retry_after >= 1
 
 
-@pytest.mark.parametrize("backend", ["memory"])  # on Redis, one script does it all
+@pytest.mark.backends("memory")  # on Redis, one script does all of it
 async def test_a_submission_the_dispatcher_cannot_take_changes_nothing(system):
     """A submission is one step: when its hand-over fails, the store keeps no trace of it."""
     await system.dispatcher.stop()
@@ -123,13 +115,13 @@ async def test_the_janitor_removes_only_finished_tasks_after_the_ttl(make_system
     await clock.advance(1.1)
     assert await system.store.ask(GetTask(done.task_id)) is None
     # Older than the TTL but not finished: kept.
-    assert (await get(system, report)).status is TaskStatus.PROCESSING
-    assert (await get(system, queued)).status is TaskStatus.QUEUED
+    assert (await current(system, report)).status is TaskStatus.PROCESSING
+    assert (await current(system, queued)).status is TaskStatus.QUEUED
     await clock.advance(24)  # 40 s: the report finished at 35 s, the last one at 40 s
     assert await system.store.ask(GetTask(report.task_id)) is not None
     await clock.advance(6)  # 46 s
     assert await system.store.ask(GetTask(report.task_id)) is None
-    assert (await get(system, queued)).status is TaskStatus.COMPLETED
+    assert (await current(system, queued)).status is TaskStatus.COMPLETED
     status = await system.store.ask(GetStoreStatus())
     assert sum(status.counts.values()) == 1
 

@@ -5,24 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from support import FakeClock, settle, submit_to
+from support import FakeClock, current, settle, submit_to
 
-from taskmanager.actors import ActorSystem, Kill
-from taskmanager.actors.messages import CancelTask, GetDispatcherStatus, GetTask, StartTask
-from taskmanager.actors.model import Task, TaskStatus
+from taskmanager.actors import Kill
+from taskmanager.actors.messages import CancelTask, GetDispatcherStatus, StartTask
+from taskmanager.actors.model import TaskStatus
 from taskmanager.actors.runtime import MailboxFullError
 from taskmanager.actors.tasktypes import ComputeSum, GenerateReport, SimulateError
 
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request) -> str:
-    return request.param
-
-
-async def get(system: ActorSystem, task: Task) -> Task:
-    found = await system.store.ask(GetTask(task.task_id))
-    assert found is not None
-    return found
+# Every test here runs on both backends: in memory, and on Redis.
+pytestmark = pytest.mark.backends("memory", "redis")
 
 
 async def test_a_submitted_task_starts_at_once_and_completes_after_five_seconds(
@@ -30,13 +22,13 @@ async def test_a_submitted_task_starts_at_once_and_completes_after_five_seconds(
 ):
     task = await submit_to(system)
     await settle()
-    started = await get(system, task)
+    started = await current(system, task)
     assert started.status is TaskStatus.PROCESSING
     assert started.attempts == 1
     await clock.advance(4.9)
-    assert (await get(system, task)).status is TaskStatus.PROCESSING
+    assert (await current(system, task)).status is TaskStatus.PROCESSING
     await clock.advance(0.1)
-    done = await get(system, task)
+    done = await current(system, task)
     assert done.status is TaskStatus.COMPLETED
     assert done.result == 6
     assert done.progress == 1.0
@@ -48,7 +40,7 @@ async def test_a_submitted_task_starts_at_once_and_completes_after_five_seconds(
 async def test_float_sums_are_exact_to_the_last_bit(system, clock: FakeClock):
     task = await submit_to(system, ComputeSum(numbers=(0.1, 0.2, 1e100, -1e100)))
     await clock.advance(5)
-    assert (await get(system, task)).result == pytest.approx(0.30000000000000004)
+    assert (await current(system, task)).result == pytest.approx(0.30000000000000004)
 
 
 async def test_a_report_takes_five_seconds_per_section_and_reports_progress(
@@ -56,11 +48,11 @@ async def test_a_report_takes_five_seconds_per_section_and_reports_progress(
 ):
     task = await submit_to(system, GenerateReport(title="Quarterly", sections=4))
     await clock.advance(5)
-    assert (await get(system, task)).progress == 0.25
+    assert (await current(system, task)).progress == 0.25
     await clock.advance(10)
-    assert (await get(system, task)).progress == 0.75
+    assert (await current(system, task)).progress == 0.75
     await clock.advance(5)
-    done = await get(system, task)
+    done = await current(system, task)
     assert done.status is TaskStatus.COMPLETED
     assert isinstance(done.result, str)
     assert "Quarterly" in done.result
@@ -69,16 +61,16 @@ async def test_a_report_takes_five_seconds_per_section_and_reports_progress(
 async def test_a_long_report_is_capped_at_thirty_seconds(system, clock: FakeClock):
     task = await submit_to(system, GenerateReport(title="Long", sections=10))
     await clock.advance(29.9)
-    assert (await get(system, task)).status is TaskStatus.PROCESSING
+    assert (await current(system, task)).status is TaskStatus.PROCESSING
     await clock.advance(0.1)
-    assert (await get(system, task)).status is TaskStatus.COMPLETED
+    assert (await current(system, task)).status is TaskStatus.COMPLETED
 
 
 @pytest.mark.parametrize("error", ["value_error", "timeout", "crash"])
 async def test_simulated_errors_fail_the_task_with_their_type(system, clock: FakeClock, error):
     task = await submit_to(system, SimulateError(error=error))
     await clock.advance(5)
-    failed = await get(system, task)
+    failed = await current(system, task)
     assert failed.status is TaskStatus.FAILED
     assert failed.error is not None
     assert failed.error.type == error
@@ -91,12 +83,12 @@ async def test_at_most_five_tasks_are_processing_and_the_rest_wait_in_order(
 ):
     tasks = [await submit_to(system) for _ in range(7)]
     await settle()
-    statuses = [(await get(system, task)).status for task in tasks]
+    statuses = [(await current(system, task)).status for task in tasks]
     assert statuses == [TaskStatus.PROCESSING] * 5 + [TaskStatus.QUEUED] * 2
     status = await system.dispatcher.ask(GetDispatcherStatus())
     assert (status.queued, status.busy, status.workers) == (2, 5, 5)
     await clock.advance(5)
-    statuses = [(await get(system, task)).status for task in tasks]
+    statuses = [(await current(system, task)).status for task in tasks]
     assert statuses == [TaskStatus.COMPLETED] * 5 + [TaskStatus.PROCESSING] * 2
 
 
@@ -107,7 +99,7 @@ async def test_a_cancelled_queued_task_never_runs(system, clock: FakeClock):
     assert cancelled is not None
     assert cancelled.status is TaskStatus.CANCELLED
     await clock.advance(60)
-    final = await get(system, tasks[5])
+    final = await current(system, tasks[5])
     assert final.status is TaskStatus.CANCELLED
     assert final.started_at is None
 
@@ -118,10 +110,10 @@ async def test_cancelling_a_processing_task_frees_its_worker_at_once(system, clo
     await system.store.ask(CancelTask(tasks[0].task_id))
     await settle()
     # The sixth task took the freed worker without any time passing.
-    assert (await get(system, tasks[5])).status is TaskStatus.PROCESSING
+    assert (await current(system, tasks[5])).status is TaskStatus.PROCESSING
     await clock.advance(5)
-    assert (await get(system, tasks[0])).status is TaskStatus.CANCELLED
-    assert (await get(system, tasks[1])).status is TaskStatus.COMPLETED
+    assert (await current(system, tasks[0])).status is TaskStatus.CANCELLED
+    assert (await current(system, tasks[1])).status is TaskStatus.COMPLETED
 
 
 async def test_cancel_is_idempotent_and_finished_tasks_stay_finished(system, clock: FakeClock):
@@ -143,7 +135,7 @@ async def test_a_worker_that_crashes_mid_task_fails_the_task_and_comes_back(
     await settle()
     system.workers[0].tell(Kill())
     await settle()
-    failed = await get(system, task)
+    failed = await current(system, task)
     assert failed.status is TaskStatus.FAILED
     assert failed.error is not None
     assert failed.error.type == "worker_lost"
@@ -151,7 +143,7 @@ async def test_a_worker_that_crashes_mid_task_fails_the_task_and_comes_back(
     # The pool is back to its size: five new tasks all run at once.
     tasks = [await submit_to(system) for _ in range(5)]
     await settle()
-    assert [(await get(system, t)).status for t in tasks] == [TaskStatus.PROCESSING] * 5
+    assert [(await current(system, t)).status for t in tasks] == [TaskStatus.PROCESSING] * 5
 
 
 @pytest.mark.parametrize(
@@ -175,12 +167,12 @@ async def test_a_failed_hand_over_gives_the_task_back_and_keeps_the_worker(
     task = await submit_to(system)
     await settle()
     assert not failures, "the hand-over was tried"
-    assert (await get(system, task)).status is TaskStatus.PROCESSING
+    assert (await current(system, task)).status is TaskStatus.PROCESSING
     others = [await submit_to(system) for _ in range(4)]
     await settle()
-    assert [(await get(system, t)).status for t in others] == [TaskStatus.PROCESSING] * 4
+    assert [(await current(system, t)).status for t in others] == [TaskStatus.PROCESSING] * 4
     await clock.advance(5)
-    assert (await get(system, task)).status is TaskStatus.COMPLETED
+    assert (await current(system, task)).status is TaskStatus.COMPLETED
     status = await system.dispatcher.ask(GetDispatcherStatus())
     assert (status.busy, status.queued) == (0, 0)
 
@@ -190,10 +182,10 @@ async def test_a_late_report_from_a_cancelled_attempt_changes_nothing(system, cl
     await settle()
     cancelled = await system.store.ask(CancelTask(task.task_id))
     await clock.advance(30)
-    assert await get(system, task) == cancelled
+    assert await current(system, task) == cancelled
 
 
 async def test_many_tasks_run_five_at_a_time_until_all_complete(system, clock: FakeClock):
     tasks = [await submit_to(system) for _ in range(23)]
     await clock.advance(25)
-    assert {(await get(system, t)).status for t in tasks} == {TaskStatus.COMPLETED}
+    assert {(await current(system, t)).status for t in tasks} == {TaskStatus.COMPLETED}

@@ -11,6 +11,7 @@ import os
 import shlex
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +25,9 @@ WEB_DOCKERFILE = REPO / "webapp" / "Dockerfile"
 NGINX_CONF = REPO / "webapp" / "nginx.conf"
 COMPOSE_FILE = REPO / "docker-compose.yml"
 
-# The placeholders webapp/nginx.conf must contain, swapped for loopback addresses here.
-NGINX_UPSTREAM = "server api:8000;"
+# The placeholders webapp/nginx.conf must contain, swapped for loopback addresses here:
+# the upstream's servers (one per API replica of docker-compose.yml), listen, root.
+NGINX_UPSTREAM = ("server api-1:8000;", "server api-2:8000;")
 NGINX_LISTEN = "listen 8080;"
 NGINX_ROOT = "root /usr/share/nginx/html;"
 
@@ -46,24 +48,32 @@ def require_tool(name: str) -> str:
     return found
 
 
-def api_server(log_dir: Path, **settings: str) -> Server:
-    """The real API on a free loopback port, with the given TASKMANAGER_* settings."""
-    return taskmanager_server(log_dir, ports=PORTS, settings=settings, name="api")
+def api_server(log_dir: Path, name: str = "api", **settings: str) -> Server:
+    """The real API on a free loopback port, with the given TASKMANAGER_* settings.
+
+    Its log, uvicorn's access log included, is ``<log_dir>/<name>-<port>.log``.
+    """
+    return taskmanager_server(log_dir, ports=PORTS, settings=settings, name=name)
 
 
 # --- nginx -------------------------------------------------------------------------------
 
 
-def render_nginx(work: Path, *, api_port: int, listen_port: int, web_root: Path) -> Path:
+def render_nginx(work: Path, *, api_ports: Sequence[int], listen_port: int, web_root: Path) -> Path:
     """Write a main nginx.conf around webapp/nginx.conf that runs on loopback from ``work``.
 
     The image includes webapp/nginx.conf in its http {} block; this file does the same, with
-    the upstream, the listen address and the web root pointed at this machine, and every
-    path nginx writes kept inside ``work``.
+    the upstream's servers (one per port of ``api_ports``, however many the file names),
+    the listen address and the web root pointed at this machine, and every path nginx
+    writes kept inside ``work``.
     """
+    assert api_ports, "the upstream needs at least one server"
+    upstream = " ".join(f"server 127.0.0.1:{port};" for port in api_ports)
     site = NGINX_CONF.read_text()
+    first, *others = NGINX_UPSTREAM
     for placeholder, value in (
-        (NGINX_UPSTREAM, f"server 127.0.0.1:{api_port};"),
+        (first, upstream),
+        *((other, "") for other in others),
         (NGINX_LISTEN, f"listen 127.0.0.1:{listen_port};"),
         (NGINX_ROOT, f"root {web_root};"),
     ):
@@ -84,7 +94,9 @@ events {{ worker_connections 256; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
-    access_log {work}/access.log;
+    # Which replica (or replicas, on a retry) answered each request, for the tests to read.
+    log_format upstreams '$remote_addr "$request" $status upstream=$upstream_addr';
+    access_log {work}/access.log upstreams;
     sendfile on;
     keepalive_timeout 65;
     client_body_temp_path {work}/client_body;

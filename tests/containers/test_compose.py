@@ -1,4 +1,5 @@
-"""docker-compose.yml validates against the Compose schema and wires the services right."""
+"""docker-compose.yml validates against the Compose schema and wires the services right:
+Redis with its append-only file on a volume, two API replicas over it, nginx in front."""
 
 from __future__ import annotations
 
@@ -21,8 +22,14 @@ from container_support import (
 from bench.server import clean_environment
 from taskmanager.config import Settings
 
+REPLICAS = ("api-1", "api-2")
 # Settings the image fixes itself (paths inside it), not knobs for the operator.
 SET_BY_THE_IMAGE = {"TASKMANAGER_WEB_DIR"}
+# A container runs one server process: the service scales by replicas, not processes.
+NOT_FOR_CONTAINERS = {"TASKMANAGER_PROCESSES"}
+# Settings whose compose default differs from the service's on purpose: compose has its own
+# proxy and its own Redis (both checked below).
+COMPOSE_DEFAULTS = {"TASKMANAGER_TRUSTED_PROXIES", "TASKMANAGER_REDIS_URL"}
 INTERPOLATION = re.compile(r"^\$\{(TASKMANAGER_[A-Z_]+):-(.*)\}$")
 
 
@@ -48,77 +55,139 @@ def resolved() -> dict:
     return yaml.safe_load(result.stdout)
 
 
+def default_of(value: str) -> str:
+    """The default of a ``${TASKMANAGER_X:-default}`` pass-through."""
+    match = INTERPOLATION.match(value)
+    assert match, f"pass it through as ${{TASKMANAGER_...:-default}}, not {value!r}"
+    return match[2]
+
+
 def test_docker_compose_validates_the_file_against_the_compose_schema(resolved):
-    assert set(resolved["services"]) == {"api", "web"}
+    assert set(resolved["services"]) == {"redis", *REPLICAS, "web"}
+
+
+def test_redis_keeps_an_append_only_file_on_a_named_volume_and_has_a_health_check(resolved):
+    redis = resolved["services"]["redis"]
+    assert redis["image"] == "redis:7"
+    command = redis["command"]
+    assert command[0] == "redis-server"
+    options = dict(zip(command[1::2], command[2::2], strict=True))
+    assert options == {"--appendonly": "yes", "--appendfsync": "everysec"}
+    (volume,) = redis["volumes"]
+    name, mount, *_ = volume.split(":")
+    assert mount == "/data", "the official image keeps its files in /data"
+    assert name in resolved["volumes"], "a named volume, which outlives the container"
+    test = redis["healthcheck"]["test"]
+    assert "redis-cli ping" in " ".join(test)
+    assert "PONG" in " ".join(test), "redis-cli exits 0 on an error reply (LOADING) too"
+    assert "ports" not in redis, "Redis is for the replicas only"
+
+
+def test_the_two_replicas_share_one_definition_and_use_the_compose_redis(compose, resolved):
+    first, second = (resolved["services"][name] for name in REPLICAS)
+    assert first == second
+    assert compose["services"]["api-1"] == compose["services"]["api-2"], "one anchor for both"
+    url = first["environment"]["TASKMANAGER_REDIS_URL"]
+    assert url == "redis://redis:6379/0"
+    assert first["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    assert "ports" not in first, "clients reach the replicas through web only"
 
 
 def test_every_setting_is_passed_through_with_the_default_the_service_uses(compose, monkeypatch):
     for name in [name for name in os.environ if name.startswith("TASKMANAGER_")]:
         monkeypatch.delenv(name)
-    environment = compose["services"]["api"]["environment"]
+    defaults = Settings()
     expected = {f"TASKMANAGER_{field.upper()}" for field in Settings.model_fields}
-    assert set(environment) == expected - SET_BY_THE_IMAGE
     image_env = " ".join(i.arguments for i in parse_dockerfile(DOCKERFILE) if i.keyword == "ENV")
     for variable in SET_BY_THE_IMAGE:
         assert f"{variable}=" in image_env, f"the Dockerfile sets {variable}"
-    defaults = Settings()
-    for variable, value in environment.items():
-        match = INTERPOLATION.match(str(value))
-        assert match, f"{variable}: pass it through as ${{{variable}:-default}}, not {value!r}"
-        assert match[1] == variable
-        field = variable.removeprefix("TASKMANAGER_").lower()
-        if field == "trusted_proxies":
-            continue  # compose trusts its own proxy; checked below
-        parsed = Settings.model_validate({field: match[2]})
-        assert getattr(parsed, field) == getattr(defaults, field), variable
+    for replica in REPLICAS:
+        environment = compose["services"][replica]["environment"]
+        assert set(environment) == expected - SET_BY_THE_IMAGE - NOT_FOR_CONTAINERS, replica
+        for variable, value in environment.items():
+            match = INTERPOLATION.match(str(value))
+            assert match, f"{variable}: pass it through as ${{{variable}:-default}}, not {value!r}"
+            assert match[1] == variable
+            if variable in COMPOSE_DEFAULTS:
+                continue
+            field = variable.removeprefix("TASKMANAGER_").lower()
+            parsed = Settings.model_validate({field: match[2]})
+            assert getattr(parsed, field) == getattr(defaults, field), variable
 
 
-def test_the_api_trusts_exactly_the_web_proxy(resolved):
+def test_the_replicas_trust_exactly_the_web_proxy(resolved):
     (web_network,) = resolved["services"]["web"]["networks"].items()
     name, settings = web_network
     web_address = ipaddress.ip_address(settings["ipv4_address"])
-    trusted = resolved["services"]["api"]["environment"]["TASKMANAGER_TRUSTED_PROXIES"]
-    assert trusted == str(web_address)
-    assert name in resolved["services"]["api"]["networks"]
+    for replica in REPLICAS:
+        service = resolved["services"][replica]
+        assert service["environment"]["TASKMANAGER_TRUSTED_PROXIES"] == str(web_address)
+        assert name in service["networks"]
+    assert name in resolved["services"]["redis"]["networks"]
     (subnet,) = (
         ipaddress.ip_network(c["subnet"]) for c in resolved["networks"][name]["ipam"]["config"]
     )
     assert web_address in subnet
 
 
-def test_the_services_publish_their_ports_and_build_from_the_repository(compose):
-    api, web = compose["services"]["api"], compose["services"]["web"]
-    assert api["ports"] == ["8000:8000"]
-    assert web["ports"] == ["8080:8080"]
-    assert api["build"] == {"context": ".", "dockerfile": "Dockerfile"}
-    assert web["build"] == {"context": ".", "dockerfile": "webapp/Dockerfile"}
-    for build in (api["build"], web["build"]):
+def test_only_the_proxy_is_published_and_the_images_build_from_the_repository(compose):
+    services = compose["services"]
+    assert services["web"]["ports"] == ["8080:8080"]
+    assert [name for name, service in services.items() if "ports" in service] == ["web"]
+    assert services["web"]["build"] == {"context": ".", "dockerfile": "webapp/Dockerfile"}
+    for name in REPLICAS:
+        assert services[name]["build"] == {"context": ".", "dockerfile": "Dockerfile"}
+        assert services[name]["image"] == "taskmanager-api"
+    for build in (services[name]["build"] for name in (*REPLICAS, "web")):
         assert (REPO / build["context"] / build["dockerfile"]).is_file()
 
 
-def test_both_services_have_health_checks_and_web_waits_for_a_healthy_api(compose):
-    api, web = compose["services"]["api"], compose["services"]["web"]
-    assert "/healthz" in " ".join(api["healthcheck"]["test"])
-    assert "curl" not in " ".join(api["healthcheck"]["test"]), "the slim image has no curl"
-    assert web["healthcheck"]["test"][0] == "CMD"
-    assert web["depends_on"] == {"api": {"condition": "service_healthy"}}
+def test_nginx_balances_across_exactly_the_replicas_of_the_compose_file(compose):
+    upstream = re.search(r"upstream api \{(.*?)\}", NGINX_CONF.read_text(), re.DOTALL)
+    assert upstream, "webapp/nginx.conf has an `upstream api` block"
+    servers = re.findall(r"^\s*server\s+([\w.-]+):8000;", upstream[1], re.MULTILINE)
+    assert sorted(servers) == sorted(REPLICAS)
+    assert set(REPLICAS) <= set(compose["services"])
 
 
-def test_docker_waits_longer_than_the_shutdown_grace_before_killing_the_api(compose):
-    grace = INTERPOLATION.match(
-        compose["services"]["api"]["environment"]["TASKMANAGER_SHUTDOWN_GRACE"]
-    )
-    assert grace
-    stop_after = compose["services"]["api"]["stop_grace_period"]
-    assert stop_after.endswith("s")
-    assert float(stop_after[:-1]) > float(grace[2]) + 5
+def test_every_service_has_a_health_check_and_web_waits_for_healthy_replicas(compose):
+    services = compose["services"]
+    for name in REPLICAS:
+        test = " ".join(services[name]["healthcheck"]["test"])
+        assert "/healthz" in test
+        assert "curl" not in test, "the slim image has no curl"
+    assert services["web"]["healthcheck"]["test"][0] == "CMD"
+    assert services["redis"]["healthcheck"]["test"][0] in {"CMD", "CMD-SHELL"}
+    assert services["web"]["depends_on"] == {
+        name: {"condition": "service_healthy"} for name in REPLICAS
+    }
+
+
+def test_every_service_runs_without_capabilities_or_privilege_escalation(resolved):
+    for name, service in resolved["services"].items():
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+        assert service["restart"] == "unless-stopped", name
+    for name in (*REPLICAS, "redis"):
+        assert resolved["services"][name]["read_only"] is True, name
+    assert resolved["services"]["redis"]["user"] == "999:999", "the image's redis user"
+    for name in REPLICAS:
+        assert resolved["services"][name]["init"] is True, name
+
+
+def test_docker_waits_longer_than_the_shutdown_grace_before_killing_a_replica(compose):
+    for name in REPLICAS:
+        replica = compose["services"][name]
+        grace = float(default_of(replica["environment"]["TASKMANAGER_SHUTDOWN_GRACE"]))
+        stop_after = replica["stop_grace_period"]
+        assert stop_after.endswith("s")
+        assert float(stop_after[:-1]) > grace + 5
 
 
 def test_the_proxy_waits_far_longer_than_a_default_long_poll(compose):
-    long_poll = INTERPOLATION.match(
-        compose["services"]["api"]["environment"]["TASKMANAGER_LONG_POLL_TIMEOUT"]
+    long_poll = float(
+        default_of(compose["services"]["api-1"]["environment"]["TASKMANAGER_LONG_POLL_TIMEOUT"])
     )
-    assert long_poll
     timeouts = re.findall(r"proxy_read_timeout\s+(\d+)s;", NGINX_CONF.read_text())
     assert timeouts, "webapp/nginx.conf sets proxy_read_timeout in seconds"
-    assert min(int(t) for t in timeouts) >= 10 * float(long_poll[2])
+    assert min(int(t) for t in timeouts) >= 10 * long_poll

@@ -52,7 +52,7 @@ def proxied_api(work: Path, **settings: str) -> Iterator[Proxy]:
         web_root = fake_monitor(work / "monitor")
         nginx_port = free_port(PORTS)
         main = render_nginx(
-            work / "nginx", api_port=api.port, listen_port=nginx_port, web_root=web_root
+            work / "nginx", api_ports=[api.port], listen_port=nginx_port, web_root=web_root
         )
         with nginx_server(main, nginx_port) as nginx:
             yield Proxy(nginx.url(), api, nginx, web_root)
@@ -71,7 +71,7 @@ def proxy(tmp_path_factory) -> Iterator[Proxy]:
 
 
 def test_nginx_accepts_the_configuration(tmp_path):
-    main = render_nginx(tmp_path, api_port=8000, listen_port=8080, web_root=tmp_path)
+    main = render_nginx(tmp_path, api_ports=[8000, 8001], listen_port=8080, web_root=tmp_path)
     result = subprocess.run(  # noqa: S603
         nginx_argv(main, "-t"), capture_output=True, text=True, check=False, timeout=30
     )

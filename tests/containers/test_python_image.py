@@ -2,8 +2,9 @@
 
 The `build` stage's COPY and RUN instructions run in order in a temporary root (every
 absolute path the Dockerfile names is moved under it), the runtime stage's ENV and WORKDIR
-apply, and the CMD starts the server with only its host and port changed. So a change to
-the Dockerfile's commands is tested as written, with nothing copied out by hand.
+apply, and the CMD starts the server with only its host and port changed, over a real
+redis-server as docker-compose.yml runs it. So a change to the Dockerfile's commands is
+tested as written, with nothing copied out by hand.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from container_support import (
     parse_env,
 )
 
-from bench.server import Server, clean_environment, free_port
+from bench.server import Server, clean_environment, free_port, redis_server
 
 VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 # What `.dockerignore` keeps out of the context, as far as the copied sources go.
 NOT_IN_CONTEXT = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "node_modules")
 # Runtime-stage commands that only make sense in an image (they change the system's users).
 IMAGE_ONLY = ("groupadd ", "useradd ")
+SUM = {"task_type": "compute_sum", "parameters": {"numbers": [1, 2, 3]}}
 
 
 @dataclass
@@ -140,21 +142,34 @@ def test_the_dockerfile_commands_install_the_package_and_its_command_serves_heal
     executable = shutil.which(command[0], path=replay.env["PATH"])
     assert executable is not None
     assert Path(executable).is_relative_to(replay.root), "CMD runs the image's venv python"
-    server = Server(
-        "server",
-        [executable, *command[1:]],
-        port=port,
-        log_dir=tmp_path,
-        env=replay.env,
-        cwd=replay.workdir,
-    )
-    with server:
-        monitor = httpx.get(server.url("/"), timeout=5)
-        assert "Task Manager monitor" in monitor.text, "TASKMANAGER_WEB_DIR is served at /"
-        os.kill(server.pid, signal.SIGTERM)  # what `docker stop` sends to PID 1
-        status = server.process.wait(timeout=15)
+    with redis_server(tmp_path, ports=PORTS) as redis:
+        # The compose file's replicas keep their state in Redis: the image must speak to it.
+        env = replay.env | {"TASKMANAGER_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"}
+        server = Server(
+            "server",
+            [executable, *command[1:]],
+            port=port,
+            log_dir=tmp_path,
+            env=env,
+            cwd=replay.workdir,
+        )
+        status = serve_and_stop(server)
     # uvicorn re-raises SIGTERM once it has drained, so the status is the signal's: Docker
     # reports that as 143, the conventional status after SIGTERM; 0 is fine as well.
     assert status in {0, 143, -signal.SIGTERM}, server.output()
     assert "Application shutdown complete" in server.output()
     assert "Traceback" not in server.output()
+
+
+def serve_and_stop(server: Server) -> int:
+    """Start the image's command, check what it serves, stop it as Docker does: its status."""
+    with server:
+        # /healthz answers 200 only while the replica reaches Redis.
+        health = httpx.get(server.url("/healthz"), timeout=5)
+        assert health.json() == {"status": "ok", "detail": ""}
+        submitted = httpx.post(server.url("/tasks"), json=SUM, timeout=5)
+        assert submitted.status_code == 202, submitted.text
+        monitor = httpx.get(server.url("/"), timeout=5)
+        assert "Task Manager monitor" in monitor.text, "TASKMANAGER_WEB_DIR is served at /"
+        os.kill(server.pid, signal.SIGTERM)  # what `docker stop` sends to PID 1
+        return server.process.wait(timeout=15)

@@ -7,10 +7,8 @@ from support import SUM, FakeClock, Stream, settle, submit
 
 from taskmanager.keys import file_line, new_key
 
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request) -> str:
-    return request.param
+# Every test here runs on both backends: in memory, and on Redis.
+pytestmark = pytest.mark.backends("memory", "redis")
 
 
 KEYS = {"alice": new_key(), "bob": new_key(), "root": new_key()}

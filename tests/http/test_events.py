@@ -16,10 +16,8 @@ from taskmanager.actors.events import (
     Subscribe,
 )
 
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request) -> str:
-    return request.param
+# Every test here runs on both backends: in memory, and on Redis.
+pytestmark = pytest.mark.backends("memory", "redis")
 
 
 async def test_every_change_arrives_in_order_with_increasing_ids(client, clock: FakeClock):

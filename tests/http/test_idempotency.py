@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 from support import SUM, FakeClock, sum_of
 
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request) -> str:
-    return request.param
+# Every test here runs on both backends: in memory, and on Redis.
+pytestmark = pytest.mark.backends("memory", "redis")
 
 
 async def test_the_same_key_and_body_return_the_original_task(client):

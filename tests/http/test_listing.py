@@ -7,10 +7,8 @@ import re
 import pytest
 from support import REPORT, FakeClock, settle, submit, sum_of
 
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request) -> str:
-    return request.param
+# Every test here runs on both backends: in memory, and on Redis.
+pytestmark = pytest.mark.backends("memory", "redis")
 
 
 NEXT = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support import FakeClock, settle, submit
+from support import FakeClock, settle, submit, sum_of
 
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request) -> str:
-    return request.param
+# Every test here runs on both backends: in memory, and on Redis.
+pytestmark = pytest.mark.backends("memory", "redis")
 
 
 async def test_stats_report_queue_workers_counts_and_completions(client, clock: FakeClock):
@@ -51,3 +49,16 @@ async def test_stats_do_not_count_against_the_limit(make_client, path):
     client = await make_client(rate_limit="1/minute")
     for _ in range(3):
         assert (await client.get(path)).status_code == 200
+
+
+async def test_metrics_count_retries_and_timed_out_attempts(client, clock: FakeClock):
+    await submit(client, sum_of(1, timeout=1, max_retries=1))
+    await clock.advance(1)  # the first attempt times out and waits for its retry
+    families = {
+        f.name: f for f in text_string_to_metric_families((await client.get("/metrics")).text)
+    }
+    assert families["taskmanager_retries"].samples[0].value == 1
+    assert families["taskmanager_attempt_timeouts"].samples[0].value == 1
+    stats = (await client.get("/stats")).json()
+    assert stats["counts"]["queued"] == 1  # waiting for the retry
+    assert stats["queue_depth"] == 1

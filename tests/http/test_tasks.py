@@ -15,14 +15,12 @@ from support import SUM, FakeClock, http_scope, settle, submit
 from taskmanager.actors import Kill
 from taskmanager.actors.messages import GetStoreStatus
 
+# Every test here runs on both backends: in memory, and on Redis.
+pytestmark = pytest.mark.backends("memory", "redis")
+
 
 @pytest.fixture(params=[True, False], ids=["fast-path", "routes"])
 def fast_path(request) -> bool:
-    return request.param
-
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request) -> str:
     return request.param
 
 

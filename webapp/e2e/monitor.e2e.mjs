@@ -6,16 +6,19 @@
 // Starts `python -m taskmanager` on a free port in 8100-8199 with a small time scale and a
 // high rate limit, drives the monitor with playwright-core, saves artifacts/monitor.png,
 // stops the backend, and exits non-zero when any check fails. A second backend with a tight
-// rate limit (3 requests a second) shows what a refused page load looks like. A check the
-// backend cannot support yet is reported as pending, with the reason.
+// rate limit (3 requests a second) shows what a refused page load looks like, and a third with
+// a keys file (two client keys and an admin key) what the monitor does with API keys. A check
+// the backend cannot support yet is reported as pending, with the reason.
 // Environment: PYTHON (default ../.venv/bin/python), CHROMIUM (default: `which chromium`),
 // E2E_TIME_SCALE (default 0.1: a 10-section report then runs 3 s, long enough to cancel),
 // E2E_RETRY_BACKOFF (default 2: seconds before a failed attempt is retried, real time, long
 // enough to see the countdown).
 import { execFileSync, spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { dirname, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -40,6 +43,7 @@ const SNAPSHOT = "GET /tasks?order=newest&limit=10000";
 const results = [];
 let backend = null;
 let limitedBackend = null;
+let keyedBackend = null;
 let browser = null;
 
 /** Thrown by a check that cannot run against this backend yet; reported, not failed. */
@@ -109,7 +113,7 @@ async function waitFor(what, probe, timeoutMs) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
 }
 
-async function startBackend(port, { rateLimit, logName }) {
+async function startBackend(port, { rateLimit, logName, env = {} }) {
   if (!existsSync(PYTHON)) throw new Error(`no Python at ${PYTHON}: run ./run.sh init --dev, or set PYTHON`);
   const logFile = createWriteStream(resolve(ARTIFACTS, logName));
   const child = spawn(PYTHON, ["-m", "taskmanager", "--host", "127.0.0.1", "--port", String(port)], {
@@ -119,6 +123,7 @@ async function startBackend(port, { rateLimit, logName }) {
       TASKMANAGER_TIME_SCALE: TIME_SCALE,
       TASKMANAGER_RETRY_BACKOFF: RETRY_BACKOFF,
       TASKMANAGER_RATE_LIMIT: rateLimit,
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -151,10 +156,10 @@ async function stopBackend(child) {
   }
 }
 
-async function submitViaApi(base, body) {
+async function submitViaApi(base, body, key = null) {
   const response = await fetch(`${base}/tasks`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...(key === null ? {} : { Authorization: `Bearer ${key}` }) },
     body: JSON.stringify(body),
   });
   if (response.status !== 202) throw new Error(`POST /tasks answered ${response.status}: ${await response.text()}`);
@@ -492,6 +497,7 @@ async function main() {
   });
 
   await checkRefusedLoads();
+  await checkApiKeys();
 
   log(`finished in ${((Date.now() - began) / 1000).toFixed(1)} s`);
 }
@@ -582,6 +588,146 @@ async function checkRefusedLoads() {
   await stopBackend(limitedBackend).catch((error) => log(`stopping the limited backend: ${error}`));
 }
 
+/** A new API key and its keys-file line, made as `taskmanager.keys` makes them. */
+function makeKey(name, role) {
+  const key = `tm_${randomBytes(32).toString("base64url")}`;
+  return { name, key, line: `${name} ${role} ${createHash("sha256").update(key).digest("hex")}` };
+}
+
+/**
+ * Access control, on a backend of its own started with a keys file: the monitor asks for a
+ * key, shows only what that key may see, streams with it, refuses a wrong one and forgets
+ * one on request, and never puts a key in a URL.
+ */
+async function checkApiKeys() {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const alice = makeKey("alice", "client");
+  const bob = makeKey("bob", "client");
+  const admin = makeKey("root", "admin");
+  const wrong = `tm_${randomBytes(32).toString("base64url")}`;
+  const secrets = [alice.key, bob.key, admin.key, wrong];
+  const keysDir = mkdtempSync(join(tmpdir(), "taskmanager-e2e-keys-"));
+  const keysFile = join(keysDir, "api-keys");
+  writeFileSync(keysFile, `# made by the e2e test\n${alice.line}\n${bob.line}\n${admin.line}\n`);
+  let context = null;
+  let page = null;
+  const requests = [];
+  const consoleTexts = [];
+  const pageErrors = [];
+  const prompt = () => page.getByRole("region", { name: /asks for an API key/ });
+  const enterKey = async (key) => {
+    await prompt().getByLabel("API key").fill(key);
+    await prompt().getByRole("button", { name: "Use key" }).click();
+  };
+  const owned = { alice: [], bob: [] };
+  let keyFrom = 0;
+
+  await check("with API keys, the monitor asks for a key instead of showing an empty system", async () => {
+    keyedBackend = await startBackend(port, {
+      rateLimit: "1000/minute",
+      logName: "backend-keys.log",
+      env: { TASKMANAGER_API_KEYS_FILE: keysFile },
+    });
+    owned.alice.push(await submitViaApi(base, { task_type: "compute_sum", parameters: { numbers: [1, 2] } }, alice.key));
+    owned.bob.push(await submitViaApi(base, { task_type: "compute_sum", parameters: { numbers: [3, 4] } }, bob.key));
+    context = await browser.newContext({ viewport: { width: 1440, height: 960 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on("console", (message) => consoleTexts.push(message.text()));
+    page.on("pageerror", (error) => pageErrors.push(String(error)));
+    page.on("request", (request) => requests.push(request));
+    await page.addInitScript(recordWhatIsShown);
+    await page.goto(`${base}/`, { waitUntil: "domcontentloaded" });
+    await prompt().waitFor();
+    if ((await prompt().getByTestId("key-refused").count()) !== 0) throw new Error("the first prompt says a key was refused");
+    await page.screenshot({ path: resolve(ARTIFACTS, "monitor-key.png") });
+    const seen = await page.evaluate(() => window.__seen);
+    if (seen.empty) throw new Error("the page said there are no tasks");
+    if (seen.allCounts.includes("0")) throw new Error(`a count read 0: ${seen.allCounts.join(", ")}`);
+  });
+
+  await check("a client key is accepted, and the monitor shows that client's tasks only", async () => {
+    keyFrom = requests.length;
+    await enterKey(alice.key);
+    await row(page, owned.alice[0]).waitFor({ timeout: 15_000 });
+    await page.locator('.connection[data-state="live"]').waitFor({ timeout: 15_000 });
+    // /stats counts this key's tasks only.
+    await page.getByRole("button", { name: /^all 1$/i }).waitFor();
+    if ((await row(page, owned.bob[0]).count()) !== 0) throw new Error("bob's task is shown with alice's key");
+    await new Promise((done) => setTimeout(done, 500)); // room for a late extra request to show up
+    const reads = requests.slice(keyFrom).map((request) => `${request.method()} ${new URL(request.url()).pathname}${new URL(request.url()).search}`)
+      .filter((what) => what.startsWith("GET /tasks") || what.startsWith("GET /events"));
+    if (reads.length !== 2 || reads[0] !== SNAPSHOT || reads[1] !== "GET /events") {
+      throw new Error(`with the key, the load asked for: ${reads.join(", ")}`);
+    }
+    for (const request of requests.slice(keyFrom)) {
+      const { pathname } = new URL(request.url());
+      if (!["/tasks", "/events", "/stats"].some((path) => pathname.startsWith(path))) continue;
+      const authorization = (await request.allHeaders()).authorization;
+      if (authorization !== `Bearer ${alice.key}`) throw new Error(`${request.method()} ${pathname} went without alice's key`);
+    }
+    const stored = await page.evaluate(() => ({ session: sessionStorage.length, local: localStorage.length, cookie: document.cookie }));
+    if (stored.session !== 1 || stored.local !== 0 || stored.cookie !== "") throw new Error(`stored: ${JSON.stringify(stored)}`);
+  });
+
+  await check("the live stream works with the key: a task alice submits appears, bob's does not", async () => {
+    // Bob's first: had it leaked into alice's stream, it would be there before hers.
+    owned.bob.push(await submitViaApi(base, { task_type: "generate_report", parameters: { title: "Bob's", sections: 1 } }, bob.key));
+    owned.alice.push(await submitViaApi(base, { task_type: "generate_report", parameters: { title: "Alice's", sections: 1 } }, alice.key));
+    await row(page, owned.alice[1]).waitFor({ timeout: 10_000 });
+    await row(page, owned.alice[1]).and(page.locator('[data-status="completed"]')).waitFor({ timeout: 15_000 });
+    if ((await row(page, owned.bob[1]).count()) !== 0) throw new Error("bob's new task reached alice's stream");
+    const snapshots = requests.slice(keyFrom).filter((request) => new URL(request.url()).pathname === "/tasks" && request.method() === "GET");
+    if (snapshots.length !== 1) throw new Error(`the live task cost ${snapshots.length - 1} more snapshots`);
+  });
+
+  await check("a client key's Metrics says they are for admin keys, and keeps the key", async () => {
+    await page.getByRole("button", { name: "Metrics" }).click();
+    await page.getByTestId("metrics-problem").filter({ hasText: "admin keys only" }).waitFor();
+    if ((await prompt().count()) !== 0) throw new Error("a 403 brought the key prompt back");
+    await page.getByRole("button", { name: "Close metrics" }).click();
+  });
+
+  await check("forgetting the key brings the prompt back and keeps nothing", async () => {
+    const asked = requests.length;
+    await page.getByRole("button", { name: "Forget key" }).click();
+    await prompt().waitFor();
+    if ((await page.locator("tr[data-task-id]").count()) !== 0) throw new Error("alice's tasks are still shown");
+    const stored = await page.evaluate(() => sessionStorage.length);
+    if (stored !== 0) throw new Error(`sessionStorage still holds ${stored} item(s)`);
+    await new Promise((done) => setTimeout(done, 1_000));
+    const api = requests.slice(asked).filter((request) => /^\/(tasks|events|stats)/.test(new URL(request.url()).pathname));
+    if (api.length !== 0) throw new Error(`asked the API without a key: ${api.map((request) => request.url()).join(", ")}`);
+  });
+
+  await check("a wrong key is refused with a message", async () => {
+    await enterKey(wrong);
+    await prompt().getByTestId("key-refused").filter({ hasText: "not accepted" }).waitFor();
+    const stored = await page.evaluate(() => sessionStorage.length);
+    if (stored !== 0) throw new Error("the refused key was kept");
+  });
+
+  await check("the admin key sees every client's tasks and reads the metrics in the page", async () => {
+    await enterKey(admin.key);
+    for (const id of [...owned.alice, ...owned.bob]) await row(page, id).waitFor({ timeout: 15_000 });
+    await page.getByRole("button", { name: "Metrics" }).click();
+    await page.getByTestId("metrics-text").filter({ hasText: "taskmanager_queue_depth" }).waitFor();
+  });
+
+  await check("no key was ever in a URL the page asked for, nor in what it logged", async () => {
+    const leaks = requests.filter((request) => secrets.some((secret) => request.url().includes(secret)));
+    if (leaks.length > 0) throw new Error(`a key in ${leaks.length} URL(s): ${leaks.map((request) => new URL(request.url()).pathname).join(", ")}`);
+    if (consoleTexts.some((text) => secrets.some((secret) => text.includes(secret)))) throw new Error("a key was logged");
+    log(`${requests.length} requests, none with a key in its URL`);
+    if (pageErrors.length > 0) throw new Error(pageErrors.join("\n"));
+  });
+
+  await context?.close().catch(() => undefined);
+  await stopBackend(keyedBackend).catch((error) => log(`stopping the backend with keys: ${error}`));
+  rmSync(keysDir, { recursive: true, force: true });
+}
+
 let fatal = null;
 try {
   await main();
@@ -592,6 +738,7 @@ try {
   await browser?.close().catch(() => undefined);
   await stopBackend(backend).catch((error) => console.log(`[e2e] stopping the backend: ${error}`));
   await stopBackend(limitedBackend).catch((error) => console.log(`[e2e] stopping the limited backend: ${error}`));
+  await stopBackend(keyedBackend).catch((error) => console.log(`[e2e] stopping the backend with keys: ${error}`));
 }
 const pending = results.filter((result) => result.pending).length;
 const passed = results.filter((result) => result.ok).length - pending;

@@ -4,10 +4,12 @@ import { StrictMode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "./App";
 import type { Stats, StatusCounts, Task } from "./api/types";
-import { FakeEventSource, jsonResponse, makeEvent, makeTask } from "../test/fakes";
+import { FakeEventStream, jsonResponse, makeEvent, makeTask } from "../test/fakes";
+import { apiKey, STORAGE_NAME } from "./api/apiKey";
 import { openApiDocument, withInventedType } from "../test/openapi";
 
 const SNAPSHOT_URL = "/tasks?order=newest&limit=10000";
+const PROMPT = /asks for an API key/;
 
 function statsWith(counts: Partial<StatusCounts> = {}): Stats {
   const all: StatusCounts = { queued: 0, processing: 0, completed: 0, failed: 0, cancelled: 0, ...counts };
@@ -24,14 +26,29 @@ function statsWith(counts: Partial<StatusCounts> = {}): Stats {
 
 type Handler = (url: string, init: RequestInit | undefined) => Response | Promise<Response>;
 
-/** Routes fetch calls to per-endpoint handlers and records them; `/openapi.json` is the backend's unless given. */
+interface Call {
+  method: string;
+  url: string;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+/**
+ * Routes fetch calls to per-endpoint handlers and records them; `/openapi.json` is the
+ * backend's unless given, and `/events` a FakeEventStream the test answers.
+ */
 function serve(given: Record<string, Handler>) {
-  const routes: Record<string, Handler> = { "GET /openapi.json": () => jsonResponse(openApiDocument()), ...given };
-  const calls: { method: string; url: string; body: unknown }[] = [];
+  const routes: Record<string, Handler> = {
+    "GET /openapi.json": () => jsonResponse(openApiDocument()),
+    "GET /events": FakeEventStream.answer,
+    ...given,
+  };
+  const calls: Call[] = [];
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
     const method = init?.method ?? "GET";
-    calls.push({ method, url, body: typeof init?.body === "string" ? JSON.parse(init.body) : undefined });
+    const headers = { ...(init?.headers as Record<string, string> | undefined) };
+    calls.push({ method, url, body: typeof init?.body === "string" ? JSON.parse(init.body) : undefined, headers });
     const key = Object.keys(routes).find((route) => `${method} ${url}`.startsWith(route));
     if (key === undefined) return jsonResponse({ detail: "not found" }, 404);
     return routes[key]!(url, init);
@@ -40,11 +57,24 @@ function serve(given: Record<string, Handler>) {
   return calls;
 }
 
-/** The requests that count against the rate limit: `/tasks...` by fetch, `/events` by EventSource. */
-function countedReads(calls: { method: string; url: string }[]) {
+/** The requests that count against the rate limit: `GET /tasks...` and `GET /events`. */
+function countedReads(calls: Call[]) {
   return {
     snapshots: calls.filter((call) => call.method === "GET" && call.url.startsWith("/tasks")).map((call) => call.url),
-    streams: FakeEventSource.instances.map((source) => source.url),
+    streams: calls.filter((call) => call.method === "GET" && call.url.startsWith("/events")).map((call) => call.url),
+  };
+}
+
+const unauthorized = () =>
+  jsonResponse({ detail: "this API needs a valid key: send it as 'Authorization: Bearer <key>'" }, 401, {
+    "WWW-Authenticate": 'Bearer realm="taskmanager"',
+  });
+
+/** A route of a server with API keys: answered by `handler` for `key`, 401 for anything else. */
+function needing(key: string, handler: Handler): Handler {
+  return (url, init) => {
+    const sent = (init?.headers as Record<string, string> | undefined)?.Authorization;
+    return sent === `Bearer ${key}` ? handler(url, init) : unauthorized();
   };
 }
 
@@ -84,10 +114,29 @@ async function elapse(ms: number): Promise<void> {
   await act(() => vi.advanceTimersByTimeAsync(ms));
 }
 
+/** Lets the monitor read what was just written to its stream. */
+async function settle(): Promise<void> {
+  await act(async () => {
+    for (let i = 0; i < 10; i += 1) await Promise.resolve();
+  });
+}
+
+/** The monitor's event stream, answered with 200 if the test has not answered it yet. */
+async function liveStream(): Promise<FakeEventStream> {
+  await waitFor(() => expect(FakeEventStream.instances.length).toBeGreaterThan(0));
+  const stream = FakeEventStream.latest();
+  if (!stream.answered) {
+    stream.open();
+    await settle();
+  }
+  return stream;
+}
+
 describe("the monitor", () => {
   beforeEach(() => {
-    FakeEventSource.reset();
-    vi.stubGlobal("EventSource", FakeEventSource);
+    FakeEventStream.reset();
+    sessionStorage.clear();
+    apiKey.reset();
   });
   afterEach(() => {
     vi.useRealTimers();
@@ -107,15 +156,12 @@ describe("the monitor", () => {
     expect(within(rowOf(running)).getByText("processing")).toBeInTheDocument();
     await waitFor(() => expect(filterCount("queued")).toBe("1"));
 
-    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
-    const stream = FakeEventSource.latest();
+    const stream = await liveStream();
     expect(stream.url).toBe("/events");
-    act(() => stream.open());
     expect(screen.getByText("Live")).toBeInTheDocument();
 
-    act(() => {
-      stream.emit("completed", makeEvent("completed", { ...running, progress: 1, result: 6 }, "2"));
-    });
+    stream.send(makeEvent("completed", { ...running, progress: 1, result: 6 }, "2"));
+    await settle();
     // Coalesced: nothing changes until the batch is flushed.
     expect(within(rowOf(running)).getByText("processing")).toBeInTheDocument();
     await waitFor(() => expect(within(rowOf(running)).getByText("completed")).toBeInTheDocument());
@@ -140,11 +186,15 @@ describe("the monitor", () => {
     );
     await waitFor(() => expect(rowOf(task)).toBeInTheDocument());
     await elapse(10);
-    act(() => FakeEventSource.latest().open());
-    await elapse(60_000);
+    const stream = await liveStream();
+    for (let i = 0; i < 4; i += 1) {
+      await elapse(15_000);
+      stream.write(": ping\n\n"); // as the server does
+    }
 
     expect(countedReads(calls)).toEqual({ snapshots: [SNAPSHOT_URL], streams: ["/events"] });
-    expect(FakeEventSource.latest().readyState).toBe(FakeEventSource.OPEN);
+    expect(stream.closed).toBe(false);
+    expect(screen.getByText("Live")).toBeInTheDocument();
     // /stats is not rate limited: it is what keeps the counts right, every few seconds.
     expect(calls.filter((call) => call.url === "/stats").length).toBeGreaterThanOrEqual(12);
   });
@@ -164,7 +214,7 @@ describe("the monitor", () => {
     await userEvent.click(screen.getByRole("button", { name: /submit translate text/i }));
 
     await waitFor(() => expect(calls.filter((call) => call.method === "POST")).toHaveLength(1));
-    expect(calls.find((call) => call.method === "POST")).toEqual({
+    expect(calls.find((call) => call.method === "POST")).toMatchObject({
       method: "POST",
       url: "/tasks",
       body: { task_type: "translate_text", parameters: { text: "Guten Tag" }, delay: 3 },
@@ -210,8 +260,8 @@ describe("the monitor", () => {
     expect(within(rowOf(delayed)).queryByTestId("countdown")).toBeNull();
     expect(within(rowOf(delayed)).getByRole("progressbar")).toBeInTheDocument();
 
-    const stream = FakeEventSource.latest();
-    act(() => stream.emit("started", makeEvent("started", { ...delayed, started_at: "2026-11-28T06:00:03Z" })));
+    const stream = await liveStream();
+    stream.send(makeEvent("started", { ...delayed, started_at: "2026-11-28T06:00:03Z" }));
     await elapse(150);
     expect(within(rowOf(delayed)).getByText("processing")).toBeInTheDocument();
     expect(within(rowOf(delayed)).getByTestId("attempts")).toHaveTextContent("1/1");
@@ -240,7 +290,7 @@ describe("the monitor", () => {
 
     const crash = { type: "crash", message: "the worker crashed" };
     const waiting = { ...running, error: crash, run_at: "2026-11-28T06:00:12Z" };
-    act(() => FakeEventSource.latest().emit("retrying", makeEvent("retrying", waiting)));
+    (await liveStream()).send(makeEvent("retrying", waiting));
     await elapse(150);
     const row = rowOf(running);
     expect(row).toHaveAttribute("data-status", "queued");
@@ -254,7 +304,7 @@ describe("the monitor", () => {
     expect(panel.getByTestId("task-error")).toHaveTextContent("crash: the worker crashed");
     expect(panel.getByText("20 s")).toBeInTheDocument(); // its timeout
 
-    act(() => FakeEventSource.latest().emit("started", makeEvent("started", waiting)));
+    (await liveStream()).send(makeEvent("started", waiting));
     await elapse(150);
     expect(rowOf(running)).toHaveAttribute("data-status", "processing");
     expect(within(rowOf(running)).getByTestId("attempts")).toHaveTextContent("2/2");
@@ -313,10 +363,10 @@ describe("the monitor", () => {
     });
     render(<App />);
     await waitFor(() => expect(rowIds()).toHaveLength(2));
-    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    const stream = await liveStream();
 
     refuse = true;
-    act(() => FakeEventSource.latest().emit("resync", { kind: "resync" }));
+    stream.emit("resync", { kind: "resync" });
     expect(await screen.findByTestId("tasks-stale")).toHaveTextContent(/could not be refreshed/);
     expect(rowIds()).toEqual(shown.map((task) => task.task_id).reverse());
     expect(filterCount("all")).toBe("2");
@@ -333,15 +383,19 @@ describe("the monitor", () => {
     render(<App />);
     await waitFor(() => expect(rowIds()).toHaveLength(2));
     await elapse(10);
-    // A 429 on /events: EventSource cannot read it, it just gives up.
-    act(() => FakeEventSource.latest().fail(true));
+    await waitFor(() => expect(FakeEventStream.instances).toHaveLength(1));
+    FakeEventStream.latest().refuse(429, { "Retry-After": "3" }, "rate limit exceeded: 10 requests per 60 s");
+    await settle();
     expect(screen.getByText("Reconnecting…")).toBeInTheDocument();
+    expect(screen.getByTestId("retry-seconds")).toHaveTextContent(/^[23] s$/);
     expect(rowIds()).toHaveLength(2);
     expect(screen.queryByText(/no tasks here yet/i)).toBeNull();
 
-    await elapse(2_000);
-    expect(FakeEventSource.instances).toHaveLength(2);
-    act(() => FakeEventSource.latest().open());
+    await elapse(2_500);
+    expect(FakeEventStream.instances).toHaveLength(1); // not before Retry-After
+    await elapse(600);
+    expect(FakeEventStream.instances).toHaveLength(2);
+    await liveStream();
     await waitFor(() => expect(countedReads(calls).snapshots).toHaveLength(2));
     expect(screen.getByText("Live")).toBeInTheDocument();
     expect(rowIds()).toHaveLength(2);
@@ -359,12 +413,12 @@ describe("the monitor", () => {
     await elapse(10);
     await userEvent.click(await screen.findByRole("button", { name: /submit compute sum/i }));
     await screen.findByText(/too many requests/i);
-    act(() => FakeEventSource.latest().fail(true));
+    FakeEventStream.latest().refuse(503, {}, "the server is busy");
 
     await elapse(30_000);
-    expect(FakeEventSource.instances).toHaveLength(1);
+    expect(FakeEventStream.instances).toHaveLength(1);
     await elapse(11_000);
-    expect(FakeEventSource.instances).toHaveLength(2);
+    expect(FakeEventStream.instances).toHaveLength(2);
   });
 
   it("lists the newest task first and says when older ones were not loaded", async () => {
@@ -382,9 +436,8 @@ describe("the monitor", () => {
     expect(screen.getByTestId("tasks-truncated")).toBeInTheDocument();
     await waitFor(() => expect(filterCount("all")).toBe("25000"));
 
-    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
     const submitted = makeTask({ created_at: at(40) });
-    act(() => FakeEventSource.latest().emit("submitted", makeEvent("submitted", submitted)));
+    (await liveStream()).send(makeEvent("submitted", submitted));
     await waitFor(() => expect(rowIds()[0]).toBe(submitted.task_id));
   });
 
@@ -399,11 +452,10 @@ describe("the monitor", () => {
     render(<App />);
     await waitFor(() => expect(filterCount("completed")).toBe("40000"));
     await elapse(10);
-    const stream = FakeEventSource.latest();
-    act(() => stream.open());
+    const stream = await liveStream();
 
     answer = statsWith({ queued: 2, processing: 1, completed: 40_000 });
-    act(() => stream.emit("started", makeEvent("started", { ...queued, started_at: "2026-11-28T06:00:02Z" })));
+    stream.send(makeEvent("started", { ...queued, started_at: "2026-11-28T06:00:02Z" }));
     await elapse(150);
     expect(filterCount("queued")).toBe("2");
     expect(filterCount("processing")).toBe("1");
@@ -424,9 +476,10 @@ describe("the monitor", () => {
       "GET /stats": () => jsonResponse(statsWith({ queued: 1 })),
     });
     render(<App />);
-    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
-    act(() => FakeEventSource.latest().emit("resync", { kind: "resync" }));
-    act(() => FakeEventSource.latest().emit("resync", { kind: "resync" }));
+    const stream = await liveStream();
+    stream.emit("resync", { kind: "resync" });
+    stream.emit("resync", { kind: "resync" });
+    await settle();
     expect(countedReads(calls).snapshots).toHaveLength(1); // one at a time
 
     await act(async () => answers[0]!(jsonResponse([])));
@@ -509,12 +562,177 @@ describe("the monitor", () => {
     });
     render(<App />);
     await waitFor(() => expect(rowOf(first)).toBeInTheDocument());
-    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    const stream = await liveStream();
 
     snapshot = [second]; // the first was cleaned up while we were away
-    act(() => FakeEventSource.latest().emit("resync", { kind: "resync" }));
+    stream.emit("resync", { kind: "resync" });
     await waitFor(() => expect(rowOf(second)).toBeInTheDocument());
     expect(document.querySelector(`tr[data-task-id="${first.task_id}"]`)).toBeNull();
     expect(countedReads(calls).snapshots).toEqual([SNAPSHOT_URL, SNAPSHOT_URL]);
+  });
+
+  it("keeps the plain Metrics link and offers no key while the server asks for none", async () => {
+    serve({ "GET /tasks": () => jsonResponse([]), "GET /stats": () => jsonResponse(statsWith()) });
+    render(<App />);
+    await liveStream();
+    expect(screen.getByRole("link", { name: "Metrics" })).toHaveAttribute("href", "/metrics");
+    expect(screen.queryByRole("button", { name: "Forget key" })).toBeNull();
+    expect(screen.queryByRole("region", { name: PROMPT })).toBeNull();
+  });
+});
+
+describe("the monitor on a server with API keys", () => {
+  beforeEach(() => {
+    FakeEventStream.reset();
+    sessionStorage.clear();
+    localStorage.clear();
+    apiKey.reset();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+    sessionStorage.clear();
+    apiKey.reset();
+  });
+
+  /** A server that knows one key, whose holder has one task. */
+  function serveAlice(mine: Task) {
+    return serve({
+      "GET /tasks": needing("tm_alice", () => jsonResponse([mine])),
+      "GET /stats": needing("tm_alice", () => jsonResponse(statsWith({ queued: 1 }))),
+      "GET /events": needing("tm_alice", FakeEventStream.answer),
+      "GET /metrics": needing("tm_alice", () => jsonResponse({ detail: "the metrics are for admin keys only" }, 403)),
+    });
+  }
+
+  async function enterKey(key: string): Promise<void> {
+    const prompt = await screen.findByRole("region", { name: PROMPT });
+    await userEvent.type(within(prompt).getByLabelText("API key"), key);
+    await userEvent.click(within(prompt).getByRole("button", { name: "Use key" }));
+  }
+
+  it("asks for a key when the API answers 401, then loads with it in the header of every request", async () => {
+    const mine = makeTask();
+    const calls = serveAlice(mine);
+    const empty = watchFor("No tasks here yet");
+    render(
+      <StrictMode>
+        <App />
+      </StrictMode>,
+    );
+
+    const prompt = await screen.findByRole("region", { name: PROMPT });
+    expect(within(prompt).queryByTestId("key-refused")).toBeNull();
+    expect(screen.queryByRole("region", { name: "Task list" })).toBeNull();
+    // The submit form's description needs no key: it is read without one, and not again for the key.
+    await waitFor(() => expect(calls.some((call) => call.url === "/openapi.json")).toBe(true));
+    expect(calls.find((call) => call.url === "/openapi.json")?.headers).not.toHaveProperty("Authorization");
+
+    const asked = calls.length;
+    await enterKey("tm_alice");
+    await waitFor(() => expect(rowOf(mine)).toBeInTheDocument());
+    await liveStream();
+    expect(screen.getByText("Live")).toBeInTheDocument();
+    await waitFor(() => expect(filterCount("queued")).toBe("1"));
+
+    const since = calls.slice(asked);
+    expect(countedReads(since)).toEqual({ snapshots: [SNAPSHOT_URL], streams: ["/events"] });
+    for (const call of since) expect(call.headers.Authorization).toBe("Bearer tm_alice");
+    expect(calls.every((call) => !call.url.includes("tm_alice"))).toBe(true);
+    expect(since.some((call) => call.url === "/openapi.json")).toBe(false);
+    expect(sessionStorage.getItem(STORAGE_NAME)).toBe("tm_alice");
+    expect(localStorage.length).toBe(0);
+    expect(empty.seen()).toBe(false);
+    empty.stop();
+  });
+
+  it("says a key was not accepted, keeps none of it, and takes the right one after", async () => {
+    const mine = makeTask();
+    serveAlice(mine);
+    render(<App />);
+    await enterKey("tm_wrong");
+    expect(await screen.findByTestId("key-refused")).toHaveTextContent("The key was not accepted");
+    expect(sessionStorage.length).toBe(0);
+    expect(screen.getByLabelText("API key")).toHaveValue("");
+
+    await enterKey("tm_alice");
+    await waitFor(() => expect(rowOf(mine)).toBeInTheDocument());
+    expect(screen.queryByTestId("key-refused")).toBeNull();
+  });
+
+  it("uses the key kept in this tab from the first request, and forgets it on request", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    sessionStorage.setItem(STORAGE_NAME, "tm_alice");
+    apiKey.reset();
+    const mine = makeTask();
+    const calls = serveAlice(mine);
+    render(<App />);
+    await waitFor(() => expect(rowOf(mine)).toBeInTheDocument());
+    const stream = await liveStream();
+    expect(calls[0]?.headers.Authorization ?? calls[1]?.headers.Authorization).toBe("Bearer tm_alice");
+    expect(screen.queryByRole("region", { name: PROMPT })).toBeNull();
+
+    const asked = calls.length;
+    await userEvent.click(screen.getByRole("button", { name: "Forget key" }));
+    const prompt = await screen.findByRole("region", { name: PROMPT });
+    expect(within(prompt).queryByTestId("key-refused")).toBeNull();
+    expect(sessionStorage.getItem(STORAGE_NAME)).toBeNull();
+    expect(document.querySelector("tr[data-task-id]")).toBeNull(); // nothing seen with the key stays
+    expect(stream.closed).toBe(true);
+    await elapse(30_000);
+    expect(calls.slice(asked)).toEqual([]); // the prompt waits: the API is not asked without a key
+  });
+
+  it("brings the prompt back when the key is refused mid-way, as the stream resumes", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    sessionStorage.setItem(STORAGE_NAME, "tm_alice");
+    apiKey.reset();
+    const mine = makeTask();
+    let revoked = false;
+    const calls = serve({
+      "GET /tasks": () => jsonResponse([mine]),
+      "GET /stats": () => jsonResponse(statsWith({ queued: 1 })),
+      "GET /events": (url, init) => (revoked ? unauthorized() : FakeEventStream.answer(url, init)),
+    });
+    render(<App />);
+    await waitFor(() => expect(rowOf(mine)).toBeInTheDocument());
+    const stream = await liveStream();
+    stream.send(makeEvent("started", mine, "9f3c2a7e-5"));
+    await settle();
+
+    revoked = true;
+    stream.drop();
+    await elapse(2_100);
+    const resumed = calls.filter((call) => call.url === "/events").at(-1);
+    expect(resumed?.headers).toMatchObject({ Authorization: "Bearer tm_alice", "Last-Event-ID": "9f3c2a7e-5" });
+    expect(await screen.findByTestId("key-refused")).toHaveTextContent("The key was not accepted");
+    expect(sessionStorage.getItem(STORAGE_NAME)).toBeNull();
+  });
+
+  it("reads the metrics with the key, and says when the key is not an admin's", async () => {
+    sessionStorage.setItem(STORAGE_NAME, "tm_alice");
+    apiKey.reset();
+    const calls = serveAlice(makeTask());
+    render(<App />);
+    await liveStream();
+    expect(screen.queryByRole("link", { name: "Metrics" })).toBeNull(); // a tab opened on it would send no key
+    await userEvent.click(screen.getByRole("button", { name: "Metrics" }));
+    expect(await screen.findByTestId("metrics-problem")).toHaveTextContent("admin keys only");
+    expect(calls.find((call) => call.url === "/metrics")?.headers.Authorization).toBe("Bearer tm_alice");
+    expect(screen.queryByRole("region", { name: PROMPT })).toBeNull(); // 403 is not 401: the key stays
+  });
+
+  it("shows the metrics to an admin key", async () => {
+    sessionStorage.setItem(STORAGE_NAME, "tm_admin");
+    apiKey.reset();
+    serve({
+      "GET /tasks": needing("tm_admin", () => jsonResponse([])),
+      "GET /stats": needing("tm_admin", () => jsonResponse(statsWith())),
+      "GET /events": needing("tm_admin", FakeEventStream.answer),
+      "GET /metrics": needing("tm_admin", () => new Response("taskmanager_queue_depth 0\n", { status: 200 })),
+    });
+    render(<App />);
+    await userEvent.click(await screen.findByRole("button", { name: "Metrics" }));
+    expect(await screen.findByTestId("metrics-text")).toHaveTextContent("taskmanager_queue_depth 0");
   });
 });

@@ -1,4 +1,4 @@
-/** Stand-ins for the browser's EventSource and the API's data, for component tests. */
+/** Stand-ins for the event stream and the API's data, for component tests. */
 import type { Task, TaskEvent, TaskEventKind, TaskStatus } from "../src/api/types";
 
 let counter = 0;
@@ -48,71 +48,105 @@ export function makeEvent(kind: TaskEventKind, task: Task, id = "1"): TaskEvent 
   return { id, kind, task_id: task.task_id, status: changed.status, progress: changed.progress, task: changed };
 }
 
-type Listener = (event: MessageEvent<string>) => void;
-
-/** An EventSource the test drives: open it, send events, break it. */
-export class FakeEventSource {
-  static instances: FakeEventSource[] = [];
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSED = 2;
+/**
+ * One `GET /events` the monitor made with fetch, answered by the test: open it and send
+ * events, end or break it, or refuse it. `FakeEventStream.answer` is the route handler.
+ */
+export class FakeEventStream {
+  static instances: FakeEventStream[] = [];
 
   readonly url: string;
-  readyState = FakeEventSource.CONNECTING;
-  onopen: ((event: Event) => void) | null = null;
-  onerror: ((event: Event) => void) | null = null;
-  onmessage: Listener | null = null;
-  private readonly listeners = new Map<string, Set<Listener>>();
+  /** The request's headers, as the monitor sent them. */
+  readonly headers: Record<string, string>;
+  readonly response: Promise<Response>;
+  /** The test answered the request: opened, refused or unreachable. */
+  answered = false;
+  /** The request was aborted by the monitor, or the stream ended or broke. */
+  closed = false;
+  private resolve!: (response: Response) => void;
+  private reject!: (reason: unknown) => void;
+  private controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  private readonly encoder = new TextEncoder();
 
-  constructor(url: string) {
+  constructor(url: string, init: RequestInit | undefined) {
     this.url = url;
-    FakeEventSource.instances.push(this);
+    this.headers = { ...(init?.headers as Record<string, string> | undefined) };
+    this.response = new Promise<Response>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    init?.signal?.addEventListener("abort", () => {
+      const aborted = new DOMException("The operation was aborted.", "AbortError");
+      if (this.controller === null) this.reject(aborted);
+      else if (!this.closed) this.controller.error(aborted);
+      this.closed = true;
+    });
+    FakeEventStream.instances.push(this);
   }
 
-  static latest(): FakeEventSource {
-    const source = FakeEventSource.instances.at(-1);
-    if (source === undefined) throw new Error("no EventSource was opened");
-    return source;
+  /** The route handler for `GET /events`. */
+  static answer(url: string, init: RequestInit | undefined): Promise<Response> {
+    return new FakeEventStream(url, init).response;
+  }
+
+  static latest(): FakeEventStream {
+    const stream = FakeEventStream.instances.at(-1);
+    if (stream === undefined) throw new Error("no event stream was opened");
+    return stream;
   }
 
   static reset(): void {
-    FakeEventSource.instances = [];
+    FakeEventStream.instances = [];
   }
 
-  addEventListener(type: string, listener: Listener): void {
-    let set = this.listeners.get(type);
-    if (set === undefined) this.listeners.set(type, (set = new Set()));
-    set.add(listener);
-  }
-
-  removeEventListener(type: string, listener: Listener): void {
-    this.listeners.get(type)?.delete(listener);
-  }
-
-  close(): void {
-    this.readyState = FakeEventSource.CLOSED;
-  }
-
+  /** Answers 200 with the stream, which starts as the server's does. */
   open(): void {
-    this.readyState = FakeEventSource.OPEN;
-    const event = new Event("open");
-    this.onopen?.(event);
-    this.dispatch("open", event as MessageEvent<string>);
+    this.answered = true;
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (this.controller = controller) });
+    this.resolve(new Response(body, { status: 200, headers: { "Content-Type": "text/event-stream; charset=utf-8" } }));
+    this.write("retry: 2000\n\n");
   }
 
-  /** Delivers one SSE message of the given name. */
-  emit(type: string, data: unknown): void {
-    this.dispatch(type, new MessageEvent(type, { data: JSON.stringify(data) }));
+  /** Writes raw text to the open stream. */
+  write(text: string): void {
+    if (this.controller === null) throw new Error("the stream is not open");
+    if (!this.closed) this.controller.enqueue(this.encoder.encode(text));
   }
 
-  /** The connection broke; `closed` means the browser gave up (e.g. a 429 answer). */
-  fail(closed = false): void {
-    this.readyState = closed ? FakeEventSource.CLOSED : FakeEventSource.CONNECTING;
-    this.onerror?.(new Event("error"));
+  /** Sends one message of the given name, with an id when given. */
+  emit(type: string, data: unknown, id?: string): void {
+    this.write(`${id === undefined ? "" : `id: ${id}\n`}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
-  private dispatch(type: string, event: MessageEvent<string>): void {
-    for (const listener of this.listeners.get(type) ?? []) listener(event);
+  /** Sends a task event, with the event's own id as the message's id, as the server does. */
+  send(event: TaskEvent): void {
+    this.emit(event.kind, event, event.id);
+  }
+
+  /** The server ended the stream. */
+  end(): void {
+    if (!this.closed) this.controller?.close();
+    this.closed = true;
+  }
+
+  /** The connection broke mid-stream. */
+  drop(): void {
+    if (!this.closed) this.controller?.error(new TypeError("network error"));
+    this.closed = true;
+  }
+
+  /** Answers with an error status instead of a stream. */
+  refuse(status: number, headers: Record<string, string> = {}, detail = "refused"): void {
+    this.answered = true;
+    this.closed = true;
+    this.resolve(jsonResponse({ detail }, status, headers));
+  }
+
+  /** The server cannot be reached. */
+  unreachable(): void {
+    this.answered = true;
+    this.closed = true;
+    this.reject(new TypeError("Failed to fetch"));
   }
 }
 

@@ -175,28 +175,33 @@ async def get_metrics(request: Request) -> PlainTextResponse:
         {f'{{status="{status}"}}': count for status, count in store.finished_total.items()},
     )
     metric(
-        "taskmanager_retries",
+        "taskmanager_retries_total",
         "counter",
         "Failed attempts that were queued for another attempt, since start.",
         {"": store.retries_total},
     )
     metric(
-        "taskmanager_attempt_timeouts",
+        "taskmanager_attempt_timeouts_total",
         "counter",
-        "Attempts cancelled because they outlived their task's timeout, since start.",
+        "Attempts that failed as timeout (outlived their timeout, or a job's own), since start.",
         {"": store.timeouts_total},
     )
     metric(
         "taskmanager_long_poll_waiters",
         "gauge",
-        "Clients waiting on a change.",
+        "Clients waiting on a change, on this replica.",
         {"": store.waiters},
     )
-    metric("taskmanager_event_streams", "gauge", "Open event streams.", {"": subscribers})
+    metric(
+        "taskmanager_event_streams",
+        "gauge",
+        "Open event streams, on this replica.",
+        {"": subscribers},
+    )
     metric(
         "taskmanager_actor_restarts_total",
         "counter",
-        "Actor crashes that their supervisor restarted.",
+        "Actor crashes that their supervisor resumed, on this replica.",
         {"": system.supervisor.crash_count},
     )
     return PlainTextResponse(

@@ -1,4 +1,5 @@
 /** Thin fetch wrappers for the task API; every failure becomes an ApiError. */
+import { apiKey } from "./apiKey";
 import type { Stats, Submitted, Task, TaskRequest } from "./types";
 
 /** A non-2xx answer: its status, the server's `detail`, and Retry-After when sent. */
@@ -36,25 +37,47 @@ interface Answer<T> {
   headers: Headers;
 }
 
-async function send<T>(path: string, init?: RequestInit): Promise<Answer<T>> {
-  let response: Response;
-  try {
-    response = await fetch(path, { ...init, headers: { Accept: "application/json", ...init?.headers } });
-  } catch {
-    throw new ApiError(0, "the server cannot be reached", null);
-  }
+/** A request's options, with its headers as a plain record. */
+type ApiRequestInit = Omit<RequestInit, "headers"> & { headers?: Record<string, string> };
+
+/** The ApiError for a non-2xx answer, with the server's `detail` when it sent one. */
+async function failureOf(response: Response): Promise<ApiError> {
   const body: unknown = await response.json().catch(() => null);
-  if (!response.ok) {
-    const detail =
-      typeof body === "object" && body !== null && "detail" in body && typeof body.detail === "string"
-        ? body.detail
-        : response.statusText || `HTTP ${response.status}`;
-    throw new ApiError(response.status, detail, parseRetryAfter(response.headers.get("Retry-After")));
-  }
-  return { body: body as T, headers: response.headers };
+  const detail =
+    typeof body === "object" && body !== null && "detail" in body && typeof body.detail === "string"
+      ? body.detail
+      : response.statusText || `HTTP ${response.status}`;
+  return new ApiError(response.status, detail, parseRetryAfter(response.headers.get("Retry-After")));
 }
 
-async function request<T>(path: string, init?: RequestInit): Promise<T> {
+/**
+ * Sends a request to the API with the key, if one is held, as `Authorization: Bearer`
+ * (never in the URL), and resolves to a 2xx answer. Anything else is an ApiError; a 401
+ * also tells the key store, which asks for a key.
+ */
+async function call(path: string, init: ApiRequestInit = {}): Promise<Response> {
+  const sent = apiKey.state().key;
+  const headers: Record<string, string> = { Accept: "application/json", ...init.headers };
+  if (sent !== null) headers.Authorization = `Bearer ${sent}`;
+  let response: Response;
+  try {
+    response = await fetch(path, { ...init, headers });
+  } catch (reason) {
+    if (init.signal?.aborted) throw reason;
+    throw new ApiError(0, "the server cannot be reached", null);
+  }
+  if (response.ok) return response;
+  const failure = await failureOf(response);
+  if (failure.status === 401) apiKey.refused(sent);
+  throw failure;
+}
+
+async function send<T>(path: string, init?: ApiRequestInit): Promise<Answer<T>> {
+  const response = await call(path, init);
+  return { body: (await response.json().catch(() => null)) as T, headers: response.headers };
+}
+
+async function request<T>(path: string, init?: ApiRequestInit): Promise<T> {
   return (await send<T>(path, init)).body;
 }
 
@@ -94,11 +117,35 @@ export function getStats(): Promise<Stats> {
 }
 
 /**
- * The API's own description (not rate limited): the submit form is built from it, so a
- * task type the backend adds needs no change here.
+ * The API's own description (not rate limited, and it needs no key): the submit form is
+ * built from it, so a task type the backend adds needs no change here.
  */
-export function getOpenApi(init?: RequestInit): Promise<unknown> {
-  return request<unknown>("/openapi.json", init);
+export async function getOpenApi(init?: RequestInit): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch("/openapi.json", { ...init, headers: { Accept: "application/json", ...init?.headers } });
+  } catch (reason) {
+    if (init?.signal?.aborted) throw reason;
+    throw new ApiError(0, "the server cannot be reached", null);
+  }
+  if (!response.ok) throw await failureOf(response);
+  return response.json().catch(() => null);
+}
+
+/** The Prometheus text of `GET /metrics`; with API keys, an admin key's only (403 otherwise). */
+export async function getMetrics(): Promise<string> {
+  return (await call("/metrics", { headers: { Accept: "text/plain" } })).text();
+}
+
+/**
+ * Opens `GET /events` with the key, resuming after `lastEventId` when given: the answer
+ * whose body is the stream. `EventSource` cannot send a header, so the stream is read from
+ * this answer instead (see `readEventStream`).
+ */
+export function openEventStream(url: string, lastEventId: string | null, signal: AbortSignal): Promise<Response> {
+  const headers: Record<string, string> = { Accept: "text/event-stream" };
+  if (lastEventId !== null) headers["Last-Event-ID"] = lastEventId;
+  return call(url, { headers, signal, cache: "no-store" });
 }
 
 /**

@@ -32,7 +32,7 @@ export interface paths {
         };
         /**
          * Health check
-         * @description 200 while every actor runs and none keeps crashing, else 503.
+         * @description 200 while every actor runs, none keeps crashing and the state can be reached.
          */
         get: operations["get_health"];
         put?: never;
@@ -567,7 +567,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description An actor is dead or keeps crashing */
+            /** @description An actor is dead or keeps crashing, or Redis cannot be reached */
             503: {
                 headers: {
                     [name: string]: unknown;

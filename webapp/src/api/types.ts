@@ -46,8 +46,8 @@ export const TASK_EVENT_KINDS = Object.keys(EVENT_KIND_SET) as TaskEventKind[];
  */
 export interface TaskEvent {
   /**
-   * The event's id: an opaque string. The monitor never reads it; the browser's EventSource
-   * sends the last one back as `Last-Event-ID` when it reconnects.
+   * The event's id: an opaque string. The monitor never reads it; the stream's reader sends
+   * the last one back as `Last-Event-ID` when it resumes.
    */
   id?: string;
   kind: TaskEventKind;

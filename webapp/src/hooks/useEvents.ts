@@ -1,59 +1,79 @@
-/** One EventSource on `GET /events`, with its events coalesced into batches. */
+/** One stream of `GET /events`, read with fetch so it carries the API key, coalesced into batches. */
 import { useEffect, useRef, useState } from "react";
+import { ApiError, openEventStream } from "../api/client";
+import { readEventStream, type StreamMessage } from "../api/eventStream";
 import type { TaskEvent } from "../api/types";
 import { TASK_EVENT_KINDS } from "../api/types";
 import { EventCoalescer } from "../state/EventCoalescer";
 
-export type ConnectionState = "connecting" | "live" | "reconnecting";
+/** `refused`: the server wants a key (401); the stream waits for the key prompt. */
+export type ConnectionState = "connecting" | "live" | "reconnecting" | "refused";
 
 export interface UseEventsOptions {
   /** Called with every batch of events, at most once per `flushMs`. */
   onBatch: (events: TaskEvent[]) => void;
   /** Called when the stream may have lost events: reload the snapshot. */
   onResync: () => void;
-  /**
-   * When the API accepts requests again (epoch ms), as the last 429 anywhere said. A stream
-   * refused with 429 only reports an error (EventSource cannot read the answer), so a new
-   * one is not opened before this moment.
-   */
+  /** Told about a stream refused with 429, so the monitor can say when it is asked again. */
+  onRateLimited?: (error: ApiError) => void;
+  /** When the API accepts requests again (epoch ms), as the last 429 anywhere said. */
   notBefore?: () => number;
   url?: string;
   flushMs?: number;
-  /** Test seam: how to open the stream. */
-  createEventSource?: (url: string) => EventSource;
+  /** Quiet this long on an open stream means a dead connection: the server pings every 15 s. */
+  silenceMs?: number;
 }
 
-/** Waits before opening a new stream after the browser gave up on the old one. */
+/** Waits before asking again after attempts in a row that got no stream. */
 const REOPEN_DELAYS_MS = [2_000, 5_000, 10_000, 30_000];
+/** Wait before resuming a stream that ended, until the server's `retry:` field says otherwise. */
+const RETRY_MS = 2_000;
+const KINDS: ReadonlySet<string> = new Set(TASK_EVENT_KINDS);
 
 /**
- * Follows the event stream for as long as the component is mounted.
+ * Follows the event stream for as long as the component is mounted, one stream at a time.
  *
- * The browser reconnects by itself (sending Last-Event-ID, so nothing is missed). When it
- * gives up, as it does after an error status such as 429, a new stream is opened after a
- * back-off, and the snapshot is reloaded because a new stream cannot resume the old one.
+ * `EventSource` cannot send an `Authorization` header, so the stream is read from a `fetch`
+ * answer. That also does what the browser did for EventSource: a stream that ends or
+ * breaks is resumed after the server's `retry:` interval with `Last-Event-ID` (the server
+ * sends `resync` when it cannot continue from there). An attempt that gets no stream
+ * (429, 5xx, no connection) is tried again after a back-off, and not before Retry-After;
+ * a stream opened with nothing to resume from reloads the snapshot, since events may have
+ * been missed. A 401 stops it: the key prompt takes over.
  */
 export function useEvents({
   onBatch,
   onResync,
+  onRateLimited,
   notBefore = () => 0,
   url = "/events",
   flushMs = 100,
-  createEventSource = (target) => new EventSource(target),
+  silenceMs = 45_000,
 }: UseEventsOptions): ConnectionState {
   const [state, setState] = useState<ConnectionState>("connecting");
   // The latest callbacks, so the stream is opened once and never reopened on re-render.
-  const handlers = useRef({ onBatch, onResync, notBefore, createEventSource });
-  handlers.current = { onBatch, onResync, notBefore, createEventSource };
+  const handlers = useRef({ onBatch, onResync, onRateLimited, notBefore });
+  handlers.current = { onBatch, onResync, onRateLimited, notBefore };
 
   useEffect(() => {
     const coalescer = new EventCoalescer<TaskEvent>((batch) => handlers.current.onBatch(batch), flushMs);
-    let source: EventSource | null = null;
-    let reopenTimer: ReturnType<typeof setTimeout> | null = null;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let quiet: ReturnType<typeof setTimeout> | null = null;
+    let current: AbortController | null = null;
+    let lastEventId: string | null = null;
+    let retryMs = RETRY_MS;
+    let attempts = 0;
     let failures = 0;
     let stopped = false;
 
-    const onTaskEvent = (message: MessageEvent<string>): void => {
+    const onMessage = (message: StreamMessage): void => {
+      if (message.id !== undefined) lastEventId = message.id === "" ? null : message.id;
+      if (message.event === "resync") {
+        coalescer.clear();
+        handlers.current.onResync();
+        return;
+      }
+      if (message.event === undefined || !KINDS.has(message.event)) return; // not a change the monitor shows
       let event: unknown;
       try {
         event = JSON.parse(message.data);
@@ -63,57 +83,84 @@ export function useEvents({
       if (isTaskEvent(event)) coalescer.push(event);
       else console.warn("ignoring an event the monitor cannot read", message.data);
     };
-    const onResyncEvent = (): void => {
-      coalescer.clear();
-      handlers.current.onResync();
+
+    const later = (delay: number): void => {
+      const wait = Math.max(delay, handlers.current.notBefore() - Date.now());
+      timer = setTimeout(() => {
+        timer = null;
+        void connect();
+      }, wait);
     };
 
-    const open = (reopened: boolean): void => {
-      const current = handlers.current.createEventSource(url);
-      source = current;
-      for (const kind of TASK_EVENT_KINDS) current.addEventListener(kind, onTaskEvent);
-      current.addEventListener("resync", onResyncEvent);
-      current.onopen = () => {
-        setState("live");
-        failures = 0;
-      };
-      current.onerror = () => {
-        if (stopped) return;
+    async function connect(): Promise<void> {
+      const attempt = new AbortController();
+      current = attempt;
+      const resuming = lastEventId !== null;
+      const reopened = attempts > 0;
+      attempts += 1;
+      let body: ReadableStream<Uint8Array>;
+      try {
+        const response = await openEventStream(url, lastEventId, attempt.signal);
+        const type = response.headers.get("Content-Type") ?? "";
+        if (response.body === null || !type.startsWith("text/event-stream")) {
+          void response.body?.cancel();
+          throw new ApiError(response.status, `not an event stream (${type || "no Content-Type"})`, null);
+        }
+        body = response.body;
+        if (stopped) {
+          attempt.abort();
+          return;
+        }
+      } catch (reason) {
+        if (stopped || attempt.signal.aborted) return;
+        const failure = reason instanceof ApiError ? reason : new ApiError(0, String(reason), null);
+        if (failure.status === 401) {
+          setState("refused"); // the client told the key store; a new key mounts a new monitor
+          return;
+        }
+        if (failure.isRateLimited) handlers.current.onRateLimited?.(failure);
         setState("reconnecting");
-        if (current.readyState !== 2) return; // CONNECTING: the browser retries by itself
-        current.close();
-        coalescer.flush();
         const backOff = REOPEN_DELAYS_MS[Math.min(failures, REOPEN_DELAYS_MS.length - 1)] ?? 30_000;
-        const delay = Math.max(backOff, handlers.current.notBefore() - Date.now());
         failures += 1;
-        reopenTimer = setTimeout(() => {
-          reopenTimer = null;
-          open(true);
-        }, delay);
-      };
-      if (reopened) {
-        // A fresh stream starts from now: reload the snapshot so nothing missed is lost.
-        const reload = (): void => {
-          current.removeEventListener("open", reload);
-          handlers.current.onResync();
-        };
-        current.addEventListener("open", reload);
+        later(Math.max(backOff, (failure.retryAfter ?? 0) * 1000));
+        return;
       }
-    };
+
+      setState("live");
+      failures = 0;
+      // Nothing to resume from: what happened while there was no stream is in no event.
+      if (reopened && !resuming) handlers.current.onResync();
+      const listen = (): void => {
+        if (quiet !== null) clearTimeout(quiet);
+        quiet = setTimeout(() => attempt.abort(), silenceMs);
+      };
+      listen();
+      try {
+        await readEventStream(body, { onMessage, onRetry: (ms) => (retryMs = ms), onActivity: listen });
+      } catch {
+        // The connection broke, or went quiet for too long: resumed below.
+      } finally {
+        if (quiet !== null) clearTimeout(quiet);
+        quiet = null;
+      }
+      if (stopped) return;
+      attempt.abort(); // whatever is left of this answer is not read
+      coalescer.flush();
+      setState("reconnecting");
+      later(retryMs);
+    }
 
     // Opened on the next tick: React's StrictMode mounts twice in development, and each
     // stream counts against the rate limit, so the throw-away first mount opens nothing.
-    reopenTimer = setTimeout(() => {
-      reopenTimer = null;
-      open(false);
-    }, 0);
+    later(0);
     return () => {
       stopped = true;
-      if (reopenTimer !== null) clearTimeout(reopenTimer);
+      if (timer !== null) clearTimeout(timer);
+      if (quiet !== null) clearTimeout(quiet);
+      current?.abort();
       coalescer.clear();
-      source?.close();
     };
-  }, [url, flushMs]);
+  }, [url, flushMs, silenceMs]);
 
   return state;
 }

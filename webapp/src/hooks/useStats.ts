@@ -50,7 +50,11 @@ export function useStats(intervalMs: number = 5_000, minGapMs: number = 1_000): 
           setError(null);
         })
         .catch((reason: unknown) => {
-          if (!stopped) setError(reason instanceof ApiError ? reason : new ApiError(0, String(reason), null));
+          if (stopped) return;
+          const failure = reason instanceof ApiError ? reason : new ApiError(0, String(reason), null);
+          setError(failure);
+          // A 401 waits for a key: the prompt takes over, and a new key loads a new monitor.
+          if (failure.status === 401) stopped = true;
         })
         .finally(() => {
           inFlight = false;

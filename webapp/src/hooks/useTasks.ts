@@ -85,6 +85,11 @@ export function useTasks({ onRateLimited, onStatusChanges }: UseTasksOptions = {
           // Nothing shown is dropped: the tasks stay as they were until a snapshot arrives.
           const failure = reason instanceof ApiError ? reason : new ApiError(0, String(reason), null);
           if (failure.isRateLimited) callbacks.current.onRateLimited?.(failure);
+          // A 401 waits for a key: the prompt takes over, and a new key loads a new monitor.
+          if (failure.status === 401) {
+            setError(failure);
+            return;
+          }
           const delay = Math.max(failure.retryAfter !== null ? failure.retryAfter * 1000 : RETRY_MS, 1_000);
           setError(failure);
           setRetryAt(Date.now() + delay);

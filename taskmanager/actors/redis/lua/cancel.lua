@@ -16,7 +16,8 @@ if f[4] ~= '' then
   redis.call('SREM', P .. ':running:' .. replica_of(f[4]), id)
 end
 local now = now_us()
-redis.call('HSET', key, 'status', 'cancelled', 'finished', int(now), 'lease', '')
+redis.call('HSET', key, 'status', 'cancelled', 'finished', int(now), 'lease', '',
+  'etype', '', 'emsg', '')
 move(id, f[2], f[3], f[1], 'cancelled')
 ended(id, 'cancelled', now, tonumber(ARGV[6]))
 publish('cancelled', id, f[2], key)

@@ -8,6 +8,7 @@ const LABELS: Record<ConnectionState, string> = {
   connecting: "Connecting…",
   live: "Live",
   reconnecting: "Reconnecting…",
+  refused: "Needs a key",
 };
 
 /** A dot and a word: is the monitor receiving live updates? */

@@ -1,0 +1,125 @@
+"""The command line's grammar. Imports nothing heavy: ``serve`` must start without httpx."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Final
+
+DEFAULT_URL: Final = "http://127.0.0.1:8000"
+STATUSES: Final = ("queued", "processing", "completed", "failed", "cancelled")
+#: The subcommands that talk to a running service.
+CLIENT_COMMANDS: Final = frozenset({"submit", "status", "ls", "cancel", "watch"})
+
+EPILOG = """\
+exit status: 0 done (a task completed), 1 the task failed or the request was refused,
+2 usage, 3 not found, 4 the task was cancelled, 5 the service is unreachable.
+"""
+
+
+def _add_serve_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    # Given at both levels, the subcommand's own would overwrite the top level's with
+    # its defaults: only the top level has them.
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--host", default=default("127.0.0.1"), help="address to bind")
+    parser.add_argument("--port", type=int, default=default(8000), help="port to bind")
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        default=default(False),  # noqa: FBT003 - argparse's default
+        help="restart when the code changes",
+    )
+
+
+def _client_options() -> argparse.ArgumentParser:
+    """The options every client command takes."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url",
+        default=os.environ.get("TASKMANAGER_URL") or DEFAULT_URL,
+        help=f"the service (default: $TASKMANAGER_URL or {DEFAULT_URL})",
+    )
+    common.add_argument(
+        "--api-key",
+        default=os.environ.get("TASKMANAGER_API_KEY") or None,
+        help="API key (default: $TASKMANAGER_API_KEY; the variable keeps it out of `ps`)",
+    )
+    common.add_argument(
+        "--json", action="store_true", help="machine-readable output (JSON; JSON lines for streams)"
+    )
+    return common
+
+
+def _wait_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait until the task finishes (a live progress bar on a terminal)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``taskmanager [serve options] | taskmanager COMMAND ...``."""
+    parser = argparse.ArgumentParser(
+        prog="taskmanager",
+        description="Task Manager: serve the API (the default), or use a running service.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_serve_options(parser, defaults=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = _client_options()
+
+    serve = commands.add_parser("serve", help="serve the API (the default with no command)")
+    _add_serve_options(serve, defaults=False)
+
+    submit = commands.add_parser(
+        "submit",
+        parents=[common],
+        help="submit a task",
+        description="Submit a task. Parameters are name=value; a list is comma-separated "
+        "(numbers=1,2,3); JSON values are read as JSON (sections=2).",
+    )
+    submit.add_argument("task_type", metavar="TYPE", help="compute_sum, generate_report, ...")
+    submit.add_argument("parameters", metavar="name=value", nargs="*", help="the parameters")
+    submit.add_argument("--priority", type=int, help="0 to 9; higher runs first")
+    submit.add_argument("--delay", type=float, help="seconds before it may start")
+    submit.add_argument("--timeout", type=float, help="seconds an attempt may run")
+    submit.add_argument("--retries", type=int, help="attempts after a retryable failure")
+    _wait_flag(submit)
+
+    status = commands.add_parser("status", parents=[common], help="show a task")
+    status.add_argument("task_id", metavar="ID")
+    _wait_flag(status)
+
+    listing = commands.add_parser("ls", parents=[common], help="list tasks, oldest first")
+    listing.add_argument("--status", choices=STATUSES, help="only tasks in this status")
+    listing.add_argument("--type", dest="task_type", metavar="TYPE", help="only this task type")
+    listing.add_argument("--newest", action="store_true", help="newest first")
+    listing.add_argument("--limit", type=_positive, metavar="N", help="at most N tasks")
+
+    cancel = commands.add_parser("cancel", parents=[common], help="cancel a task")
+    cancel.add_argument("task_id", metavar="ID")
+
+    commands.add_parser(
+        "watch", parents=[common], help="a live table of the tasks, from the event stream"
+    )
+
+    keys = commands.add_parser("keys", help="API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", metavar="COMMAND", required=True)
+    new = key_commands.add_parser(
+        "new", help="make a key: print it once, and the line for the keys file"
+    )
+    new.add_argument("name", metavar="NAME", help="who holds the key (owns its tasks)")
+    new.add_argument("--admin", action="store_true", help="sees every task and the metrics")
+    new.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value

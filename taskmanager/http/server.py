@@ -1,0 +1,151 @@
+"""``taskmanager serve``: check the configuration, then serve the API with uvicorn.
+
+With ``TASKMANAGER_PROCESSES`` above one (and Redis), this process binds the port and
+runs that many server processes on it, each a replica of its own; it forwards SIGTERM
+and SIGINT to them, starts another when one dies, and ends once they all have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from taskmanager.actors.system import ActorSystem
+from taskmanager.config import ConfigurationError, load_settings
+from taskmanager.http.app import create_app
+
+logger = logging.getLogger("taskmanager.server")
+
+#: Seconds before a replica process that died is started again.
+RESTART_PAUSE = 1.0
+
+
+class DrainingServer(uvicorn.Server):
+    """A uvicorn server that starts draining the actors the moment a stop signal arrives.
+
+    Uvicorn waits for open connections before it runs the lifespan shutdown; draining
+    first answers long-polls and closes event streams, so that wait is short.
+    """
+
+    def __init__(self, config: uvicorn.Config, system: ActorSystem) -> None:
+        super().__init__(config)
+        self.system = system
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
+        """Remember the loop, so the signal handler can reach it."""
+        self.loop = asyncio.get_running_loop()
+        await super().serve(sockets)  # type: ignore[arg-type]
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Begin draining, then let uvicorn stop as usual.
+
+        A second SIGTERM changes nothing (a process group and a parent may both send
+        one); a second SIGINT, a person pressing Ctrl-C again, stops at once.
+        """
+        if self.should_exit and sig == signal.SIGTERM:
+            return
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.system.begin_shutdown)
+        super().handle_exit(sig, frame)
+
+
+def _log_config() -> dict[str, Any]:
+    """Uvicorn's logging, with the service's own loggers printed the same way."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["taskmanager"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
+
+
+def serve(*, host: str, port: int, reload: bool) -> None:
+    """Check the settings and run the server until it is told to stop."""
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        sys.exit(f"taskmanager: {exc}")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        # Streams and long-polls are answered by the drain; this bounds anything else.
+        "timeout_graceful_shutdown": max(1, round(settings.shutdown_grace)),
+        "proxy_headers": False,  # X-Forwarded-For is judged by the rate limiter's trusted proxies
+        "log_level": "info",
+        "log_config": _log_config(),
+    }
+    if settings.processes > 1:
+        _serve_processes(settings.processes, options)
+        return
+    if reload:
+        uvicorn.run(
+            "taskmanager.http.app:create_app",
+            factory=True,
+            reload=True,
+            reload_dirs=["taskmanager"],
+            **options,
+        )
+        return
+    app = create_app(settings)
+    DrainingServer(uvicorn.Config(app, **options), app.state.system).run()
+
+
+def _serve_in_child(sockets: list[socket.socket], options: dict[str, Any]) -> None:
+    """One replica process: its own actors, serving the socket its parent bound."""
+    app = create_app(load_settings())
+    DrainingServer(uvicorn.Config(app, **options), app.state.system).run(sockets=sockets)
+
+
+def _serve_processes(count: int, options: dict[str, Any]) -> None:
+    """Run ``count`` replica processes on one port until SIGTERM or SIGINT."""
+    config = uvicorn.Config("taskmanager.http.app:create_app", factory=True, **options)
+    sock = config.bind_socket()
+    context = multiprocessing.get_context("spawn")
+    stopping = threading.Event()
+
+    def start() -> multiprocessing.process.BaseProcess:
+        child = context.Process(target=_serve_in_child, args=([sock], options), daemon=False)
+        child.start()
+        return child
+
+    def stop(sig: int, _: FrameType | None) -> None:
+        stopping.set()
+        if sig != signal.SIGTERM:
+            return  # Ctrl-C reaches the whole process group: the replicas have it too
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signal.SIGTERM)
+
+    children = [start() for _ in range(count)]
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+    logger.info("serving with %d processes on %s:%s", count, options["host"], options["port"])
+    while children:
+        multiprocessing.connection.wait([child.sentinel for child in children])
+        for child in [child for child in children if not child.is_alive()]:
+            children.remove(child)
+            child.join()
+            if not stopping.is_set():
+                logger.error(
+                    "replica process %s ended with status %s; starting another",
+                    child.pid,
+                    child.exitcode,
+                )
+                time.sleep(RESTART_PAUSE)  # a process that fails at once must not spin
+                children.append(start())
+    sock.close()

@@ -1,0 +1,233 @@
+"""The ``taskmanager`` command's client commands, run in this process against a live server.
+
+Standard output is not a terminal here, so ``--wait`` prints only the final task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from taskmanager.cli import main
+from taskmanager.keys import file_line
+
+
+@dataclass
+class Result:
+    status: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+    def json_lines(self):
+        return [json.loads(line) for line in self.out.splitlines()]
+
+
+@pytest.fixture
+def server(live_server):
+    # A real clock, tasks a thousand times faster: 5 ms for a sum.
+    return live_server(fake_clock=False, time_scale=0.001)
+
+
+@pytest.fixture
+def cli(capsys, server):
+    def run(*argv: str, url: str | None = None) -> Result:
+        with pytest.raises(SystemExit) as exited:
+            main([argv[0], "--url", url or server.url, *argv[1:]])
+        captured = capsys.readouterr()
+        code = exited.value.code
+        return Result(code if isinstance(code, int) else 1, captured.out, captured.err)
+
+    return run
+
+
+def test_submit_prints_the_queued_task(cli):
+    result = cli("submit", "compute_sum", "numbers=1,2,3.5", "--priority", "3", "--delay", "60")
+    assert result.status == 0
+    assert "compute_sum" in result.out
+    assert "queued" in result.out
+    uuid.UUID(result.out.split()[1])  # "task <id> compute_sum"
+
+
+def test_submit_json_is_the_task_with_its_parameters_and_options(cli):
+    result = cli(
+        "submit", "compute_sum", "numbers=1,2", "--json", "--delay", "60", "--retries", "2",
+        "--timeout", "1.5",
+    )  # fmt: skip
+    task = result.json()
+    assert task["parameters"] == {"numbers": [1, 2]}
+    assert (task["max_retries"], task["timeout"], task["status"]) == (2, 1.5, "queued")
+
+
+def test_submit_wait_without_a_terminal_prints_only_the_final_task(cli):
+    result = cli("submit", "compute_sum", "numbers=1,2,3", "--wait", "--json")
+    assert result.status == 0
+    task = result.json()  # one JSON document: nothing else on stdout
+    assert (task["status"], task["result"], task["progress"]) == ("completed", 6, 1.0)
+    assert result.err == ""
+
+
+def test_submit_wait_prints_the_result_for_a_person(cli):
+    result = cli("submit", "generate_report", "title=Q4 figures", "sections=2", "--wait")
+    assert result.status == 0
+    assert "completed" in result.out
+    assert "# Q4 figures" in result.out
+    assert "## Section 2 of 2" in result.out
+    assert "\x1b[" not in result.out  # no terminal: no colours
+
+
+def test_a_failed_task_exits_1_with_its_error(cli):
+    result = cli("submit", "simulate_error", "error=timeout", "--wait")
+    assert result.status == 1
+    assert "failed" in result.out
+    assert "timeout: simulated failure" in result.out
+
+
+def test_status_of_a_cancelled_task_exits_4_and_cancel_exits_0(cli):
+    task_id = cli("submit", "compute_sum", "numbers=1", "--delay", "60", "--json").json()["task_id"]
+    cancelled = cli("cancel", task_id)
+    assert cancelled.status == 0
+    assert "cancelled" in cancelled.out
+    assert cli("status", task_id).status == 4
+    assert cli("status", task_id, "--wait", "--json").json()["status"] == "cancelled"
+
+
+def test_cancelling_a_finished_task_exits_1_and_says_so(cli):
+    task_id = cli("submit", "compute_sum", "numbers=1", "--wait", "--json").json()["task_id"]
+    result = cli("cancel", task_id)
+    assert result.status == 1
+    assert "already completed" in result.err
+    assert "completed" in result.out
+
+
+def test_status_shows_a_task_and_waits_for_it(cli):
+    task_id = cli("submit", "compute_sum", "numbers=4,5", "--json").json()["task_id"]
+    waited = cli("status", task_id, "--wait", "--json")
+    assert waited.status == 0
+    assert waited.json()["result"] == 9
+    shown = cli("status", task_id)
+    assert task_id in shown.out
+    assert "result    9" in shown.out
+
+
+def test_an_unknown_task_exits_3(cli):
+    result = cli("status", str(uuid.uuid4()))
+    assert result.status == 3
+    assert "not found" in result.err
+    assert cli("cancel", str(uuid.uuid4())).status == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("submit", "compute_sum", "numbers=one,2"), "parameters.numbers.0"),
+        (("submit", "compute_sum", "numbers"), "expected name=value"),
+        (("submit", "compute_sum", "numbers=1", "numbers=2"), "given twice"),
+        (("submit", "no_such_type"), "task_type"),
+        (("status", "not-an-id"), "task_id"),
+    ],
+)
+def test_wrong_input_exits_2_with_the_reason(cli, argv, message):
+    result = cli(*argv)
+    assert result.status == 2
+    assert message in result.err
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1", "http://[::1", "localhost:8000"])
+def test_a_url_that_is_not_http_exits_2(cli, url):
+    result = cli("ls", url=url)
+    assert result.status == 2
+    assert "URL" in result.err
+
+
+def test_a_command_line_argparse_refuses_exits_2(cli, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["ls", "--limit", "0"])
+    assert exited.value.code == 2
+    assert "--limit" in capsys.readouterr().err
+
+
+def test_an_unreachable_service_exits_5_after_trying_again_three_times(cli, monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr("time.sleep", slept.append)
+    result = cli("ls", url="http://127.0.0.1:9")
+    assert result.status == 5
+    assert "no answer from http://127.0.0.1:9" in result.err
+    assert slept == [0.25, 0.5, 1.0]
+
+
+def test_ls_lists_filters_orders_and_limits(cli):
+    ids = [
+        cli("submit", "compute_sum", f"numbers={n}", "--delay", "60", "--json").json()["task_id"]
+        for n in range(3)
+    ]
+    cli("submit", "generate_report", "title=t", "--delay", "60")
+    table = cli("ls", "--type", "compute_sum")
+    assert table.status == 0
+    assert table.out.splitlines()[0].split()[:3] == ["ID", "TYPE", "STATUS"]
+    assert [line.split()[0] for line in table.out.splitlines()[2:]] == ids
+    newest = cli("ls", "--type", "compute_sum", "--newest", "--limit", "2", "--json")
+    assert [task["task_id"] for task in newest.json_lines()] == ids[::-1][:2]
+    assert cli("ls", "--status", "completed", "--json").out == ""
+
+
+def test_the_url_comes_from_the_environment(cli, capsys, server, monkeypatch):
+    task_id = cli("submit", "compute_sum", "numbers=1", "--json").json()["task_id"]
+    monkeypatch.setenv("TASKMANAGER_URL", server.url)
+    with pytest.raises(SystemExit) as exited:
+        main(["ls", "--json"])
+    assert exited.value.code == 0
+    assert [task["task_id"] for task in Result(0, capsys.readouterr().out, "").json_lines()] == [
+        task_id
+    ]
+
+
+def test_keys_new_prints_the_key_once_and_the_line_for_the_keys_file(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["keys", "new", "alice", "--json"])
+    assert exited.value.code == 0
+    made = json.loads(capsys.readouterr().out)
+    assert made["key"].startswith("tm_")
+    assert made["role"] == "client"
+    assert made["line"] == f"alice client {hashlib.sha256(made['key'].encode()).hexdigest()}"
+    with pytest.raises(SystemExit):
+        main(["keys", "new", "root", "--admin"])
+    text = capsys.readouterr().out
+    key = next(word for word in text.split() if word.startswith("tm_"))
+    assert file_line("root", "admin", key) in text
+    assert text.count(key) == 1  # shown once; the file line holds only its hash
+
+
+def test_keys_new_refuses_a_bad_name_with_2(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["keys", "new", "no spaces please"])
+    assert exited.value.code == 2
+    assert "name" in capsys.readouterr().err
+
+
+def test_a_key_made_by_keys_new_opens_a_service_that_needs_keys(
+    capsys, live_server, tmp_path, monkeypatch
+):
+    with pytest.raises(SystemExit):
+        main(["keys", "new", "ci", "--json"])
+    made = json.loads(capsys.readouterr().out)
+    keys_file = tmp_path / "keys"
+    keys_file.write_text(made["line"] + "\n")
+    server = live_server(fake_clock=False, time_scale=0.001, api_keys_file=keys_file)
+
+    with pytest.raises(SystemExit) as refused:
+        main(["ls", "--url", server.url])
+    assert refused.value.code == 1
+    assert "Bearer" in capsys.readouterr().err
+
+    monkeypatch.setenv("TASKMANAGER_API_KEY", made["key"])
+    with pytest.raises(SystemExit) as admitted:
+        main(["submit", "compute_sum", "numbers=2,2", "--wait", "--json", "--url", server.url])
+    assert admitted.value.code == 0
+    assert json.loads(capsys.readouterr().out)["result"] == 4

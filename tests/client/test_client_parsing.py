@@ -1,0 +1,85 @@
+"""The pieces without I/O: the SSE decoder, command-line parameters, Retry-After."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from taskmanager.cli.params import ParameterError, parse_parameters
+from taskmanager.client._protocol import retry_after
+from taskmanager.client.sse import ServerSentEvent, SSEDecoder
+
+
+def decode(lines: list[str], decoder: SSEDecoder | None = None) -> list[ServerSentEvent]:
+    decoder = decoder or SSEDecoder()
+    return [message for line in lines if (message := decoder.feed(line)) is not None]
+
+
+def test_a_message_ends_at_a_blank_line_and_keeps_its_id_and_name():
+    messages = decode(["id: e-1", "event: submitted", 'data: {"a":1}', ""])
+    assert messages == [ServerSentEvent("submitted", '{"a":1}', "e-1")]
+
+
+def test_comments_retry_and_unknown_fields_are_not_messages():
+    decoder = SSEDecoder()
+    assert decode([": ping", "", "retry: 2000", "", "colour: blue", ""], decoder) == []
+    assert decoder.retry == 2.0
+
+
+def test_data_lines_join_and_the_last_id_carries_over_to_a_message_without_one():
+    decoder = SSEDecoder("old-1")
+    messages = decode(["data: one", "data:two", "", "event: resync", "data: {}", ""], decoder)
+    assert messages == [
+        ServerSentEvent("message", "one\ntwo", "old-1"),
+        ServerSentEvent("resync", "{}", "old-1"),
+    ]
+
+
+def test_a_message_cut_off_by_a_drop_is_forgotten():
+    decoder = SSEDecoder()
+    decoder.feed("id: e-5")
+    decoder.feed("data: half")
+    decoder.discard_partial()
+    assert decode(["data: whole", ""], decoder) == [ServerSentEvent("message", "whole", "e-5")]
+
+
+def test_an_id_with_a_nul_is_ignored_as_the_specification_says():
+    assert decode(["id: a\0b", "data: x", ""], SSEDecoder("kept")) == [
+        ServerSentEvent("message", "x", "kept")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("task_type", "pairs", "expected"),
+    [
+        ("compute_sum", ["numbers=1,2,3.5"], {"numbers": [1, 2, 3.5]}),
+        ("compute_sum", ["numbers=7"], {"numbers": [7]}),
+        ("compute_sum", ["numbers=[1, 2]"], {"numbers": [1, 2]}),
+        ("generate_report", ["title=2024", "sections=2"], {"title": "2024", "sections": 2}),
+        ("generate_report", ["title=a=b, c"], {"title": "a=b, c"}),
+        ("simulate_error", ["error=timeout"], {"error": "timeout"}),
+        ("not_known_here", ["flag=true", "name=x"], {"flag": True, "name": "x"}),
+    ],
+)
+def test_parameters_are_read_as_each_field_wants(task_type, pairs, expected):
+    assert parse_parameters(task_type, pairs) == expected
+
+
+@pytest.mark.parametrize("pairs", [["numbers"], ["=1"], ["numbers=1", "numbers=2"]])
+def test_a_parameter_that_is_not_name_value_once_is_refused(pairs):
+    with pytest.raises(ParameterError):
+        parse_parameters("compute_sum", pairs)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("57", 57.0), ("0", 0.0), ("1.5", 1.5), ("soon", None), ("-3", 0.0)],
+)
+def test_retry_after_is_read_in_seconds(header, seconds):
+    response = httpx.Response(429, headers={"Retry-After": header})
+    assert retry_after(response) == seconds
+
+
+def test_retry_after_as_an_http_date_in_the_past_is_now():
+    response = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    assert retry_after(response) == 0.0
