@@ -43,6 +43,16 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (a server that runs several processes)."""
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        for thread in Path(f"/proc/{pid}/task").iterdir():
+            for child in (thread / "children").read_text().split():
+                pids += process_tree(int(child))
+    return pids
+
+
 def wait_idle(pid: int, timeout: float = 60) -> None:
     """Wait until the process stops using CPU (a server's workers drained their backlog)."""
     deadline = time.monotonic() + timeout

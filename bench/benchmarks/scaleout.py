@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from bench.harness import Profile, Servers
 from bench.report import Report, Row, ms
-from bench.sampler import CpuMeter, wait_idle
+from bench.sampler import CpuMeter, process_tree, wait_idle
 from bench.server import Server
 from bench.tasks import SUBMIT_BODY, queue_depth, submit_task
 from bench.wrk import Wrk, WrkResult
@@ -19,10 +19,10 @@ TWO_TARGET = 1.3  # two processes on Redis against one, on this 2-core machine
 
 @dataclass
 class Setup:
-    """Servers measured together as one service, and what each run of them measured."""
+    """One server, and what each run of it measured."""
 
     label: str
-    servers: tuple[Server, ...]
+    server: Server
     runs: list[WrkResult] = field(default_factory=list)
     cpu: list[dict[str, float]] = field(default_factory=list)
     #: Tasks still queued when each run ended: taken, but not run yet.
@@ -30,8 +30,8 @@ class Setup:
 
     @property
     def pids(self) -> list[int]:
-        """The server processes."""
-        return [server.pid for server in self.servers]
+        """The server's processes: with TASKMANAGER_PROCESSES, a parent and its replicas."""
+        return process_tree(self.server.pid)
 
     @property
     def rps(self) -> float:
@@ -44,27 +44,26 @@ class Setup:
 
 
 def measure_scale_out(report: Report, wrk: Wrk, servers: Servers, profile: Profile) -> None:
-    """The in-memory default, one replica on Redis, and two replicas on Redis, alternating.
+    """The in-memory default, one process on Redis, and two on Redis, in turn.
 
     Every server runs as in production with TIME_SCALE=0, so its workers run each task
     at once: on Redis every task costs its claim, start and finish, and the event log
-    carries them to every replica. Two processes are two replicas on their own ports,
-    each driven by one wrk with half the threads and connections, so the load generator
-    is the same in all. The one-process service and the pair keep their state under
-    different key prefixes in one redis-server. CPU is read from /proc during each run.
+    carries them to every replica. Two processes are TASKMANAGER_PROCESSES=2: two
+    replicas sharing one port, driven by the same wrk as the others. The one-process
+    service and the two-process one keep their state under different key prefixes in
+    one redis-server. CPU is read from /proc during each run.
     """
     with (
         servers.redis() as redis,
         servers.product("memory") as memory,
         servers.replica("redis-1", redis, "one") as one,
-        servers.replica("redis-2a", redis, "two") as first,
-        servers.replica("redis-2b", redis, "two") as second,
+        servers.replica("redis-2", redis, "two", processes=2) as two,
     ):
         for method in ("POST", "GET"):
             setups = (
-                Setup("in-memory", (memory,)),
-                Setup("1 process", (one,)),
-                Setup("2 processes", (first, second)),
+                Setup("in-memory", memory),
+                Setup("1 process", one),
+                Setup("2 processes", two),
             )
             _alternate(wrk, setups, method, redis, profile)
             memory_run, one_run, two_run = setups
@@ -79,18 +78,18 @@ def _alternate(
     body = SUBMIT_BODY if method == "POST" else None
     urls = {}
     for setup in setups:
-        path = "/tasks" if body else f"/tasks/{submit_task(setup.servers[0].port)}"
-        urls[setup.label] = [server.url(path) for server in setup.servers]
+        path = "/tasks" if body else f"/tasks/{submit_task(setup.server.port)}"
+        urls[setup.label] = setup.server.url(path)
         if profile.warmup >= 1:  # wrk runs whole seconds: --quick skips the warm-up
-            wrk.run_split(urls[setup.label], profile.warmup, body=body)
+            wrk.run(urls[setup.label], profile.warmup, body=body)
             _wait_idle(setup)
     for round_index in range(profile.rounds):
         turn = round_index % len(setups)
         for setup in [*setups[turn:], *setups[:turn]]:
             with CpuMeter({"servers": setup.pids, "redis": [redis.pid]}) as meter:
-                setup.runs.append(wrk.run_split(urls[setup.label], profile.duration, body=body))
+                setup.runs.append(wrk.run(urls[setup.label], profile.duration, body=body))
             setup.cpu.append(meter.shares)
-            setup.behind.append(queue_depth(setup.servers[0].port))
+            setup.behind.append(queue_depth(setup.server.port))
             _wait_idle(setup)
 
 
@@ -109,8 +108,8 @@ def _add_row(
     rounds = ", ".join(
         f"{m.rps:,.0f}/{a.rps:,.0f}" for m, a in zip(measured.runs, against.runs, strict=True)
     )
-    key = f"{method.lower()}_redis_{len(measured.servers)}"
-    report.figures |= {f"{key}_rps": measured.rps, f"{key}_vs_{against.label}": ratio}
+    key = f"{method.lower()}_redis_{measured.label.split()[0]}"
+    report.figures |= {f"{key}_rps": measured.rps, f"{key}_ratio": ratio}
     report.add(
         Row(
             f"{label} requests/s, Redis, {measured.label}",
