@@ -39,6 +39,9 @@ class Profile:
     redis_tasks: int
     #: Samples of each cross-replica latency.
     latency_samples: int
+    #: Warm up, and let the servers run what was submitted before the next run (off in
+    #: --quick, which only shows that the harness works: its figures are noise anyway).
+    settle: bool
 
 
 FULL = Profile(
@@ -51,6 +54,7 @@ FULL = Profile(
     backlog_tasks=100_000,
     redis_tasks=10_000,
     latency_samples=1_000,
+    settle=True,
 )
 QUICK = Profile(
     duration=1,
@@ -60,8 +64,9 @@ QUICK = Profile(
     list_tasks=3_000,
     ask_count=20_000,
     backlog_tasks=2_000,
-    redis_tasks=500,
+    redis_tasks=300,
     latency_samples=50,
+    settle=False,
 )
 
 

@@ -26,8 +26,9 @@ def measure_delayed_backlog(report: Report, wrk: Wrk, servers: Servers, profile:
     count = profile.backlog_tasks
     with servers.product("backlog") as server:
         url = server.url("/tasks")
-        wrk.run(url, profile.warmup, body=SUBMIT_BODY)
-        wait_idle(server.pid)
+        if profile.settle:
+            wrk.run(url, profile.warmup, body=SUBMIT_BODY)
+            wait_idle(server.pid)
         empty = _rounds(wrk, server.pid, url, profile)
         filled = wrk.submit(url, count, DELAYED_BODY)
         wait_idle(server.pid)
@@ -64,7 +65,8 @@ def _rounds(wrk: Wrk, pid: int, url: str, profile: Profile) -> list[WrkResult]:
     results = []
     for _ in range(profile.rounds):
         results.append(wrk.run(url, profile.duration, body=SUBMIT_BODY))
-        wait_idle(pid)  # the workers ran what was submitted
+        if profile.settle:
+            wait_idle(pid)  # the workers ran what was submitted
     return results
 
 

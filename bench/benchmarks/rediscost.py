@@ -16,7 +16,7 @@ from bench.server import Server
 from bench.tasks import submit_many
 from bench.wrk import Wrk
 
-WARM_UP_TASKS = 200
+WARM_UP_TASKS = 100
 ROUND_TRIP_SAMPLE = 2_000  # tasks whose round trips the slow log records
 CLIENT = "127.0.0.1"  # the rate limiter's key for the bench's requests
 

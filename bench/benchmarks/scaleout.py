@@ -80,7 +80,7 @@ def _alternate(
     for setup in setups:
         path = "/tasks" if body else f"/tasks/{submit_task(setup.server.port)}"
         urls[setup.label] = setup.server.url(path)
-        if profile.warmup >= 1:  # wrk runs whole seconds: --quick skips the warm-up
+        if profile.settle:
             wrk.run(urls[setup.label], profile.warmup, body=body)
             _wait_idle(setup)
     for round_index in range(profile.rounds):
@@ -90,7 +90,8 @@ def _alternate(
                 setup.runs.append(wrk.run(urls[setup.label], profile.duration, body=body))
             setup.cpu.append(meter.shares)
             setup.behind.append(queue_depth(setup.server.port))
-            _wait_idle(setup)
+            if profile.settle:
+                _wait_idle(setup)
 
 
 def _wait_idle(setup: Setup) -> None:
