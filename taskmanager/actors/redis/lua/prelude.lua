@@ -37,10 +37,13 @@ end
 -- Parameters up to this size travel in the `submitted` event, so that no replica has to
 -- read them back from the record; larger ones are read once per replica.
 local EVENT_PARAMS_MAX = 512
+-- Record fields an event leaves out: only the scripts use them (`o` carries the owner).
+local NOT_IN_EVENTS = {lease = true, idem = true, fp = true, seq = true, owner = true}
 
--- Append an event; with a task, a copy of its record (but what only the scripts need,
--- and the parameters, which never change and can be large: `with_params` adds them to
--- the task's first event when they are small).
+-- Append an event; with a task, a copy of its record. Empty fields are left out (a
+-- reader takes a missing field as empty), and so are the parameters, which never change
+-- and can be large: `with_params` adds them to the task's first event when they are small.
+-- Every replica reads every event: each field left out is read, sent and parsed less.
 local function publish(kind, id, owner, key, with_params)
   local fields = {'k', kind, 'i', id, 'o', owner}
   if key then
@@ -52,7 +55,7 @@ local function publish(kind, id, owner, key, with_params)
           fields[#fields + 1] = name
           fields[#fields + 1] = value
         end
-      elseif name ~= 'lease' and name ~= 'idem' and name ~= 'fp' then
+      elseif value ~= '' and not NOT_IN_EVENTS[name] then
         fields[#fields + 1] = name
         fields[#fields + 1] = value
       end
