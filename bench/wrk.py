@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,11 +99,45 @@ class Wrk:
 
     def run(self, url: str, seconds: float, *, body: str | None = None) -> WrkResult:
         """Drive ``url`` for ``seconds`` (POSTing ``body`` as JSON when given) and report."""
+        return self.run_split([url], seconds, body=body)
+
+    def run_split(
+        self, urls: Sequence[str], seconds: float, *, body: str | None = None
+    ) -> WrkResult:
+        """Drive several servers at once, the threads and connections shared out among them.
+
+        One wrk per URL, all started together, so that N servers get the same load
+        generator in all as one does. The requests add up; p50 and p99 are the worst of
+        the runs' (percentiles of separate runs do not combine exactly).
+        """
+        if not urls or THREADS % len(urls):
+            raise ValueError(f"{THREADS} wrk threads cannot be shared out among {len(urls)}")
         script = self.get_script if body is None else self.post_script
-        command = self._command(script, url, f"-d{max(1, round(seconds))}s")
+        duration = f"-d{max(1, round(seconds))}s"
+        threads, connections = THREADS // len(urls), CONNECTIONS // len(urls)
         env = {**os.environ, "BENCH_BODY": body or ""}
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
-        return self._parse(done.returncode, done.stdout, done.stderr)
+        processes = [
+            subprocess.Popen(  # noqa: S603
+                self._command(script, url, duration, threads, connections),
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for url in urls
+        ]
+        outputs = [process.communicate() for process in processes]  # every wrk has ended
+        results = [
+            self._parse(process.returncode, stdout, stderr)
+            for process, (stdout, stderr) in zip(processes, outputs, strict=True)
+        ]
+        return WrkResult(
+            requests=sum(r.requests for r in results),
+            seconds=max(r.seconds for r in results),
+            p50_ms=max(r.p50_ms for r in results),
+            p99_ms=max(r.p99_ms for r in results),
+            errors=sum(r.errors for r in results),
+        )
 
     def submit(self, url: str, count: int, body: str) -> WrkResult:
         """POST ``body`` about ``count`` times, as fast as the server takes it."""
@@ -126,11 +161,18 @@ class Wrk:
             stdout, stderr = process.communicate()
         return self._parse(process.returncode, stdout, stderr)
 
-    def _command(self, script: Path, url: str, duration: str) -> list[str]:
+    def _command(
+        self,
+        script: Path,
+        url: str,
+        duration: str,
+        threads: int = THREADS,
+        connections: int = CONNECTIONS,
+    ) -> list[str]:
         return [
             self.binary,
-            f"-t{THREADS}",
-            f"-c{CONNECTIONS}",
+            f"-t{threads}",
+            f"-c{connections}",
             duration,
             "--timeout",
             "10s",

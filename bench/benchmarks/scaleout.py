@@ -19,10 +19,10 @@ TWO_TARGET = 1.3  # two processes on Redis against one, on this 2-core machine
 
 @dataclass
 class Setup:
-    """One server, and what each run of it measured."""
+    """The servers measured together, and what each run of them measured."""
 
     label: str
-    server: Server
+    servers: tuple[Server, ...]
     runs: list[WrkResult] = field(default_factory=list)
     cpu: list[dict[str, float]] = field(default_factory=list)
     #: Tasks still queued when each run ended: taken, but not run yet.
@@ -30,8 +30,8 @@ class Setup:
 
     @property
     def pids(self) -> list[int]:
-        """The server's processes: with TASKMANAGER_PROCESSES, a parent and its replicas."""
-        return process_tree(self.server.pid)
+        """The servers' processes: with TASKMANAGER_PROCESSES, a parent and its replicas."""
+        return [pid for server in self.servers for pid in process_tree(server.pid)]
 
     @property
     def rps(self) -> float:
@@ -49,26 +49,33 @@ def measure_scale_out(report: Report, wrk: Wrk, servers: Servers, profile: Profi
     Every server runs as in production with TIME_SCALE=0, so its workers run each task
     at once: on Redis every task costs its claim, start and finish, and the event log
     carries them to every replica. Two processes are TASKMANAGER_PROCESSES=2: two
-    replicas sharing one port, driven by the same wrk as the others. The one-process
-    service and the two-process one keep their state under different key prefixes in
-    one redis-server. CPU is read from /proc during each run.
+    replicas sharing one port, driven by the same wrk as the others. Each service keeps
+    its state under a key prefix of its own in one redis-server. CPU is read from /proc
+    during each run.
+
+    For POST a fourth setup shows this machine's ceiling for two processes: two separate
+    one-process services (their own prefixes, so neither reads the other's events),
+    each driven by one wrk with half the threads and connections.
     """
     with (
         servers.redis() as redis,
         servers.product("memory") as memory,
         servers.replica("redis-1", redis, "one") as one,
         servers.replica("redis-2", redis, "two", processes=2) as two,
+        servers.replica("separate-a", redis, "separate-a") as separate_a,
+        servers.replica("separate-b", redis, "separate-b") as separate_b,
     ):
         for method in ("POST", "GET"):
-            setups = (
-                Setup("in-memory", memory),
-                Setup("1 process", one),
-                Setup("2 processes", two),
-            )
+            memory_run = Setup("in-memory", (memory,))
+            one_run = Setup("1 process", (one,))
+            two_run = Setup("2 processes", (two,))
+            separate = Setup("2 separate services", (separate_a, separate_b))
+            setups = [memory_run, one_run, two_run] + ([separate] if method == "POST" else [])
             _alternate(wrk, setups, method, redis, profile)
-            memory_run, one_run, two_run = setups
             _add_row(report, method, one_run, memory_run, ONE_TARGET if method == "POST" else None)
             _add_row(report, method, two_run, one_run, TWO_TARGET if method == "POST" else None)
+            if method == "POST":
+                _add_row(report, method, separate, one_run, None)
 
 
 def _alternate(
@@ -78,18 +85,18 @@ def _alternate(
     body = SUBMIT_BODY if method == "POST" else None
     urls = {}
     for setup in setups:
-        path = "/tasks" if body else f"/tasks/{submit_task(setup.server.port)}"
-        urls[setup.label] = setup.server.url(path)
+        path = "/tasks" if body else f"/tasks/{submit_task(setup.servers[0].port)}"
+        urls[setup.label] = [server.url(path) for server in setup.servers]
         if profile.settle:
-            wrk.run(urls[setup.label], profile.warmup, body=body)
+            wrk.run_split(urls[setup.label], profile.warmup, body=body)
             _wait_idle(setup)
     for round_index in range(profile.rounds):
         turn = round_index % len(setups)
         for setup in [*setups[turn:], *setups[:turn]]:
             with CpuMeter({"servers": setup.pids, "redis": [redis.pid]}) as meter:
-                setup.runs.append(wrk.run(urls[setup.label], profile.duration, body=body))
+                setup.runs.append(wrk.run_split(urls[setup.label], profile.duration, body=body))
             setup.cpu.append(meter.shares)
-            setup.behind.append(queue_depth(setup.server.port))
+            setup.behind.append(sum(queue_depth(server.port) for server in setup.servers))
             if profile.settle:
                 _wait_idle(setup)
 
@@ -109,7 +116,7 @@ def _add_row(
     rounds = ", ".join(
         f"{m.rps:,.0f}/{a.rps:,.0f}" for m, a in zip(measured.runs, against.runs, strict=True)
     )
-    key = f"{method.lower()}_redis_{measured.label.split()[0]}"
+    key = f"{method.lower()}_redis_{measured.label.replace(' ', '_')}"
     report.figures |= {f"{key}_rps": measured.rps, f"{key}_ratio": ratio}
     report.add(
         Row(

@@ -29,6 +29,7 @@ ROWS = (
     ": peak memory growth",
     "POST /tasks requests/s, Redis, 1 process",
     "POST /tasks requests/s, Redis, 2 processes",
+    "POST /tasks requests/s, Redis, 2 separate services",
     "GET /tasks/{id} requests/s, Redis, 1 process",
     "GET /tasks/{id} requests/s, Redis, 2 processes",
     "Redis round trips per task, 1 replica",
