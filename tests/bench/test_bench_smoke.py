@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness import QUICK
+
 ROOT = Path(__file__).resolve().parents[2]
 
 ROWS = (
@@ -19,7 +21,8 @@ ROWS = (
     "GET /tasks/{id} p50",
     "GET /tasks/{id} p99",
     "pipeline: tasks completed/s",
-    "delayed tasks waiting",
+    f"requests/s, {QUICK.backlog_tasks:,} delayed tasks waiting",
+    f"p99, {QUICK.backlog_tasks:,} delayed tasks waiting",
     "long-polls: server memory growth",
     "long-poll wake-up after completion, p50",
     "long-poll wake-up after completion, p99",
