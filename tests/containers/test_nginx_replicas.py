@@ -27,10 +27,10 @@ from container_support import (
     nginx_server,
     render_nginx,
 )
+from support import SUM
 
 from bench.server import Server, free_port, redis_server
 
-SUM = {"task_type": "compute_sum", "parameters": {"numbers": [1, 2, 3]}}
 SETTINGS = {
     "time_scale": "0.02",
     "workers": "2",

@@ -29,6 +29,7 @@ from container_support import (
     parse_dockerfile,
     parse_env,
 )
+from support import SUM
 
 from bench.server import Server, clean_environment, free_port, redis_server
 
@@ -37,7 +38,6 @@ VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 NOT_IN_CONTEXT = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "node_modules")
 # Runtime-stage commands that only make sense in an image (they change the system's users).
 IMAGE_ONLY = ("groupadd ", "useradd ")
-SUM = {"task_type": "compute_sum", "parameters": {"numbers": [1, 2, 3]}}
 
 
 @dataclass

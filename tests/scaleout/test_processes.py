@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis as redis_sync
 from conftest import REDIS_PORTS
 
 from bench.server import Server, redis_ping, redis_server, taskmanager_server
@@ -188,3 +189,25 @@ def test_a_replica_process_that_dies_is_started_again(replica):
         LEASE * 3,
         "the dead one forgotten, the new one counted",
     )
+
+
+def test_an_outcome_reported_while_redis_hangs_lands_when_it_answers_again(replica, redis):
+    alone = replica("alone")
+    task_id = submit_to(alone, SLOW_REPORT)
+    wait_for(lambda: status_of(alone, task_id)["status"] == "processing", 5, "started")
+    # Redis stops answering anyone (but keeps its data) for longer than the job takes.
+    admin = redis_sync.Redis(port=redis.port)
+    try:
+        admin.execute_command("CLIENT", "PAUSE", int(4 * TIME_SCALE * 30 * 1000), "ALL")
+    finally:
+        admin.close()
+
+    def completed() -> dict[str, Any] | None:
+        answer = httpx.get(alone.url(f"/tasks/{task_id}"), timeout=5)  # 503 while paused
+        task: dict[str, Any] = answer.json()
+        return task if answer.status_code == 200 and task["status"] == "completed" else None
+
+    final = wait_for(completed, 30, "the outcome written")
+    assert final["attempts"] == 1  # written late, not run again
+    assert "runs nowhere" not in alone.output()
+    assert "Traceback" not in alone.output()

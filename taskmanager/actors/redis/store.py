@@ -68,6 +68,8 @@ type Waiter = asyncio.Future[Task | None]
 SCAN_BATCH: Final = 500
 #: Expired tasks removed per sweep.
 SWEEP_BATCH: Final = 500
+#: Seconds between tries to report an outcome while Redis cannot be reached (31 s in all).
+FINISH_RETRY_PAUSES: Final = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 _MINUTE_US: Final = 60_000_000
 
 
@@ -89,6 +91,13 @@ class _BeatDone:
 
     registered: bool
     suspects: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Reported:
+    """An attempt's outcome was reported (or given up on)."""
+
+    task_id: UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +152,8 @@ class RedisStore(Actor):
         self._beats: asyncio.Task[None] | None = None
         self._registered = False
         self._suspects: frozenset[str] = frozenset()
+        # Attempts whose outcome is being reported: not orphans, whatever Redis says yet.
+        self._finishing: set[UUID] = set()
 
     # --- life -----------------------------------------------------------------------------
 
@@ -187,6 +198,7 @@ class RedisStore(Actor):
                 return Later(self._scripts("progress", task_id, lease, repr(float(progress))))
             case FinishTask(task_id=task_id, lease=lease, result=result, error=error):
                 retry = error is not None and error.retryable
+                self._finishing.add(task_id)
                 return Later(
                     self._finish(
                         task_id,
@@ -213,9 +225,12 @@ class RedisStore(Actor):
             case SweepExpired():
                 return Later(self._scripts("sweep", SWEEP_BATCH))
             case _Beat():
-                return Later(self._beat(self._registered, self._suspects))
+                reporting = frozenset(str(task_id) for task_id in self._finishing)
+                return Later(self._beat(self._registered, self._suspects, reporting))
             case _BeatDone(registered=registered, suspects=suspects):
                 self._registered, self._suspects = registered, suspects
+            case _Reported(task_id=task_id):
+                self._finishing.discard(task_id)
             case GetStoreStatus(viewer=viewer):
                 return Later(self._status(viewer))
             case CheckHealth():
@@ -388,7 +403,24 @@ class RedisStore(Actor):
                 raise RuntimeError(f"submit script answered {reply!r}")
 
     async def _finish(self, task_id: UUID, *args: object) -> None:
-        if await self._scripts("finish", task_id, *args) == "queued":
+        """Report an attempt's outcome; while Redis cannot be reached, keep trying a while.
+
+        An outcome that never lands is not lost either: the next heartbeats find the task
+        running here with no worker on it and put it back in the queue, to run again.
+        """
+        try:
+            for pause in (*FINISH_RETRY_PAUSES, None):
+                try:
+                    outcome = await self._scripts("finish", task_id, *args)
+                    break
+                except UnavailableError:
+                    if pause is None:
+                        raise
+                    await asyncio.sleep(pause)  # Redis comes back in real time
+        finally:
+            with contextlib.suppress(ActorStoppedError):
+                self.tell(_Reported(task_id))
+        if outcome == "queued":
             # Back in the queue for a retry: this replica's dispatcher learns when it is due.
             self._dispatcher.tell(WorkAvailable())
 
@@ -404,7 +436,12 @@ class RedisStore(Actor):
         self._dispatcher.tell(Withdraw(task_id))
         return task_from(pairs(flat))
 
-    async def _beat(self, registered: bool, suspects: frozenset[str]) -> None:  # noqa: FBT001
+    async def _beat(
+        self,
+        registered: bool,  # noqa: FBT001
+        suspects: frozenset[str],
+        reporting: frozenset[str],
+    ) -> None:
         """Renew the lease; fail over dead replicas' tasks; give back orphans of this one.
 
         An orphan is a task Redis says runs here while no worker here runs it.
@@ -432,7 +469,7 @@ class RedisStore(Actor):
             )
         # An attempt whose start was applied but whose answer was lost runs nowhere. Seen
         # twice, a beat apart, it is no passing moment between a finish and its report.
-        orphans = frozenset(i for i in recorded if UUID(i) not in here)
+        orphans = frozenset(i for i in recorded if UUID(i) not in here and i not in reporting)
         for task_id in orphans & suspects:
             logger.warning("task %s was started here but runs nowhere; it goes back", task_id)
             await self._release(task_id)
