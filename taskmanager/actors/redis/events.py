@@ -36,6 +36,7 @@ READ_BATCH: Final = 500
 PARAMETER_CACHE: Final = 20_000
 RECONNECT_SECONDS: Final = 0.25
 _STREAM_ID: Final = re.compile(r"\d{1,20}-\d{1,20}")
+_MAX_PART: Final = 2**64 - 1  # a stream id's two parts are 64-bit numbers
 
 
 def _order(stream_id: str) -> tuple[int, int]:
@@ -80,6 +81,8 @@ class RedisLog:
         epoch, _, after = last_event_id.partition("-")
         if epoch != self._epoch or not _STREAM_ID.fullmatch(after):
             return None  # malformed, another deployment, or before the log was lost
+        if max(_order(after)) > _MAX_PART:
+            return None  # no stream id of any log
         if up_to is None:
             return None  # nothing was published in this log yet: from its future
         up_to = up_to.partition("-")[2]
@@ -180,7 +183,9 @@ class EventReader(Actor):
                     new_epoch, newest = await self._log.open()
                     if new_epoch != epoch:
                         if epoch:
+                            # Redis lost the log: what the new one holds is all new here.
                             logger.warning("the event log started over (Redis lost it)")
+                            newest = None
                         epoch, last = new_epoch, newest
                         self._tell(self._hub, LogStarted(_full(epoch, last)))
                     self.connected = True
