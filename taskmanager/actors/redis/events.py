@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from taskmanager.actors.events import Change, EventKind, LogStarted, Published
 from taskmanager.actors.redis.connection import READ_BLOCK_MS, is_unreachable, reachable
 from taskmanager.actors.redis.records import parse_parameters, task_from
-from taskmanager.actors.redis.store import Seen
+from taskmanager.actors.redis.store import Missed, Seen
 from taskmanager.actors.runtime import Actor, ActorStoppedError
 from taskmanager.actors.tasktypes import TaskParameters
 
@@ -64,6 +64,12 @@ class RedisLog:
     def epoch(self) -> str:
         """The stream's name, as the reader last read it."""
         return self._epoch
+
+    async def oldest(self) -> str | None:
+        """The oldest event the stream still keeps (its stream id)."""
+        with reachable():
+            first: Any = await self._redis.xrange(self._stream, count=1)
+        return first[0][0] if first else None
 
     async def open(self) -> tuple[str, str | None]:
         """The epoch (made if there is none) and the newest event's stream id."""
@@ -186,8 +192,14 @@ class EventReader(Actor):
                             # Redis lost the log: what the new one holds is all new here.
                             logger.warning("the event log started over (Redis lost it)")
                             newest = None
+                            self._tell(self._store, Missed())
                         epoch, last = new_epoch, newest
                         self._tell(self._hub, LogStarted(_full(epoch, last)))
+                    elif last is not None and await self._trimmed_since(last):
+                        # Away so long that the log dropped events this replica never read.
+                        logger.warning("the event reader missed events; every feed resyncs")
+                        self._tell(self._hub, LogStarted(_full(epoch, last)))
+                        self._tell(self._store, Missed())
                     self.connected = True
                     logger.info("following the event log from %s", last or "its start")
                 with reachable():
@@ -210,6 +222,10 @@ class EventReader(Actor):
                     logger.warning("the event reader lost Redis; it reconnects: %s", error)
                 self.connected = False
                 await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _trimmed_since(self, last: str) -> bool:
+        oldest = await self._log.oldest()
+        return oldest is not None and _order(oldest) > _order(last)
 
     @staticmethod
     def _tell(actor: Actor, message: object) -> None:
