@@ -80,8 +80,10 @@ class Dispatcher(Actor):
                 self._handbacks.append((task, seq, lease))
                 await self._dispatch()
             case WorkerIdle(worker=worker):
-                if (task_id := self._assigned.pop(worker, None)) is not None:
-                    self._running.pop(task_id, None)
+                task_id = self._assigned.pop(worker, None)
+                # The task may run on another worker by now (handed back, then taken again).
+                if task_id is not None and self._running.get(task_id) == worker:
+                    del self._running[task_id]
                 if worker not in self._idle:
                     self._idle.append(worker)
                 await self._dispatch()

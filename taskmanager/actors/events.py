@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ type EventKind = Literal[
     "cancelled",
     "removed",
 ]
+
+logger = logging.getLogger(__name__)
 
 REPLAY_BUFFER: Final = 10_000
 SUBSCRIBER_BUFFER: Final = 1_000
@@ -271,7 +274,11 @@ class EventHub(Actor):
         if last_event_id is not None and last_event_id != self._last:
             # Read while no other message is handled: nothing is published in between, so
             # the replay and the live events meet with no gap and no repeat.
-            missed = await self._log.since(last_event_id, self._last)
+            try:
+                missed = await self._log.since(last_event_id, self._last)
+            except Exception as error:  # noqa: BLE001 - the log cannot say: the client resyncs
+                logger.warning("replay after %r failed: %r", last_event_id[:80], error)
+                missed = None
             if missed is None:
                 _deliver(subscription, Resync())
             else:

@@ -23,7 +23,7 @@ from taskmanager.actors.messages import (
 from taskmanager.actors.model import TaskStatus
 from taskmanager.actors.queue import MemoryQueue
 from taskmanager.actors.ratelimiter import RateLimiter
-from taskmanager.actors.runtime import Actor, Supervisor
+from taskmanager.actors.runtime import Actor, Supervisor, UnavailableError
 from taskmanager.actors.store import TaskStore
 from taskmanager.actors.worker import Worker
 from taskmanager.config import Settings
@@ -141,6 +141,8 @@ class ActorSystem:
         assert self._drain is not None  # noqa: S101 - set just above
         try:
             await self._drain
+        except UnavailableError as error:
+            logger.warning("shutdown: the drain did not finish, Redis cannot be reached: %s", error)
         except Exception:
             logger.exception("shutdown: the drain did not finish; stopping the actors anyway")
         finally:

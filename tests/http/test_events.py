@@ -172,3 +172,23 @@ async def test_the_stream_counts_once_against_the_rate_limit(make_client, clock:
     await client.get("/tasks")
     assert (await client.get("/tasks")).status_code == 429
     await stream.close()
+
+
+@pytest.mark.parametrize(
+    "position", ["99999999999999999999", "0-99999999999999999999", "18446744073709551616-0"]
+)
+async def test_a_crafted_last_event_id_of_this_log_gets_a_resync_and_harms_nothing(
+    client, position
+):
+    watching = Stream(client.app)
+    await settle()
+    await submit(client)
+    assert (await watching.message())["event"] == "submitted"  # the log has an event now
+    await watching.close()
+    epoch = client.app.state.system.events.epoch
+    for _ in range(7):  # more than the supervisor allows crashes in a minute
+        stream = Stream(client.app, headers=[(b"last-event-id", f"{epoch}-{position}".encode())])
+        assert (await stream.message())["event"] == "resync"
+        assert stream.status == 200
+        await stream.close()
+    assert (await client.get("/healthz")).status_code == 200

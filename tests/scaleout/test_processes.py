@@ -192,7 +192,8 @@ def test_a_replica_process_that_dies_is_started_again(replica):
 
 
 def test_an_outcome_reported_while_redis_hangs_lands_when_it_answers_again(replica, redis):
-    alone = replica("alone")
+    # A lease long enough that the hang does not make the replica stop its own jobs.
+    alone = replica("alone", lease=20)
     task_id = submit_to(alone, SLOW_REPORT)
     wait_for(lambda: status_of(alone, task_id)["status"] == "processing", 5, "started")
     # Redis stops answering anyone (but keeps its data) for longer than the job takes.
@@ -211,3 +212,26 @@ def test_an_outcome_reported_while_redis_hangs_lands_when_it_answers_again(repli
     assert final["attempts"] == 1  # written late, not run again
     assert "runs nowhere" not in alone.output()
     assert "Traceback" not in alone.output()
+
+
+def test_a_replica_that_cannot_renew_its_lease_stops_its_jobs_before_others_take_them(
+    replica, redis
+):
+    """No task runs on two replicas: the silent one stops before its lease runs out."""
+    alone = replica("alone")
+    task_id = submit_to(alone, SLOW_REPORT)
+    wait_for(lambda: status_of(alone, task_id)["status"] == "processing", 5, "started")
+    admin = redis_sync.Redis(port=redis.port)
+    try:
+        admin.execute_command("CLIENT", "PAUSE", int(LEASE * 1000), "ALL")
+    finally:
+        admin.close()
+    wait_for(lambda: "could not renew its lease" in alone.output(), LEASE, "its jobs stopped")
+
+    def finished() -> dict[str, Any] | None:
+        answer = httpx.get(alone.url(f"/tasks/{task_id}"), timeout=5)  # 503 while paused
+        task: dict[str, Any] = answer.json()
+        return task if answer.status_code == 200 and task["status"] == "completed" else None
+
+    final = wait_for(finished, 20, "run again once Redis answered")
+    assert final["attempts"] == 1  # its stopped attempt was undone, not failed

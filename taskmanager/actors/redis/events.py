@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from taskmanager.actors.events import Change, EventKind, LogStarted, Published
 from taskmanager.actors.redis.connection import READ_BLOCK_MS, is_unreachable, reachable
 from taskmanager.actors.redis.records import parse_parameters, task_from
-from taskmanager.actors.redis.store import Seen
+from taskmanager.actors.redis.store import Missed, Seen
 from taskmanager.actors.runtime import Actor, ActorStoppedError
 from taskmanager.actors.tasktypes import TaskParameters
 
@@ -36,6 +36,7 @@ READ_BATCH: Final = 500
 PARAMETER_CACHE: Final = 20_000
 RECONNECT_SECONDS: Final = 0.25
 _STREAM_ID: Final = re.compile(r"\d{1,20}-\d{1,20}")
+_MAX_PART: Final = 2**64 - 1  # a stream id's two parts are 64-bit numbers
 
 
 def _order(stream_id: str) -> tuple[int, int]:
@@ -64,6 +65,12 @@ class RedisLog:
         """The stream's name, as the reader last read it."""
         return self._epoch
 
+    async def oldest(self) -> str | None:
+        """The oldest event the stream still keeps (its stream id)."""
+        with reachable():
+            first: Any = await self._redis.xrange(self._stream, count=1)
+        return first[0][0] if first else None
+
     async def open(self) -> tuple[str, str | None]:
         """The epoch (made if there is none) and the newest event's stream id."""
         with reachable():
@@ -80,6 +87,8 @@ class RedisLog:
         epoch, _, after = last_event_id.partition("-")
         if epoch != self._epoch or not _STREAM_ID.fullmatch(after):
             return None  # malformed, another deployment, or before the log was lost
+        if max(_order(after)) > _MAX_PART:
+            return None  # no stream id of any log
         if up_to is None:
             return None  # nothing was published in this log yet: from its future
         up_to = up_to.partition("-")[2]
@@ -185,9 +194,17 @@ class EventReader(Actor):
                     new_epoch, newest = await self._log.open()
                     if new_epoch != epoch:
                         if epoch:
+                            # Redis lost the log: what the new one holds is all new here.
                             logger.warning("the event log started over (Redis lost it)")
+                            newest = None
+                            self._tell(self._store, Missed())
                         epoch, last = new_epoch, newest
                         self._tell(self._hub, LogStarted(_full(epoch, last)))
+                    elif last is not None and await self._trimmed_since(last):
+                        # Away so long that the log dropped events this replica never read.
+                        logger.warning("the event reader missed events; every feed resyncs")
+                        self._tell(self._hub, LogStarted(_full(epoch, last)))
+                        self._tell(self._store, Missed())
                     self.connected = True
                     logger.info("following the event log from %s", last or "its start")
                 with reachable():
@@ -210,6 +227,10 @@ class EventReader(Actor):
                     logger.warning("the event reader lost Redis; it reconnects: %s", error)
                 self.connected = False
                 await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _trimmed_since(self, last: str) -> bool:
+        oldest = await self._log.oldest()
+        return oldest is not None and _order(oldest) > _order(last)
 
     @staticmethod
     def _tell(actor: Actor, message: object) -> None:

@@ -6,6 +6,7 @@ One sliding-window log per client, checked and recorded by one script on Redis's
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 from taskmanager.actors.messages import CheckRate, PruneIdle, RateDecision
@@ -36,7 +37,7 @@ class RedisRateLimiter(Actor):
     async def _check(self, client: str) -> RateDecision:
         requests, window = self._limit.requests, self._limit.window
         allowed, counted, reset_us = await self._scripts(
-            "ratelimit", client, requests, window * 1_000_000
+            "ratelimit", client, requests, window * 1_000_000, uuid.uuid4().hex
         )
         reset_after = max(0, math.ceil(int(reset_us) / 1_000_000))
         return RateDecision(

@@ -49,6 +49,7 @@ from taskmanager.actors.messages import (
     TaskPage,
     Viewer,
     WatchTask,
+    WhenIdle,
     Withdraw,
     WithdrawAll,
     WorkAvailable,
@@ -68,6 +69,13 @@ type Waiter = asyncio.Future[Task | None]
 SCAN_BATCH: Final = 500
 #: Expired tasks removed per sweep.
 SWEEP_BATCH: Final = 500
+#: Heartbeats per lease period; a renewal is good for half a lease.
+BEATS_PER_LEASE: Final = 8
+#: Without a renewal for this share of the lease, a replica stops its own jobs (others
+#: may take its tasks at one half).
+FENCE_SHARE: Final = 3 / 8
+#: Seconds a stopping replica waits for its jobs to stop before giving their tasks back.
+STOP_JOBS_SECONDS: Final = 2.0
 #: Seconds between tries to report an outcome while Redis cannot be reached (31 s in all).
 FINISH_RETRY_PAUSES: Final = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 _MINUTE_US: Final = 60_000_000
@@ -81,16 +89,22 @@ class Seen:
 
 
 @dataclass(frozen=True, slots=True)
+class Missed:
+    """The event reader may have missed changes (it fell behind what the log keeps)."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Beat:
     """Time to tell the other replicas this one is alive, and to look for dead ones."""
 
 
 @dataclass(frozen=True, slots=True)
 class _BeatDone:
-    """What the last heartbeat learnt: registered or not, tasks that may run nowhere."""
+    """What a heartbeat learnt: registered or not, tasks that may run nowhere, renewed."""
 
     registered: bool
     suspects: frozenset[str]
+    renewed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +168,9 @@ class RedisStore(Actor):
         self._suspects: frozenset[str] = frozenset()
         # Attempts whose outcome is being reported: not orphans, whatever Redis says yet.
         self._finishing: set[UUID] = set()
+        # When the lease was last renewed, and whether the jobs were stopped since.
+        self._renewed = clock.monotonic()
+        self._fenced = False
 
     # --- life -----------------------------------------------------------------------------
 
@@ -162,21 +179,26 @@ class RedisStore(Actor):
         self._beats = asyncio.create_task(self._beat_forever(), name="store:heartbeat")
 
     async def _beat_forever(self) -> None:
-        # A replica renews its lease four times per lease period and is declared dead
-        # half a lease after its last renewal: detected within the lease, missing one
-        # renewal is tolerated.
+        # A replica renews its lease eight times per lease period and is declared dead
+        # half a lease after its last renewal: detected within the lease; a few missed
+        # renewals are tolerated, and one that cannot renew stops its own jobs before
+        # the others may take them (see _fence).
         while True:
             with contextlib.suppress(ActorStoppedError):
                 self.tell(_Beat())
-            await self._clock.sleep(self._settings.lease / 4)
+            await self._clock.sleep(self._settings.lease / BEATS_PER_LEASE)
 
     async def on_stop(self) -> None:
-        """Stop the heartbeat and leave the service: nothing of this replica runs any more."""
+        """Stop the heartbeat and leave the service: nothing of this replica runs any more.
+
+        Its lease is made to have run out, so that the next heartbeat of any replica
+        clears whatever it still held (nothing, after a drain that went well).
+        """
         if self._beats is not None:
             self._beats.cancel()
             await asyncio.wait({self._beats})
         with contextlib.suppress(Exception):
-            await self._redis.zrem(self._key("replicas"), self._replica)
+            await self._redis.zadd(self._key("replicas"), {self._replica: 0}, xx=True)
 
     def _key(self, *parts: str) -> str:
         return ":".join((self._prefix, *parts))
@@ -225,10 +247,14 @@ class RedisStore(Actor):
             case SweepExpired():
                 return Later(self._scripts("sweep", SWEEP_BATCH))
             case _Beat():
+                self._fence()
                 reporting = frozenset(str(task_id) for task_id in self._finishing)
                 return Later(self._beat(self._registered, self._suspects, reporting))
-            case _BeatDone(registered=registered, suspects=suspects):
+            case _BeatDone(registered=registered, suspects=suspects, renewed=renewed):
                 self._registered, self._suspects = registered, suspects
+                if renewed:
+                    self._renewed = self._clock.monotonic()
+                    self._fenced = False
             case _Reported(task_id=task_id):
                 self._finishing.discard(task_id)
             case GetStoreStatus(viewer=viewer):
@@ -237,7 +263,14 @@ class RedisStore(Actor):
                 return Later(self._reachable())
             case BeginDrain():
                 self._draining = True
-                return Later(self._answer_waiters())
+                waiting = [(task_id, [w for _, w in ws]) for task_id, ws in self._waiters.items()]
+                return Later(self._answer_waiters(waiting))
+            case Missed():
+                # Changes may have been missed: whoever waits looks again, and so does the
+                # dispatcher; a missed cancel is caught by the next heartbeat.
+                self._dispatcher.tell(WorkAvailable())
+                watching = [(task_id, list(ws)) for task_id, ws in self._waiters.items()]
+                return Later(self._recheck(watching))
             case StopUnfinished():
                 return Later(self._release_running())
             case _:
@@ -460,9 +493,10 @@ class RedisStore(Actor):
             # Declared dead while silent: its tasks went to others. Stop running them.
             logger.error("replica %s lost its lease; stopping its running jobs", self._replica)
             self._dispatcher.tell(WithdrawAll())
-            self.tell(_BeatDone(registered=False, suspects=frozenset()))
+            self.tell(_BeatDone(registered=False, suspects=frozenset(), renewed=False))
             return
         await self._scripts("reap", int(self._settings.retry_backoff * 1_000_000), self._ttl_us)
+        await self._withdraw_ended(here)
         with reachable():
             recorded: set[str] = await self._redis.smembers(  # type: ignore[assignment]
                 self._key("running", self._replica)
@@ -475,6 +509,38 @@ class RedisStore(Actor):
             await self._release(task_id)
         self.tell(_BeatDone(registered=True, suspects=orphans - suspects))
 
+    def _fence(self) -> None:
+        """Stop this replica's jobs if its lease may have run out without a renewal.
+
+        Others may take its tasks once its deadline passes; stopping the jobs a little
+        before then means no task ever runs on two replicas. The tasks come back to the
+        queue (as orphans) once Redis answers again, or the reaper retries them.
+        """
+        silent = self._clock.monotonic() - self._renewed
+        if not self._fenced and silent > self._settings.lease * FENCE_SHARE:
+            logger.warning(
+                "replica %s could not renew its lease for %.1f s; stopping its jobs",
+                self._replica,
+                silent,
+            )
+            self._dispatcher.tell(WithdrawAll())
+            self._fenced = True
+
+    async def _withdraw_ended(self, here: frozenset[UUID]) -> None:
+        """Stop a job whose task ended or moved elsewhere (its event may have been missed)."""
+        if not here:
+            return
+        ordered = sorted(here)
+        with reachable():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for task_id in ordered:
+                    pipe.hmget(self._key("task", str(task_id)), "status", "lease")
+                found: list[list[str | None]] = await pipe.execute()
+        for task_id, (status, lease) in zip(ordered, found, strict=True):
+            elsewhere = status == "processing" and not (lease or "").startswith(f"{self._replica}/")
+            if status is None or status in TERMINAL or elsewhere:
+                self._dispatcher.tell(Withdraw(task_id))
+
     async def _release(self, task_id: str) -> bool:
         with reachable():
             lease: str | None = await self._redis.hget(  # type: ignore[assignment]
@@ -483,7 +549,15 @@ class RedisStore(Actor):
         return bool(lease) and bool(await self._scripts("release", task_id, lease, self._replica))
 
     async def _release_running(self) -> tuple[Task, ...]:
-        """The shutdown grace is over: this replica's unfinished tasks go back to the queue."""
+        """The shutdown grace is over: this replica's unfinished tasks go back to the queue.
+
+        The jobs stop first, so that none still runs here when another replica takes it.
+        """
+        self._dispatcher.tell(WithdrawAll())
+        idle = await self._dispatcher.ask(WhenIdle())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_JOBS_SECONDS):
+                await idle
         released: list[Task] = []
         with reachable():
             ids: set[str] = await self._redis.smembers(  # type: ignore[assignment]
@@ -494,7 +568,6 @@ class RedisStore(Actor):
                 task = await self._get(UUID(task_id), None)
                 if task is not None:
                     released.append(task)
-            self._dispatcher.tell(Withdraw(UUID(task_id)))
         return tuple(released)
 
     # --- waiting --------------------------------------------------------------------------
@@ -563,14 +636,31 @@ class RedisStore(Actor):
         else:
             del self._waiters[task_id]
 
-    async def _answer_waiters(self) -> tuple[Task, ...]:
-        """Shutting down: every long-poll gets the task as it is now. Nothing is cancelled."""
-        for task_id, waiters in list(self._waiters.items()):
-            task = await self._get(task_id, None)
-            for _, waiter in waiters:
+    async def _answer_waiters(self, waiting: list[tuple[UUID, list[Waiter]]]) -> tuple[Task, ...]:
+        """Shutting down: every long-poll gets the task as it is now. Nothing is cancelled.
+
+        Without Redis, a long-poll's watch is withdrawn instead: its request then reads
+        the task itself, and answers 503 as every other does.
+        """
+        for task_id, waiters in waiting:
+            try:
+                task = await self._get(task_id, None)
+            except UnavailableError:
+                for waiter in waiters:
+                    waiter.cancel()
+                continue
+            for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(task)
         return ()
+
+    async def _recheck(self, waiting: list[tuple[UUID, list[tuple[TaskStatus, Waiter]]]]) -> None:
+        """Look again at each task someone waits for, as after a change (see ``_check``)."""
+        for task_id, waiters in waiting:
+            task = await self._get(task_id, None)
+            for seen, waiter in waiters:
+                if not waiter.done() and (task is None or task.status is not seen):
+                    waiter.set_result(task)
 
 
 def _matches(fields: dict[str, str], query: ListTasks) -> bool:

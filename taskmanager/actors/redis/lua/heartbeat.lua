@@ -5,6 +5,16 @@
 -- ARGV: 4 replica, 5 lease µs, 6 workers, 7 busy, 8 '1' to register
 local replica, lease = ARGV[4], tonumber(ARGV[5])
 local now = now_us()
+local last = redis.call('GET', P .. ':lastbeat')
+redis.call('SET', P .. ':lastbeat', int(now))
+if last and now - tonumber(last) > lease then
+  -- Nobody could renew for longer than a lease: Redis itself was away (or the whole
+  -- service was). The first replica back must not declare all the others dead: every
+  -- one gets a fresh deadline, and one that really died is noticed a lease later.
+  for _, other in ipairs(redis.call('ZRANGE', P .. ':replicas', 0, -1)) do
+    redis.call('ZADD', P .. ':replicas', int(now + lease), other)
+  end
+end
 local known = redis.call('ZSCORE', P .. ':replicas', replica)
 if not known and ARGV[8] ~= '1' then
   return 0

@@ -1,5 +1,6 @@
 -- The sliding-window log of one client, checked and recorded in one step, on Redis's
--- clock so that every replica counts alike. ARGV: 4 client, 5 limit, 6 window µs
+-- clock so that every replica counts alike. ARGV: 4 client, 5 limit, 6 window µs,
+-- 7 the request's own name (so that the script, sent again, counts it once)
 -- Returns {allowed (0/1), requests in the window, µs until the oldest leaves it}.
 local key = P .. ':rl:' .. ARGV[4]
 local limit, window = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -7,8 +8,10 @@ local now = now_us()
 redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
 local count = redis.call('ZCARD', key)
 local allowed = 0
-if count < limit then
-  redis.call('ZADD', key, int(now), int(now) .. ':' .. count)
+if redis.call('ZSCORE', key, ARGV[7]) then
+  allowed = 1 -- this very request, sent again: counted already
+elseif count < limit then
+  redis.call('ZADD', key, int(now), ARGV[7])
   count = count + 1
   allowed = 1
 end

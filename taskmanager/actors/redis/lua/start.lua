@@ -3,9 +3,12 @@
 local id, lease, replica = ARGV[4], ARGV[5], ARGV[6]
 local key = task_key(id)
 redis.call('ZREM', P .. ':claimed:' .. replica, id)
-local f = redis.call('HMGET', key, 'status', 'owner', 'seq')
-if f[1] ~= 'queued' then
-  return false
+local f = redis.call('HMGET', key, 'status', 'owner', 'seq', 'lease', 'run_at')
+if f[1] == 'processing' and f[4] == lease then
+  return redis.call('HGETALL', key) -- this very start, sent again: the same answer
+end
+if f[1] ~= 'queued' or tonumber(f[5]) > now_us() then
+  return false -- cancelled, taken by another, or (a stale claim) waiting for its run_at
 end
 redis.call('ZREM', P .. ':ready', id)
 redis.call('ZREM', P .. ':delayed', id)
