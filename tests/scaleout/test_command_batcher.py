@@ -84,9 +84,9 @@ async def test_a_caller_that_gives_up_before_the_pipeline_leaves_sends_nothing(b
 
 
 async def test_a_script_redis_lost_is_loaded_again_and_run_once(redis, batcher, prefix):
-    scripts = Scripts(redis, batcher, prefix, SystemClock())
+    scripts = Scripts(redis, prefix, SystemClock(), batcher)
     await redis.script_flush()
-    allowed, counted, _ = await scripts("ratelimit", "client", 10, 60_000_000)
+    allowed, counted, _ = await scripts("ratelimit", "client", 10, 60_000_000, "request-1")
     assert (allowed, counted) == (1, 1)
     assert await redis.zcard(f"{prefix}:rl:client") == 1
 
@@ -99,9 +99,9 @@ async def test_every_caller_learns_that_redis_cannot_be_reached():
             *(batcher.execute("GET", "key") for _ in range(3)), return_exceptions=True
         )
         assert all(isinstance(reply, RedisConnectionError) for reply in replies)
-        scripts = Scripts(unreachable, batcher, "tm", SystemClock())
+        scripts = Scripts(unreachable, "tm", SystemClock(), batcher)
         with pytest.raises(UnavailableError):
-            await scripts("ratelimit", "client", 10, 60_000_000)
+            await scripts("ratelimit", "client", 10, 60_000_000, "request-1")
     finally:
         await batcher.close()
         await unreachable.aclose()

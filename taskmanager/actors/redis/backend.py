@@ -26,7 +26,7 @@ class RedisState:
         # The reader blocks on the stream: it has a connection of its own.
         self._reading = connect(settings.redis_url, blocking_reads=True)
         self._batcher = CommandBatcher(self._redis)
-        self._scripts = Scripts(self._redis, self._batcher, settings.redis_prefix, clock)
+        self._scripts = Scripts(self._redis, settings.redis_prefix, clock, self._batcher)
         self.queue = RedisQueue(self._redis, self._scripts, settings.redis_prefix, replica)
         self.log = RedisLog(self._redis, settings.redis_prefix)
         self._reader = EventReader(self._reading, self.log)

@@ -169,18 +169,20 @@ class CommandBatcher:
 class Scripts:
     """The Lua scripts, each with the shared prelude; every call names the key prefix.
 
-    Scripts run by their hash, batched with other commands; one that Redis lost (a
-    restart) is sent again by redis-py.
+    Scripts run by their hash, batched with other commands (through ``batcher``, or a
+    batcher of their own); one that Redis lost (a restart) is sent again by redis-py.
     """
 
-    def __init__(self, redis: Redis, batcher: CommandBatcher, prefix: str, clock: Clock) -> None:
+    def __init__(
+        self, redis: Redis, prefix: str, clock: Clock, batcher: CommandBatcher | None = None
+    ) -> None:
         lua = resources.files(__package__) / "lua"
         prelude = (lua / "prelude.lua").read_text(encoding="utf-8")
         self._scripts = {
             name: redis.register_script(prelude + (lua / f"{name}.lua").read_text(encoding="utf-8"))
             for name in SCRIPTS
         }
-        self._batcher = batcher
+        self._batcher = batcher or CommandBatcher(redis)
         self._prefix = prefix
         # With the real clock every replica uses Redis's: one clock for the whole service.
         self._clock = None if isinstance(clock, SystemClock) else clock
