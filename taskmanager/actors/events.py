@@ -102,7 +102,7 @@ class MemoryLog:
     def __init__(self, size: int = REPLAY_BUFFER) -> None:
         self._epoch = secrets.token_hex(4)
         self._last = 0
-        self._buffer: deque[tuple[int, Change]] = deque(maxlen=size)
+        self._buffer: deque[Change] = deque(maxlen=size)  # numbered up to _last, no gaps
 
     @property
     def epoch(self) -> str:
@@ -115,7 +115,7 @@ class MemoryLog:
         """Number a change and keep it."""
         self._last += 1
         change = Change(f"{self._epoch}-{self._last}", kind, task_id, task, owner)
-        self._buffer.append((self._last, change))
+        self._buffer.append(change)
         return change
 
     async def since(self, last_event_id: str, up_to: str | None) -> list[Change] | None:  # noqa: ARG002 - everything here is published
@@ -125,10 +125,10 @@ class MemoryLog:
         if epoch != self._epoch or not digits or len(position_text) > MAX_DIGITS:
             return None  # malformed, another log, or an earlier run of this one
         position = int(position_text)
-        oldest = self._buffer[0][0] if self._buffer else self._last + 1
-        if position > self._last or position < oldest - 1:
+        newer = self._last - position
+        if newer < 0 or newer > len(self._buffer):
             return None  # from the future, or older than what is kept
-        return [change for number, change in self._buffer if number > position]
+        return list(itertools.islice(self._buffer, len(self._buffer) - newer, None))
 
 
 @dataclass(frozen=True, slots=True)

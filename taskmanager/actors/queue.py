@@ -8,10 +8,6 @@ from uuid import UUID
 
 from taskmanager.actors.model import Task
 
-# Ready: highest priority first, then submission order. Delayed: earliest run_at first.
-type _ReadyKey = tuple[int, int, UUID]
-type _DelayedKey = tuple[float, int, UUID]
-
 
 class JobQueue(Protocol):
     """Where queued tasks wait for a worker; the dispatcher is its only user."""
@@ -40,40 +36,44 @@ class JobQueue(Protocol):
 class MemoryQueue:
     """Two heaps in this process: O(log n) to add and to take, O(1) to remove.
 
-    A removed task stays in its heap and is skipped when it comes up, so cancelling never
-    searches a heap.
+    The heaps hold only numbers, ``(priority, seq)`` and ``(due, seq)``, so the garbage
+    collector never walks them however long the backlog grows. A removed task stays in
+    its heap and is skipped when it comes up, so cancelling never searches a heap.
     """
 
     def __init__(self) -> None:
-        self._ready: list[_ReadyKey] = []
-        self._delayed: list[_DelayedKey] = []
-        # The tasks that wait, by id; a heap entry whose id is not here was removed.
-        self._waiting: dict[UUID, tuple[Task, int]] = {}
+        # Ready: highest priority first, then submission order. Delayed: earliest first.
+        self._ready: list[tuple[int, int]] = []
+        self._delayed: list[tuple[float, int]] = []
+        self._waiting: dict[int, Task] = {}  # by seq
+        self._seqs: dict[UUID, int] = {}
 
     async def add(self, task: Task, seq: int, lease: str | None = None) -> None:  # noqa: ARG002 - a start here never half-happens
         """Queue a task; it becomes ready at its ``run_at``."""
-        self._waiting[task.task_id] = (task, seq)
-        heapq.heappush(self._delayed, (task.run_at.timestamp(), seq, task.task_id))
+        self._waiting[seq] = task
+        self._seqs[task.task_id] = seq
+        heapq.heappush(self._delayed, (task.run_at.timestamp(), seq))
 
     async def remove(self, task_id: UUID) -> bool:
         """Drop a queued task; whether it was there."""
-        return self._waiting.pop(task_id, None) is not None
+        seq = self._seqs.pop(task_id, None)
+        return seq is not None and self._waiting.pop(seq, None) is not None
 
     async def take(self, now: float) -> tuple[Task, int] | None:
         """The ready task to run next: highest priority, then the earliest submitted."""
         self._promote(now)
         while self._ready:
-            _, seq, task_id = heapq.heappop(self._ready)
-            waiting = self._waiting.get(task_id)
-            if waiting is not None and waiting[1] == seq:
-                del self._waiting[task_id]
-                return waiting
+            _, seq = heapq.heappop(self._ready)
+            task = self._waiting.pop(seq, None)
+            if task is not None:
+                del self._seqs[task.task_id]
+                return task, seq
         return None
 
     async def next_due(self, now: float) -> float | None:
         """When the next delayed task becomes ready, if one is not ready at ``now`` yet."""
         self._promote(now)
-        while self._delayed and self._delayed[0][2] not in self._waiting:
+        while self._delayed and self._delayed[0][1] not in self._waiting:
             heapq.heappop(self._delayed)  # removed while it waited
         return self._delayed[0][0] if self._delayed else None
 
@@ -85,7 +85,7 @@ class MemoryQueue:
         """Move every task that is due from the delayed heap to the ready heap."""
         delayed, ready, waiting = self._delayed, self._ready, self._waiting
         while delayed and delayed[0][0] <= now:
-            _, seq, task_id = heapq.heappop(delayed)
-            if task_id in waiting:
-                task = waiting[task_id][0]
-                heapq.heappush(ready, (-task.priority, seq, task_id))
+            _, seq = heapq.heappop(delayed)
+            task = waiting.get(seq)
+            if task is not None:
+                heapq.heappush(ready, (-task.priority, seq))

@@ -68,18 +68,6 @@ def backoff(base: float, retry: int, rng: random.Random) -> float:
     return min(base * 2.0 ** (retry - 1), MAX_BACKOFF) * (1 + JITTER * rng.random())
 
 
-@dataclasses.dataclass(slots=True)
-class _Entry:
-    """A task as the store keeps it: the record clients see, and what only the store needs."""
-
-    task: Task
-    seq: int
-    owner: str | None
-    submission: tuple[object, ...]
-    key: str | None
-    lease: str | None = None
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class _DropWaiter:
     task_id: UUID
@@ -87,7 +75,13 @@ class _DropWaiter:
 
 
 class TaskStore(Actor):
-    """Owns every task record and the futures of clients waiting for a change."""
+    """Owns every task record and the futures of clients waiting for a change.
+
+    A task is its record (``Task``, replaced on every change) plus a few facts only the
+    store needs, each in a dict of its own (its place in submission order, its owner,
+    the lease of its running attempt, its idempotency key): no extra object per task,
+    so that a store of 100,000 tasks costs Python's garbage collector little.
+    """
 
     def __init__(  # noqa: PLR0913 - the store's collaborators and limits, all by name
         self,
@@ -108,7 +102,10 @@ class TaskStore(Actor):
         self._result_ttl = result_ttl
         self._retry_backoff = retry_backoff
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
-        self._entries: dict[UUID, _Entry] = {}
+        self._tasks: dict[UUID, Task] = {}
+        self._seq: dict[UUID, int] = {}
+        self._owners: dict[UUID, str] = {}  # tasks submitted with an API key
+        self._leases: dict[UUID, str] = {}  # tasks whose attempt runs
         # Submission order, for pages: positions only grow; removed tasks are skipped,
         # and squeezed out once they are most of the list.
         self._seqs: list[int] = []
@@ -121,18 +118,21 @@ class TaskStore(Actor):
         # Completions per minute (minute start, in seconds since the epoch), newest last.
         self._per_minute: deque[tuple[int, int]] = deque(maxlen=STATS_MINUTES)
         self._waiters: dict[UUID, set[Waiter]] = {}
-        # (monotonic finish time, task id) in finishing order, so expiry pops from the left.
-        self._finished: deque[tuple[float, UUID]] = deque()
-        # Idempotency keys, per owner; they live as long as their task is kept.
+        # Finished tasks in finishing order (and when, on the monotonic clock), so that
+        # expiry pops from the left.
+        self._finished_at: deque[float] = deque()
+        self._finished_ids: deque[UUID] = deque()
+        # Idempotency keys, per owner, with the submission each was used for; they live
+        # as long as their task is kept.
         self._keys: dict[tuple[str | None, str], UUID] = {}
+        self._keyed: dict[UUID, tuple[tuple[str | None, str], tuple[object, ...]]] = {}
         self._draining = False
 
     async def receive(self, message: Any) -> Any:  # noqa: ANN401
         """Handle one store message."""
         match message:
             case GetTask(task_id=task_id, viewer=viewer):
-                entry = self._visible(task_id, viewer)
-                return entry.task if entry else None
+                return self._visible(task_id, viewer)
             case SubmitTask():
                 return self._submit(message)
             case ReportProgress(task_id=task_id, lease=lease, progress=progress):
@@ -162,17 +162,17 @@ class TaskStore(Actor):
             case BeginDrain():
                 return self._begin_drain()
             case StopUnfinished():
-                unfinished = [e for e in self._entries.values() if not e.task.status.terminal]
-                return tuple(self._cancel_unfinished(entry) for entry in unfinished)
+                unfinished = [task for task in self._tasks.values() if not task.status.terminal]
+                return tuple(self._cancel_unfinished(task) for task in unfinished)
             case _:
                 raise TypeError(f"store got an unknown message {message!r}")
         return None
 
-    def _visible(self, task_id: UUID, viewer: Viewer) -> _Entry | None:
-        entry = self._entries.get(task_id)
-        if entry is None or (viewer is not None and entry.owner != viewer):
+    def _visible(self, task_id: UUID, viewer: Viewer) -> Task | None:
+        task = self._tasks.get(task_id)
+        if task is None or (viewer is not None and self._owners.get(task_id) != viewer):
             return None
-        return entry
+        return task
 
     def _tell(self, actor: Actor, message: object) -> None:
         """Tell a collaborator; one that stopped means the service is going down."""
@@ -181,20 +181,23 @@ class TaskStore(Actor):
         except ActorStoppedError:
             logger.warning("%s is stopped; %s not sent", actor.name, type(message).__name__)
 
+    def _changed(self, kind: EventKind, task: Task) -> None:
+        owner = self._owners.get(task.task_id)
+        self._tell(self._events, TaskChanged(kind, task.task_id, task, owner))
+
     # --- submitting -----------------------------------------------------------------------
 
     def _submit(self, message: SubmitTask) -> SubmitOutcome:
         if self._draining:
             return ShuttingDown()
         owner, options = message.owner, message.options
+        key = None if message.idempotency_key is None else (owner, message.idempotency_key)
         submission = (message.task_type, message.parameters, options)
-        key = message.idempotency_key
-        if key is not None and (earlier := self._keys.get((owner, key))) is not None:
-            entry = self._entries[earlier]
-            if entry.submission == submission:
-                return Replayed(entry.task)
+        if key is not None and (earlier := self._keys.get(key)) is not None:
+            if self._keyed[earlier][1] == submission:
+                return Replayed(self._tasks[earlier])
             return KeyReused(earlier)
-        if len(self._entries) >= self._max_tasks:
+        if len(self._tasks) >= self._max_tasks:
             return StoreFull(self._retry_after())
         now = self._clock.now()
         task = Task(
@@ -208,36 +211,39 @@ class TaskStore(Actor):
             timeout=options.timeout,
             max_retries=options.max_retries,
         )
-        seq = self._next_seq
+        task_id, seq = task.task_id, self._next_seq
         # The tells come first: only they can fail (a stopped actor), and then nothing
         # has changed here. A queue entry without its record is skipped when it starts.
         self._dispatcher.tell(Enqueue(task, seq))
-        self._events.tell(TaskChanged("submitted", task.task_id, task, owner))
+        self._events.tell(TaskChanged("submitted", task_id, task, owner))
         self._next_seq += 1
-        self._entries[task.task_id] = _Entry(task, seq, owner, submission, key)
+        self._tasks[task_id] = task
+        self._seq[task_id] = seq
         self._seqs.append(seq)
-        self._ids.append(task.task_id)
+        self._ids.append(task_id)
+        if owner is not None:
+            self._owners[task_id] = owner
         if key is not None:
-            self._keys[owner, key] = task.task_id
+            self._keys[key] = task_id
+            self._keyed[task_id] = (key, submission)
         self._counts[owner, TaskStatus.QUEUED] += 1
         return task
 
     def _retry_after(self) -> float:
-        if self._finished:
-            return max(1.0, self._finished[0][0] + self._result_ttl - self._clock.monotonic())
+        if self._finished_at:
+            return max(1.0, self._finished_at[0] + self._result_ttl - self._clock.monotonic())
         # Nothing is finished yet: the soonest a slot frees is when a queued task ends.
         return 5.0
 
     # --- running --------------------------------------------------------------------------
 
     def _start(self, task_id: UUID, lease: str) -> Task | None:
-        entry = self._entries.get(task_id)
-        if entry is None or entry.task.status is not TaskStatus.QUEUED:
+        task = self._tasks.get(task_id)
+        if task is None or task.status is not TaskStatus.QUEUED:
             return None  # cancelled while it waited
-        task = entry.task
-        entry.lease = lease
+        self._leases[task_id] = lease
         started = self._update(
-            entry,
+            task,
             dataclasses.replace(
                 task,
                 status=TaskStatus.PROCESSING,
@@ -247,45 +253,43 @@ class TaskStore(Actor):
                 attempts=task.attempts + 1,
             ),
         )
-        self._tell(self._events, TaskChanged("started", task_id, started, entry.owner))
+        self._changed("started", started)
         return started
 
-    def _running(self, task_id: UUID, lease: str) -> _Entry | None:
-        """The entry if ``lease`` holds its running attempt; a stale lease gets None."""
-        entry = self._entries.get(task_id)
-        if entry is None or entry.lease != lease or entry.task.status is not TaskStatus.PROCESSING:
+    def _running(self, task_id: UUID, lease: str) -> Task | None:
+        """The task if ``lease`` holds its running attempt; a stale lease gets None."""
+        task = self._tasks.get(task_id)
+        if task is None or self._leases.get(task_id) != lease:
             return None
-        return entry
+        return task if task.status is TaskStatus.PROCESSING else None
 
     def _report_progress(self, task_id: UUID, lease: str, progress: float) -> None:
-        entry = self._running(task_id, lease)
-        if entry is not None:
+        task = self._running(task_id, lease)
+        if task is not None:
             # Not a status change: long-polls keep waiting.
-            entry.task = dataclasses.replace(entry.task, progress=progress)
-            self._tell(self._events, TaskChanged("progress", task_id, entry.task, entry.owner))
+            updated = self._tasks[task_id] = dataclasses.replace(task, progress=progress)
+            self._changed("progress", updated)
 
     def _finish(
         self, task_id: UUID, lease: str, result: JSONValue, error: TaskError | None
     ) -> None:
-        entry = self._running(task_id, lease)
-        if entry is None:
+        task = self._running(task_id, lease)
+        if task is None:
             return  # a late report from an attempt that was cancelled or superseded
-        entry.lease = None
-        task = entry.task
+        del self._leases[task_id]
         if error is not None and error.type == "timeout":
             self._timeouts_total += 1
         if error is None:
-            self._end(entry, TaskStatus.COMPLETED, progress=1.0, result=result)
+            self._end(task, TaskStatus.COMPLETED, progress=1.0, result=result)
         elif error.retryable and task.attempts <= task.max_retries and not self._draining:
-            self._retry(entry, error)
+            self._retry(task, error)
         else:
-            self._end(entry, TaskStatus.FAILED, error=error)
+            self._end(task, TaskStatus.FAILED, error=error)
 
-    def _retry(self, entry: _Entry, error: TaskError) -> None:
-        task = entry.task
+    def _retry(self, task: Task, error: TaskError) -> None:
         wait = backoff(self._retry_backoff, task.attempts, self._rng)
         queued = self._update(
-            entry,
+            task,
             dataclasses.replace(
                 task,
                 status=TaskStatus.QUEUED,
@@ -294,39 +298,39 @@ class TaskStore(Actor):
             ),
         )
         self._retries_total += 1
-        self._tell(self._dispatcher, Enqueue(queued, entry.seq))
-        self._tell(self._events, TaskChanged("retrying", task.task_id, queued, entry.owner))
+        self._tell(self._dispatcher, Enqueue(queued, self._seq[task.task_id]))
+        self._changed("retrying", queued)
 
     # --- cancelling and ending ------------------------------------------------------------
 
     def _cancel(self, task_id: UUID, viewer: Viewer) -> Task | None:
-        entry = self._visible(task_id, viewer)
-        if entry is None or entry.task.status.terminal:
-            return entry.task if entry else None
-        return self._cancel_unfinished(entry)
+        task = self._visible(task_id, viewer)
+        if task is None or task.status.terminal:
+            return task
+        return self._cancel_unfinished(task)
 
-    def _cancel_unfinished(self, entry: _Entry) -> Task:
-        self._tell(self._dispatcher, Withdraw(entry.task.task_id))
-        entry.lease = None
-        return self._end(entry, TaskStatus.CANCELLED)
+    def _cancel_unfinished(self, task: Task) -> Task:
+        self._tell(self._dispatcher, Withdraw(task.task_id))
+        self._leases.pop(task.task_id, None)
+        return self._end(task, TaskStatus.CANCELLED)
 
     def _end(
         self,
-        entry: _Entry,
+        task: Task,
         status: TaskStatus,
         *,
         progress: float | None = None,
         result: JSONValue = None,
         error: TaskError | None = None,
     ) -> Task:
-        task = entry.task
         now = self._clock.now()
-        self._finished.append((self._clock.monotonic(), task.task_id))
+        self._finished_at.append(self._clock.monotonic())
+        self._finished_ids.append(task.task_id)
         self._finished_total[status] += 1
         if status is TaskStatus.COMPLETED:
             self._count_completion(int(now.timestamp()) // 60 * 60)
         ended = self._update(
-            entry,
+            task,
             dataclasses.replace(
                 task,
                 status=status,
@@ -336,17 +340,16 @@ class TaskStore(Actor):
                 error=error,
             ),
         )
-        self._tell(self._events, TaskChanged(_KIND[status], task.task_id, ended, entry.owner))
+        self._changed(_KIND[status], ended)
         return ended
 
     def _begin_drain(self) -> tuple[Task, ...]:
         self._draining = True
-        queued = [e for e in self._entries.values() if e.task.status is TaskStatus.QUEUED]
-        cancelled = tuple(self._cancel_unfinished(entry) for entry in queued)
+        queued = [task for task in self._tasks.values() if task.status is TaskStatus.QUEUED]
+        cancelled = tuple(self._cancel_unfinished(task) for task in queued)
         # Everyone still waiting gets the task as it is now, so their requests can end.
         for task_id in list(self._waiters):
-            entry = self._entries.get(task_id)
-            self._wake(task_id, entry.task if entry else None)
+            self._wake(task_id, self._tasks.get(task_id))
         return cancelled
 
     def _count_completion(self, minute: int) -> None:
@@ -374,11 +377,12 @@ class TaskStore(Actor):
             ),
         )
 
-    def _update(self, entry: _Entry, updated: Task) -> Task:
+    def _update(self, task: Task, updated: Task) -> Task:
         """Replace a record whose status changed, and wake whoever waited for that."""
-        self._counts[entry.owner, entry.task.status] -= 1
-        self._counts[entry.owner, updated.status] += 1
-        entry.task = updated
+        owner = self._owners.get(task.task_id)
+        self._counts[owner, task.status] -= 1
+        self._counts[owner, updated.status] += 1
+        self._tasks[task.task_id] = updated
         self._wake(updated.task_id, updated)
         return updated
 
@@ -391,8 +395,7 @@ class TaskStore(Actor):
 
     def _watch(self, task_id: UUID, seen: TaskStatus, viewer: Viewer) -> Waiter:
         waiter: Waiter = asyncio.get_running_loop().create_future()
-        entry = self._visible(task_id, viewer)
-        task = entry.task if entry else None
+        task = self._visible(task_id, viewer)
         if task is None or task.status is not seen or task.status.terminal or self._draining:
             waiter.set_result(task)
             return waiter
@@ -410,14 +413,14 @@ class TaskStore(Actor):
 
     def _list(self, query: ListTasks) -> TaskPage:
         status, task_type, viewer = query.status, query.task_type, query.viewer
+        owners = self._owners
         tasks: list[Task] = []
         last = 0
-        for seq, entry in self._walk(query.order, query.after):
-            task = entry.task
+        for seq, task in self._walk(query.order, query.after):
             if (
                 (status is None or task.status is status)
                 and (task_type is None or task.task_type == task_type)
-                and (viewer is None or entry.owner == viewer)
+                and (viewer is None or owners.get(task.task_id) == viewer)
             ):
                 if len(tasks) == query.limit:
                     return TaskPage(tuple(tasks), last)
@@ -425,9 +428,9 @@ class TaskStore(Actor):
                 last = seq
         return TaskPage(tuple(tasks), None)
 
-    def _walk(self, order: Order, after: int | None) -> Iterator[tuple[int, _Entry]]:
+    def _walk(self, order: Order, after: int | None) -> Iterator[tuple[int, Task]]:
         """Every kept task after position ``after``, in ``order``."""
-        seqs, ids, entries = self._seqs, self._ids, self._entries
+        seqs, ids, tasks = self._seqs, self._ids, self._tasks
         if order == "oldest":
             start = 0 if after is None else bisect.bisect_right(seqs, after)
             positions: Iterator[int] = iter(range(start, len(seqs)))
@@ -435,23 +438,26 @@ class TaskStore(Actor):
             stop = len(seqs) if after is None else bisect.bisect_left(seqs, after)
             positions = reversed(range(stop))
         for position in positions:
-            entry = entries.get(ids[position])
-            if entry is not None:
-                yield seqs[position], entry
+            task = tasks.get(ids[position])
+            if task is not None:
+                yield seqs[position], task
 
     def _sweep(self) -> None:
         deadline = self._clock.monotonic() - self._result_ttl
-        while self._finished and self._finished[0][0] <= deadline:
-            _, task_id = self._finished.popleft()
-            entry = self._entries.pop(task_id, None)
-            if entry is None:
+        while self._finished_at and self._finished_at[0] <= deadline:
+            self._finished_at.popleft()
+            task_id = self._finished_ids.popleft()
+            task = self._tasks.pop(task_id, None)
+            if task is None:
                 continue
-            self._counts[entry.owner, entry.task.status] -= 1
-            if entry.key is not None:
-                del self._keys[entry.owner, entry.key]
+            owner = self._owners.pop(task_id, None)
+            del self._seq[task_id]
+            self._counts[owner, task.status] -= 1
+            if (keyed := self._keyed.pop(task_id, None)) is not None:
+                del self._keys[keyed[0]]
             self._wake(task_id, None)
-            self._tell(self._events, TaskChanged("removed", task_id, None, entry.owner))
-        if len(self._ids) > 2 * len(self._entries) + 1024:
+            self._tell(self._events, TaskChanged("removed", task_id, None, owner))
+        if len(self._ids) > 2 * len(self._tasks) + 1024:
             self._compact()
 
     def _compact(self) -> None:
@@ -459,7 +465,7 @@ class TaskStore(Actor):
         kept = [
             (seq, task_id)
             for seq, task_id in zip(self._seqs, self._ids, strict=True)
-            if task_id in self._entries
+            if task_id in self._tasks
         ]
         self._seqs = [seq for seq, _ in kept]
         self._ids = [task_id for _, task_id in kept]

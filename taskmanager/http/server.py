@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -31,6 +32,8 @@ logger = logging.getLogger("taskmanager.server")
 
 #: Seconds before a replica process that died is started again.
 RESTART_PAUSE = 1.0
+#: Allocations between collections of the youngest generation (Python's default: 700).
+GC_YOUNG_THRESHOLD = 7000
 
 
 class DrainingServer(uvicorn.Server):
@@ -74,6 +77,20 @@ def _log_config() -> dict[str, Any]:
     return config
 
 
+def _tune_gc() -> None:
+    """Collect garbage less often: the store holds many long-lived objects, all in memory.
+
+    A full collection walks every tracked object, so at the default pace a long backlog
+    of tasks costs more in collections than in handling requests (``./run.sh bench``
+    measured a fifth of the CPU). The service makes little cyclic garbage, so a young
+    generation ten times the default costs little memory; what was built at start-up is
+    frozen out of the collections altogether.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def serve(*, host: str, port: int, reload: bool) -> None:
     """Check the settings and run the server until it is told to stop."""
     try:
@@ -102,12 +119,14 @@ def serve(*, host: str, port: int, reload: bool) -> None:
         )
         return
     app = create_app(settings)
+    _tune_gc()
     DrainingServer(uvicorn.Config(app, **options), app.state.system).run()
 
 
 def _serve_in_child(sockets: list[socket.socket], options: dict[str, Any]) -> None:
     """One replica process: its own actors, serving the socket its parent bound."""
     app = create_app(load_settings())
+    _tune_gc()
     DrainingServer(uvicorn.Config(app, **options), app.state.system).run(sockets=sockets)
 
 
