@@ -13,6 +13,7 @@ import itertools
 import logging
 import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple, Protocol
 from uuid import UUID
@@ -67,8 +68,16 @@ class Change(NamedTuple):
     id: str
     kind: EventKind
     task_id: UUID
-    task: Task | None
+    known: Task | None  # the task after the change, when the log has it at hand
     owner: str | None
+    # Or how to build it, when the log has only the fields it read: most changes are
+    # never looked at closely (nobody subscribes or waits), so they are not built.
+    build: Callable[[], Task] | None = None
+
+    @property
+    def task(self) -> Task | None:
+        """The task after the change (None: the log does not know it)."""
+        return self.known if self.build is None else self.build()
 
     def event(self) -> Event:
         """The change as subscribers see it."""

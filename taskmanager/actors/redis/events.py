@@ -14,6 +14,7 @@ import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Final
 from uuid import UUID
 
@@ -131,14 +132,13 @@ class RedisLog:
         for stream_id, fields in entries:
             task_id = UUID(fields["i"])
             kind: EventKind = fields["k"]  # type: ignore[assignment]
-            task = None
+            build = None
             if "status" in fields and (parameters := self.parameters.get(task_id)) is not None:
-                task = task_from(fields, parameters)
+                build = partial(task_from, fields, parameters)
             if kind == "removed":
                 self.parameters.pop(task_id, None)
-            result.append(
-                Change(f"{self._epoch}-{stream_id}", kind, task_id, task, fields["o"] or None)
-            )
+            change_id = f"{self._epoch}-{stream_id}"
+            result.append(Change(change_id, kind, task_id, None, fields["o"] or None, build))
         return result
 
     def _remember(self, task_id: UUID, parameters: TaskParameters) -> None:

@@ -608,13 +608,12 @@ class RedisStore(Actor):
     def _see(self, changes: Sequence[Change]) -> None:
         work = False
         for change in changes:
-            task, task_id = change.task, change.task_id
             if change.kind in {"submitted", "retrying"}:
                 work = True
             elif change.kind == "cancelled":
-                self._dispatcher.tell(Withdraw(task_id))
-            if change.kind != "progress":
-                self._wake(task_id, task)
+                self._dispatcher.tell(Withdraw(change.task_id))
+            if change.kind != "progress" and change.task_id in self._waiters:
+                self._wake(change.task_id, change.task)
         if work:
             self._dispatcher.tell(WorkAvailable())
 
