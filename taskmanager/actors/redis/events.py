@@ -21,6 +21,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from taskmanager.actors.events import Change, EventKind, LogStarted, Published
+from taskmanager.actors.model import Task
 from taskmanager.actors.redis.connection import READ_BLOCK_MS, is_unreachable, reachable
 from taskmanager.actors.redis.records import parse_parameters, task_from
 from taskmanager.actors.redis.store import Missed, Seen
@@ -45,6 +46,30 @@ def _order(stream_id: str) -> tuple[int, int]:
     return int(milliseconds), int(sequence)
 
 
+class _Parameters:
+    """A task's parameters as an event carried them, parsed the first time they are needed.
+
+    Most replicas never build most tasks (nobody waits for or watches them), so most
+    are never parsed.
+    """
+
+    __slots__ = ("_parsed", "_task_type", "_text")
+
+    def __init__(self, task_type: str, text: str) -> None:
+        self._task_type = task_type
+        self._text = text
+        self._parsed: TaskParameters | None = None
+
+    def get(self) -> TaskParameters:
+        if self._parsed is None:
+            self._parsed = parse_parameters(self._task_type, self._text)
+        return self._parsed
+
+
+def _task(fields: dict[str, str], parameters: _Parameters) -> Task:
+    return task_from(fields, parameters.get())
+
+
 class RedisLog:
     """Replays from the stream for a client that resumes (on any replica)."""
 
@@ -54,7 +79,7 @@ class RedisLog:
         self._stream = f"{prefix}:events"
         self._epoch_key = f"{prefix}:epoch"
         self._epoch = ""
-        self.parameters: OrderedDict[UUID, TaskParameters] = OrderedDict()
+        self.parameters: OrderedDict[UUID, _Parameters] = OrderedDict()
 
     @property
     def stream(self) -> str:
@@ -115,7 +140,7 @@ class RedisLog:
         for _, fields in entries:
             if "status" in fields and (task_id := UUID(fields["i"])) not in self.parameters:
                 if "params" in fields:
-                    self._remember(task_id, parse_parameters(fields["type"], fields["params"]))
+                    self._remember(task_id, _Parameters(fields["type"], fields["params"]))
                 else:
                     missing.add(task_id)
         if missing:
@@ -127,21 +152,21 @@ class RedisLog:
                     found = await pipe.execute()
             for task_id, (task_type, params) in zip(ordered, found, strict=True):
                 if params is not None:
-                    self._remember(task_id, parse_parameters(task_type, params))
+                    self._remember(task_id, _Parameters(task_type, params))
         result = []
         for stream_id, fields in entries:
             task_id = UUID(fields["i"])
             kind: EventKind = fields["k"]  # type: ignore[assignment]
             build = None
             if "status" in fields and (parameters := self.parameters.get(task_id)) is not None:
-                build = partial(task_from, fields, parameters)
+                build = partial(_task, fields, parameters)
             if kind == "removed":
                 self.parameters.pop(task_id, None)
             change_id = f"{self._epoch}-{stream_id}"
             result.append(Change(change_id, kind, task_id, None, fields["o"] or None, build))
         return result
 
-    def _remember(self, task_id: UUID, parameters: TaskParameters) -> None:
+    def _remember(self, task_id: UUID, parameters: _Parameters) -> None:
         self.parameters[task_id] = parameters
         self.parameters.move_to_end(task_id)
         while len(self.parameters) > PARAMETER_CACHE:

@@ -5,8 +5,9 @@ One sliding-window log per client, checked and recorded by one script on Redis's
 
 from __future__ import annotations
 
+import itertools
 import math
-import uuid
+import secrets
 from typing import Any
 
 from taskmanager.actors.messages import CheckRate, PruneIdle, RateDecision
@@ -22,6 +23,9 @@ class RedisRateLimiter(Actor):
         super().__init__("rate-limiter")
         self._limit = limit
         self._scripts = scripts
+        # Each request's entry in a window needs a name no other request has, on any
+        # replica: this replica's random name and a count.
+        self._names = map(f"{secrets.token_hex(8)}:{{}}".format, itertools.count())
 
     async def receive(self, message: Any) -> Any:  # noqa: ANN401
         """Handle one rate-limiter message."""
@@ -37,7 +41,7 @@ class RedisRateLimiter(Actor):
     async def _check(self, client: str) -> RateDecision:
         requests, window = self._limit.requests, self._limit.window
         allowed, counted, reset_us = await self._scripts(
-            "ratelimit", client, requests, window * 1_000_000, uuid.uuid4().hex
+            "ratelimit", client, requests, window * 1_000_000, next(self._names)
         )
         reset_after = max(0, math.ceil(int(reset_us) / 1_000_000))
         return RateDecision(
