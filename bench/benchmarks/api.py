@@ -26,9 +26,10 @@ def compare_with_baseline(report: Report, wrk: Wrk, servers: Servers, profile: P
                 "baseline": (baseline, baseline_path),
             }
             for which, (server, path) in servers_and_paths.items():
-                wrk.run(server.url(path), profile.warmup, body=body)
-                if which == "product":
-                    wait_idle(server.pid)
+                if profile.settle:
+                    wrk.run(server.url(path), profile.warmup, body=body)
+                    if which == "product":
+                        wait_idle(server.pid)
             for round_index in range(profile.rounds):
                 order = ["product", "baseline"] if round_index % 2 == 0 else ["baseline", "product"]
                 for which in order:

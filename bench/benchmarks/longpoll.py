@@ -70,6 +70,9 @@ def measure_long_polls(report: Report, wrk: Wrk, servers: Servers, profile: Prof
     )
     with servers.baseline("long-poll baseline") as baseline:
         floor = run_on_uvloop(_hold_long_polls(baseline, count))
+        # Its handlers sleep for ever: uvicorn would wait its whole graceful-shutdown
+        # timeout for them, for nothing.
+        baseline.stop(grace=0.5)
     note += (
         "; baseline: the same number of ?wait=true requests held by a hand-written FastAPI "
         "endpoint that only sleeps (uvicorn's own cost per connection and request included)"
