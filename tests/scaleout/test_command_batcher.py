@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from conftest import REDIS_PORTS, flush_prefix
-from redis.asyncio import Redis
+from redis.asyncio import Connection, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import DataError, ResponseError
 
 from bench.server import free_port
 from taskmanager.actors.clock import SystemClock
@@ -116,3 +116,18 @@ async def test_callers_still_waiting_when_it_closes_are_told_redis_is_unavailabl
         await waiting
     with pytest.raises(UnavailableError):
         await batcher.execute("PING")
+
+
+async def test_commands_packed_by_hiredis_reach_redis_as_redis_py_would_send_them(redis, prefix):
+    packed = redis.connection_pool.make_connection()
+    plain = Connection()
+    odd = ("SET", f"{prefix}:k", "naïve ✓ \r\n $3", 7, 0.1, b"\x00bytes", "CLIENT KILL")
+    assert type(packed).__name__ == "HiredisConnection"
+    assert b"".join(packed.pack_command(*odd)) == b"".join(plain.pack_command(*odd))
+    with pytest.raises(DataError):
+        packed.pack_command("SET", f"{prefix}:k", None)
+    # And through the client: what went in comes back.
+    await redis.set(f"{prefix}:k", "naïve ✓ \r\n")
+    await redis.hset(f"{prefix}:h", mapping={"f": 0.1, "n": 7})
+    assert await redis.get(f"{prefix}:k") == "naïve ✓ \r\n"
+    assert await redis.hgetall(f"{prefix}:h") == {"f": "0.1", "n": "7"}

@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any, Final
 
+import hiredis
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ConstantBackoff
 from redis.exceptions import (
     BusyLoadingError,
+    DataError,
     NoScriptError,
     ReadOnlyError,
     ResponseError,
@@ -69,7 +72,33 @@ def connect(url: str, *, blocking_reads: bool = False) -> Redis:
         retry=Retry(ConstantBackoff(0.05), 1),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
+    pool.connection_class = _packed_by_hiredis(pool.connection_class)
     return Redis.from_pool(pool)  # the client owns the pool: closing it closes them all
+
+
+class _HiredisPacking(AbstractConnection):
+    """Commands packed by hiredis, in C, as redis-py's own synchronous client does.
+
+    redis-py's asyncio connections pack in Python: about 11 us for a script's call, against
+    1 us here, on every command a request sends. The bytes are the same.
+    """
+
+    def pack_command(self, *args: Any) -> list[bytes]:  # noqa: ANN401 - redis-py's signature
+        if isinstance(args[0], str):  # a command name may hold arguments ("CLIENT KILL")
+            args = (*args[0].encode().split(), *args[1:])
+        elif b" " in args[0]:
+            args = (*args[0].split(), *args[1:])
+        # redis-py writes floats with repr() and refuses what it cannot encode; so here.
+        args = tuple(repr(arg) if isinstance(arg, float) else arg for arg in args)
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError as error:
+            raise DataError(str(error)) from error
+
+
+def _packed_by_hiredis(base: type[AbstractConnection]) -> type[AbstractConnection]:
+    """``base`` (plain, TLS or Unix socket, as the URL says) packing with hiredis."""
+    return type(f"Hiredis{base.__name__}", (_HiredisPacking, base), {})
 
 
 @contextlib.contextmanager
