@@ -41,7 +41,7 @@ def measure_long_polls(report: Report, wrk: Wrk, servers: Servers, profile: Prof
     count = profile.longpoll_tasks
     scale = 0.001
     per_second = 1 / scale  # five workers, 5 s x scale each
-    hold = max(2.0, count / 800)  # time to submit and open the polls, with a margin
+    hold = max(1.0, count / 800)  # time to submit and open the polls, with a margin
     fillers = round(hold * per_second)
     with servers.product("long-poll", time_scale=scale, long_poll_timeout=600) as server:
         wrk.submit(server.url("/tasks"), fillers, SUBMIT_BODY)
@@ -147,7 +147,8 @@ async def _hold_long_polls(server: Server, count: int) -> int:
 
     with MemorySampler(server.pid, every=0.02) as sampler:
         await asyncio.gather(*(hold() for _ in range(count)))
-        await asyncio.sleep(2)  # let the server read every request and start every handler
+        # Let the server read every request and start every handler.
+        await asyncio.sleep(max(0.5, count / 5_000))
     for writer in writers:
         writer.close()
     return sampler.peak - before

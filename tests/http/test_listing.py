@@ -7,6 +7,8 @@ import re
 import pytest
 from support import REPORT, FakeClock, settle, submit, sum_of
 
+from taskmanager.http.routes import tasks as routes_tasks
+
 # Every test here runs on both backends: in memory, and on Redis.
 pytestmark = pytest.mark.backends("memory", "redis")
 
@@ -105,8 +107,9 @@ async def test_an_unknown_order_or_task_type_answers_400(client, query):
     assert next(iter(query)) in response.json()["detail"]
 
 
-async def test_a_listing_without_limit_streams_every_task_page_by_page(client):
-    ids = [await submit(client) for _ in range(2_500)]
+async def test_a_listing_without_limit_streams_every_task_page_by_page(client, monkeypatch):
+    monkeypatch.setattr(routes_tasks, "LIST_PAGE", 10)  # the store is read 10 tasks at a time
+    ids = [await submit(client) for _ in range(25)]
     await settle()
     listed = (await client.get("/tasks")).json()
     assert [task["task_id"] for task in listed] == ids
