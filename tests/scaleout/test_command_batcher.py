@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from enum import IntEnum
 
 import pytest
 from conftest import REDIS_PORTS, flush_prefix
@@ -118,14 +119,26 @@ async def test_callers_still_waiting_when_it_closes_are_told_redis_is_unavailabl
         await batcher.execute("PING")
 
 
-async def test_commands_packed_by_hiredis_reach_redis_as_redis_py_would_send_them(redis, prefix):
+async def test_commands_packed_by_hiredis_reach_redis_as_redis_py_would_send_them(
+    redis, redis_url, prefix
+):
     packed = redis.connection_pool.make_connection()
     plain = Connection()
-    odd = ("SET", f"{prefix}:k", "naïve ✓ \r\n $3", 7, 0.1, b"\x00bytes", "CLIENT KILL")
+    odd = (
+        *("SET", f"{prefix}:k", "naïve ✓ \r\n $3", 7, 0.1, b"\x00bytes", bytearray(b"ba")),
+        *(IntEnum("Small", "ONE").ONE, memoryview(b"view"), "CLIENT KILL"),
+    )
     assert type(packed).__name__ == "HiredisConnection"
     assert b"".join(packed.pack_command(*odd)) == b"".join(plain.pack_command(*odd))
-    with pytest.raises(DataError):
-        packed.pack_command("SET", f"{prefix}:k", None)
+    for wrong in (None, True, [1]):
+        with pytest.raises(DataError):
+            packed.pack_command("SET", f"{prefix}:k", wrong)
+    # Another text encoding is redis-py's to apply, not hiredis's UTF-8.
+    latin = connect(f"{redis_url}?encoding=latin-1")
+    plain_latin = Connection(encoding="latin-1")
+    as_latin = latin.connection_pool.make_connection().pack_command("SET", "k", "naïve")
+    assert b"".join(as_latin) == b"".join(plain_latin.pack_command("SET", "k", "naïve"))
+    await latin.aclose()
     # And through the client: what went in comes back.
     await redis.set(f"{prefix}:k", "naïve ✓ \r\n")
     await redis.hset(f"{prefix}:h", mapping={"f": 0.1, "n": 7})

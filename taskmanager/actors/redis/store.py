@@ -612,10 +612,12 @@ class RedisStore(Actor):
                 work = True
             elif change.kind == "cancelled":
                 self._dispatcher.tell(Withdraw(change.task_id))
-            if change.kind != "progress" and change.task_id in self._waiters:
-                self._wake(change.task_id, change.task)
         if work:
             self._dispatcher.tell(WorkAvailable())
+        # Last: building a task is the one step here that can fail.
+        for change in changes:
+            if change.kind != "progress" and change.task_id in self._waiters:
+                self._wake(change.task_id, change.task)
 
     def _wake(self, task_id: UUID, task: Task | None) -> None:
         waiters = self._waiters.get(task_id)
