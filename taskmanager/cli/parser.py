@@ -33,22 +33,39 @@ def _add_serve_options(parser: argparse.ArgumentParser, *, defaults: bool) -> No
     )
 
 
-def _client_options() -> argparse.ArgumentParser:
-    """The options every client command takes."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+def _add_client_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, defaults: bool
+) -> None:
+    """The options every client command takes, before the command or after it.
+
+    As with the serve options, only the top level has the defaults, so that a subcommand
+    does not overwrite what was given before it.
+    """
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument(
         "--url",
-        default=os.environ.get("TASKMANAGER_URL") or DEFAULT_URL,
+        default=default(os.environ.get("TASKMANAGER_URL") or DEFAULT_URL),
         help=f"the service (default: $TASKMANAGER_URL or {DEFAULT_URL})",
     )
-    common.add_argument(
+    parser.add_argument(
         "--api-key",
-        default=os.environ.get("TASKMANAGER_API_KEY") or None,
+        default=default(os.environ.get("TASKMANAGER_API_KEY") or None),
         help="API key (default: $TASKMANAGER_API_KEY; the variable keeps it out of `ps`)",
     )
-    common.add_argument(
-        "--json", action="store_true", help="machine-readable output (JSON; JSON lines for streams)"
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),  # noqa: FBT003 - argparse's default
+        help="machine-readable output (JSON; JSON lines for streams)",
     )
+
+
+def _client_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _add_client_options(common, defaults=False)
     return common
 
 
@@ -69,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_serve_options(parser, defaults=True)
+    _add_client_options(
+        parser.add_argument_group("client options (also after the command)"), defaults=True
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _client_options()
 
@@ -114,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     new.add_argument("name", metavar="NAME", help="who holds the key (owns its tasks)")
     new.add_argument("--admin", action="store_true", help="sees every task and the metrics")
-    new.add_argument("--json", action="store_true", help="machine-readable output")
+    new.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
     return parser
 
 

@@ -188,6 +188,18 @@ def test_the_url_comes_from_the_environment(cli, capsys, server, monkeypatch):
     ]
 
 
+def test_client_options_go_before_the_command_too_and_the_last_place_wins(cli, capsys, server):
+    task_id = cli("submit", "compute_sum", "numbers=1", "--json").json()["task_id"]
+    with pytest.raises(SystemExit) as exited:
+        main(["--url", server.url, "--json", "status", task_id])
+    assert exited.value.code == 0
+    assert json.loads(capsys.readouterr().out)["task_id"] == task_id
+    with pytest.raises(SystemExit) as exited:
+        main(["--url", "http://127.0.0.1:9", "ls", "--url", server.url, "--json"])
+    assert exited.value.code == 0
+    assert task_id in capsys.readouterr().out
+
+
 def test_keys_new_prints_the_key_once_and_the_line_for_the_keys_file(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["keys", "new", "alice", "--json"])
