@@ -25,10 +25,6 @@ redis.call('PEXPIRE', P .. ':replica:' .. replica, math.ceil(lease / 1000))
 local claimed = P .. ':claimed:' .. replica
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', claimed, '-inf', int(now - lease))) do
   redis.call('ZREM', claimed, id)
-  local f = redis.call('HMGET', task_key(id), 'status', 'priority', 'seq', 'run_at')
-  if f[1] == 'queued' and not redis.call('ZSCORE', P .. ':ready', id)
-      and not redis.call('ZSCORE', P .. ':delayed', id) then
-    enqueue(id, f[2], f[3], f[4], now)
-  end
+  unclaim(id, now)
 end
 return 1

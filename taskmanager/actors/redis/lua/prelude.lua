@@ -118,3 +118,14 @@ local function enqueue(id, priority, seq, run_at, now)
     redis.call('ZADD', P .. ':ready', int(ready_score(priority, seq)), id)
   end
 end
+
+-- A task taken from the queue but never started goes back to it, unless it is there
+-- already or is no longer queued (cancelled, or started after all). Its status.
+local function unclaim(id, now)
+  local f = redis.call('HMGET', task_key(id), 'status', 'priority', 'seq', 'run_at')
+  if f[1] == 'queued' and not redis.call('ZSCORE', P .. ':ready', id)
+      and not redis.call('ZSCORE', P .. ':delayed', id) then
+    enqueue(id, f[2], f[3], f[4], now)
+  end
+  return f[1]
+end

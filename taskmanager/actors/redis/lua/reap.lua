@@ -5,11 +5,7 @@ local now = now_us()
 local dead = redis.call('ZRANGEBYSCORE', P .. ':replicas', '-inf', int(now))
 for _, replica in ipairs(dead) do
   for _, id in ipairs(redis.call('ZRANGE', P .. ':claimed:' .. replica, 0, -1)) do
-    local f = redis.call('HMGET', task_key(id), 'status', 'priority', 'seq', 'run_at')
-    if f[1] == 'queued' and not redis.call('ZSCORE', P .. ':ready', id)
-        and not redis.call('ZSCORE', P .. ':delayed', id) then
-      enqueue(id, f[2], f[3], f[4], now)
-    end
+    unclaim(id, now)
   end
   for _, id in ipairs(redis.call('SMEMBERS', P .. ':running:' .. replica)) do
     local key = task_key(id)

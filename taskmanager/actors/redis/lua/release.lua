@@ -4,14 +4,11 @@
 local id, lease, replica = ARGV[4], ARGV[5], ARGV[6]
 local key = task_key(id)
 redis.call('ZREM', P .. ':claimed:' .. replica, id)
-local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'priority', 'run_at')
 local now = now_us()
-if f[1] == 'queued' then
-  if not redis.call('ZSCORE', P .. ':ready', id) and not redis.call('ZSCORE', P .. ':delayed', id) then
-    enqueue(id, f[5], f[4], f[6], now)
-  end
+if unclaim(id, now) == 'queued' then
   return 'queued'
 end
+local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'priority', 'run_at')
 if f[1] == 'processing' and lease ~= '' and f[2] == lease then
   redis.call('SREM', P .. ':running:' .. replica, id)
   -- The attempt is undone, not failed: it does not count against the retries.
