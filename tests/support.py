@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -43,6 +46,26 @@ async def current(system, task: Task) -> Task:
     found = await system.store.ask(GetTask(task.task_id))
     assert found is not None
     return found
+
+
+def start_refused(**env: str) -> str:
+    """Start the server with ``env`` added; it must stop at once with one line, no traceback.
+
+    The line is returned for the caller to check what it names.
+    """
+    result = subprocess.run(
+        [sys.executable, "-m", "taskmanager", "--port", "1"],
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
 
 
 async def submit(client, body: dict[str, Any] | None = None, **headers: str) -> str:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
+from support import start_refused
 
 from taskmanager.keys import KEY_PREFIX, KeysFileError, digest_of, file_line, load_keys, new_key
 
@@ -64,18 +61,6 @@ def test_an_empty_or_unreadable_file_is_refused(tmp_path):
 def test_a_malformed_keys_file_stops_the_server_with_one_line(tmp_path):
     path = tmp_path / "keys"
     path.write_text(f"alice client {'a' * 64}\nbob boss {'b' * 64}\n")
-    env = os.environ | {"TASKMANAGER_API_KEYS_FILE": str(path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "taskmanager", "--port", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "TASKMANAGER_API_KEYS_FILE" in lines[0]
-    assert f"{path}:2" in lines[0]
-    assert "Traceback" not in result.stderr
+    line = start_refused(TASKMANAGER_API_KEYS_FILE=str(path))
+    assert "TASKMANAGER_API_KEYS_FILE" in line
+    assert f"{path}:2" in line
