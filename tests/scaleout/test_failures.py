@@ -155,3 +155,32 @@ async def test_a_start_whose_answer_is_lost_is_undone_and_the_task_runs_once(
     assert lost
     assert task["status"] == "completed"
     assert task["attempts"] == 1
+
+
+async def test_a_start_refused_after_redis_clock_stepped_back_runs_the_task_later(
+    client, clock: FakeClock, monkeypatch
+):
+    """Redis's clock steps back between the claim and the start: the task is not yet due.
+
+    The refusal is no cancel: the task goes back to the queue and runs once it is due.
+    """
+    store_class = type(client.app.state.system.store)
+    real_start = store_class._start
+    stepped = []
+
+    async def start_on_a_clock_stepped_back(self, task_id, lease):
+        if not stepped:
+            stepped.append(task_id)
+            clock._now -= 10
+        return await real_start(self, task_id, lease)
+
+    monkeypatch.setattr(store_class, "_start", start_on_a_clock_stepped_back)
+    task_id = await submit(client)
+    await settle()
+    assert stepped
+    assert (await client.get(f"/tasks/{task_id}")).json()["status"] == "queued"
+    for _ in range(20):  # back at the moment it was submitted, and five seconds of work
+        await clock.advance(1)
+    task = (await client.get(f"/tasks/{task_id}")).json()
+    assert task["status"] == "completed", task
+    assert task["attempts"] == 1

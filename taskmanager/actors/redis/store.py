@@ -39,6 +39,7 @@ from taskmanager.actors.messages import (
     Replayed,
     ReportProgress,
     ShuttingDown,
+    StartRefusedError,
     StartTask,
     StopUnfinished,
     StoreFull,
@@ -175,7 +176,21 @@ class RedisStore(Actor):
     # --- life -----------------------------------------------------------------------------
 
     async def on_start(self) -> None:
-        """Start telling the others that this replica is alive."""
+        """Register, and start telling the others that this replica is alive.
+
+        Registered before the dispatcher's first claim: an unregistered replica may claim
+        nothing. If Redis cannot be reached now, the heartbeats register it later.
+        """
+        with contextlib.suppress(UnavailableError):
+            await self._scripts(
+                "heartbeat",
+                self._replica,
+                int(self._settings.lease * 500_000),
+                self._workers,
+                0,
+                "1",
+            )
+            self._registered = True
         self._beats = asyncio.create_task(self._beat_forever(), name="store:heartbeat")
 
     async def _beat_forever(self) -> None:
@@ -459,6 +474,9 @@ class RedisStore(Actor):
 
     async def _start(self, task_id: UUID, lease: str) -> Task | None:
         flat = await self._scripts("start", task_id, lease, self._replica)
+        if flat == "refused":
+            # Not a cancel: the script put the task back in the queue, for any replica.
+            raise StartRefusedError(f"task {task_id} may not start on this replica now")
         return task_from(pairs(flat)) if flat else None
 
     async def _cancel(self, task_id: UUID, viewer: Viewer) -> Task | None:
@@ -495,7 +513,13 @@ class RedisStore(Actor):
             self._dispatcher.tell(WithdrawAll())
             self.tell(_BeatDone(registered=False, suspects=frozenset(), renewed=False))
             return
-        await self._scripts("reap", int(self._settings.retry_backoff * 1_000_000), self._ttl_us)
+        await self._scripts(
+            "reap",
+            int(self._settings.retry_backoff * 1_000_000),
+            self._ttl_us,
+            self._rng.randrange(2**31),
+            repr(JITTER),
+        )
         await self._withdraw_ended(here)
         with reachable():
             recorded: set[str] = await self._redis.smembers(  # type: ignore[assignment]
