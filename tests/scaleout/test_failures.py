@@ -184,3 +184,31 @@ async def test_a_start_refused_after_redis_clock_stepped_back_runs_the_task_late
     task = (await client.get(f"/tasks/{task_id}")).json()
     assert task["status"] == "completed", task
     assert task["attempts"] == 1
+
+
+async def test_redis_out_of_memory_refuses_submissions_with_503_and_running_tasks_go_on(
+    make_client, own_redis, clock: FakeClock, caplog
+):
+    url = f"redis://127.0.0.1:{own_redis.port}/0"
+    client = await make_client(redis_url=url, lease=10)
+    running = await submit(client, REPORT)  # ten seconds of work
+    await settle()
+    admin = redis_sync.Redis.from_url(url, decode_responses=True)
+    try:
+        admin.config_set("maxmemory", 1)  # every write that may grow memory is refused now
+        caplog.set_level(logging.WARNING)
+        refused = await client.post("/tasks", json=SUM)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"]
+        assert refused.json()["detail"]
+        # Reads still work.
+        assert (await client.get(f"/tasks/{running}")).json()["status"] == "processing"
+        # The lease keeps being renewed: the replica does not stop its own job.
+        for _ in range(10):
+            await clock.advance(1)
+        assert "could not renew its lease" not in caplog.text
+        assert (await client.get(f"/tasks/{running}")).json()["status"] == "completed"
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.close()
+    assert not any(record.exc_info for record in caplog.records), "a traceback in the log"

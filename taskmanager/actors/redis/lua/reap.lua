@@ -1,3 +1,6 @@
+#!lua flags=allow-oom
+-- Runs when Redis is at maxmemory too (allow-oom), like the heartbeat: a dead replica's
+-- tasks go back to the queue (or fail) even then; it moves them between indexes.
 -- Replicas whose deadline passed are dead: tasks they claimed go back to the queue,
 -- attempts they ran are retried (when max_retries allows) or fail as worker_lost.
 -- ARGV: 4 backoff base µs, 5 result TTL µs, 6 the caller's random seed for the jitter,
