@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 
 import pytest
 import redis as redis_sync
@@ -13,7 +14,8 @@ from conftest import REDIS_PORTS
 from support import REPORT, SUM, FakeClock, Stream, settle, submit
 
 from bench.server import Server, redis_ping, redis_server
-from taskmanager.actors.redis.connection import READER_NAME
+from taskmanager.actors.redis.connection import READER_NAME, connect
+from taskmanager.actors.redis.events import RedisLog
 from taskmanager.actors.runtime import UnavailableError
 
 RECOVERY_SECONDS = 5.0
@@ -212,3 +214,100 @@ async def test_redis_out_of_memory_refuses_submissions_with_503_and_running_task
         admin.config_set("maxmemory", 0)
         admin.close()
     assert not any(record.exc_info for record in caplog.records), "a traceback in the log"
+
+
+def kill_event_readers(url: str) -> None:
+    """Drop the event readers' connections, as a restart of Redis does."""
+    admin = redis_sync.Redis.from_url(url, decode_responses=True)
+    try:
+        for reader in [c["id"] for c in admin.client_list() if c["name"] == READER_NAME]:
+            admin.client_kill_filter(_id=reader)
+    finally:
+        admin.close()
+
+
+# The stream as Redis rebuilds it from an append-only file that lacks the last entries:
+# the entries up to ARGV[1], and no trace of the others (nothing was deleted, to Redis).
+KEEP_UP_TO = """
+local kept = redis.call('XRANGE', KEYS[1], '-', ARGV[1])
+redis.call('DEL', KEYS[1])
+for _, entry in ipairs(kept) do
+  redis.call('XADD', KEYS[1], entry[1], unpack(entry[2]))
+end
+return #kept
+"""
+
+# Entries added and trimmed in one step: a reader that follows sees only what is left.
+ADD_AND_TRIM = """
+local template = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1][2]
+for _ = 1, 10 do
+  redis.call('XADD', KEYS[1], '*', unpack(template))
+end
+redis.call('XTRIM', KEYS[1], 'MAXLEN', 1)
+"""
+
+
+async def test_events_trimmed_before_a_connected_reader_read_them_resync_every_feed(
+    client, redis_url
+):
+    stream = Stream(client.app)
+    await settle()
+    await submit(client, {**SUM, "delay": 60})
+    assert (await stream.message())["event"] == "submitted"
+    prefix = client.app.state.system.settings.redis_prefix
+    admin = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        # The reader stays connected: no reconnect tells it that the log moved on.
+        admin.eval(ADD_AND_TRIM, 1, f"{prefix}:events")
+    finally:
+        admin.close()
+    assert (await stream.message())["event"] == "resync", "nine events were skipped silently"
+    await stream.close()
+
+
+async def test_a_last_event_id_redis_lost_in_a_crash_gets_a_resync(client, redis_url):
+    stream = Stream(client.app)
+    await settle()
+    await submit(client, {**SUM, "delay": 60})
+    await submit(client, {**SUM, "delay": 60})
+    kept, lost = await stream.messages(2)
+    prefix = client.app.state.system.settings.redis_prefix
+    admin = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        # Redis crashed and came back from its append-only file without its last second.
+        admin.eval(KEEP_UP_TO, 1, f"{prefix}:events", kept["id"].partition("-")[2])
+    finally:
+        admin.close()
+    kill_event_readers(redis_url)
+    assert (await stream.message())["event"] == "resync"
+    await stream.close()
+    # A client that saw the lost event is not continued as if nothing had been lost.
+    resumed = Stream(client.app, headers=[(b"last-event-id", lost["id"].encode())])
+    assert (await resumed.message())["event"] == "resync"
+    again = await submit(client, {**SUM, "delay": 60})
+    event = await resumed.message()
+    assert (event["event"], json.loads(event["data"])["task_id"]) == ("submitted", again)
+    await resumed.close()
+
+
+async def test_a_replay_never_continues_from_an_event_the_stream_does_not_hold(redis_url):
+    """A replica that came up after Redis lost its last second never read the lost events."""
+    prefix = f"l{uuid.uuid4().hex[:10]}"
+    redis = connect(redis_url)
+    try:
+        log = RedisLog(redis, prefix)
+        epoch, _ = await log.open()
+        fields = {"k": "progress", "i": str(uuid.uuid4()), "o": ""}
+        kept = await redis.xadd(log.stream, fields, id="1000-0")
+        lost = await redis.xadd(log.stream, fields, id="1000-1")
+        await redis.eval(KEEP_UP_TO, 1, log.stream, kept)
+        newer = await redis.xadd(log.stream, fields)  # written after Redis came back
+        assert await log.since(f"{epoch}-{lost}", f"{epoch}-{newer}") is None
+        replay = await log.since(f"{epoch}-{kept}", f"{epoch}-{newer}")
+        assert replay is not None
+        assert [change.id for change in replay] == [f"{epoch}-{newer}"]
+    finally:
+        keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
