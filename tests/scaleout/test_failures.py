@@ -11,12 +11,15 @@ import uuid
 import pytest
 import redis as redis_sync
 from conftest import REDIS_PORTS
-from support import REPORT, SUM, FakeClock, Stream, settle, submit
+from support import REPORT, SUM, FakeClock, Stream, settle, submit, submit_to, watch
 
 from bench.server import Server, redis_ping, redis_server
-from taskmanager.actors.redis.connection import READER_NAME, connect
+from taskmanager.actors.messages import GetDispatcherStatus
+from taskmanager.actors.redis.connection import READER_NAME, Scripts, connect
 from taskmanager.actors.redis.events import RedisLog
 from taskmanager.actors.runtime import UnavailableError
+from taskmanager.actors.system import ActorSystem
+from taskmanager.actors.tasktypes import GenerateReport
 
 RECOVERY_SECONDS = 5.0
 
@@ -311,3 +314,40 @@ async def test_a_replay_never_continues_from_an_event_the_stream_does_not_hold(r
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
+
+
+async def test_a_replica_cut_off_from_redis_stops_its_jobs_well_before_its_lease_ends(
+    make_settings, clock: FakeClock, monkeypatch, caplog
+):
+    """Its lease ends half a lease after the last renewal reached Redis; others may then
+    take its tasks. Its jobs stop an eighth of a lease before that at the latest."""
+    lease = 8.0
+    system = ActorSystem(make_settings(lease=lease), clock)
+    watch(system.actors)
+    await system.start()
+    try:
+        await submit_to(system, GenerateReport(title="long", sections=4))
+        await settle()
+        assert (await system.dispatcher.ask(GetDispatcherStatus())).busy == 1
+        store = system.store
+        real_call = Scripts.__call__
+
+        async def renewals_never_arrive(self, name, *args):
+            if name == "heartbeat":
+                raise UnavailableError("cut off")
+            return await real_call(self, name, *args)
+
+        await clock.advance(0.5)  # between two renewals
+        monkeypatch.setattr(Scripts, "__call__", renewals_never_arrive)
+        scripts = store._scripts
+        deadline_us = int(await store._redis.zscore(f"{store._prefix}:replicas", store._replica))
+        caplog.set_level(logging.WARNING)
+        while (await system.dispatcher.ask(GetDispatcherStatus())).busy:
+            await clock.advance(lease / 64)
+            assert int(scripts.now()) < deadline_us, "still running when others may take it"
+        assert "could not renew its lease" in caplog.text
+        margin = (deadline_us - int(scripts.now())) / 1_000_000
+        assert margin >= lease / 8, f"stopped only {margin} s before others may take its tasks"
+    finally:
+        monkeypatch.undo()
+        await system.stop()
