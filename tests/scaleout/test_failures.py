@@ -351,3 +351,17 @@ async def test_a_replica_cut_off_from_redis_stops_its_jobs_well_before_its_lease
     finally:
         monkeypatch.undo()
         await system.stop()
+
+
+async def test_the_event_log_opens_and_starts_over_while_redis_is_out_of_memory(own_redis):
+    """An event reader that reconnects while Redis is full still follows the log."""
+    redis = connect(f"redis://127.0.0.1:{own_redis.port}/0")
+    try:
+        log = RedisLog(redis, "full")
+        epoch, _ = await log.open()
+        await redis.config_set("maxmemory", 1)
+        assert await log.open() == (epoch, None)
+        assert await log.start_over(epoch) != epoch
+    finally:
+        await redis.config_set("maxmemory", 0)
+        await redis.aclose()

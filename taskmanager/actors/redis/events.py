@@ -41,8 +41,8 @@ RECONNECT_SECONDS: Final = 0.25
 _STREAM_ID: Final = re.compile(r"\d{1,20}-\d{1,20}")
 _MAX_PART: Final = 2**64 - 1  # a stream id's two parts are 64-bit numbers
 # Replaces the epoch only if it is still the lost one (or none): replicas that find the
-# loss at once agree on one new epoch.
-_START_OVER: Final = """
+# loss at once agree on one new epoch. It writes one small value: even when Redis is full.
+_START_OVER: Final = """#!lua flags=allow-oom
 local epoch = redis.call('GET', KEYS[1])
 if not epoch or epoch == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2])
@@ -113,9 +113,9 @@ class RedisLog:
         return first[0][0] if first else None
 
     async def start_over(self, lost_epoch: str) -> str:
-        """A new epoch, so that no id of the lost events is continued.
+        """A new epoch in place of ``lost_epoch`` (or of none): lost ids are not continued.
 
-        If another replica made one first, that one.
+        If another replica replaced it first, that one.
         """
         with reachable():
             epoch: str = await self._redis.eval(
@@ -135,11 +135,13 @@ class RedisLog:
     async def open(self) -> tuple[str, str | None]:
         """The epoch (made if there is none) and the newest event's stream id."""
         with reachable():
-            await self._redis.set(self._epoch_key, secrets.token_hex(4), nx=True)
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.get(self._epoch_key)
                 pipe.xrevrange(self._stream, count=1)
                 epoch, newest = await pipe.execute()
+        if epoch is None:
+            # Made once: a SET is refused while Redis is full, and readers reconnect then too.
+            epoch = await self.start_over("")
         self._epoch = epoch
         return epoch, newest[0][0] if newest else None
 
