@@ -189,18 +189,16 @@ class RedisStore(Actor):
         """Register, and start telling the others that this replica is alive.
 
         Registered before the dispatcher's first claim: an unregistered replica may claim
-        nothing. If Redis cannot be reached now, the heartbeats register it later.
+        nothing. If Redis cannot register it now, the heartbeats do later.
         """
-        with contextlib.suppress(UnavailableError):
-            sent = self._clock.monotonic()
+        sent = self._clock.monotonic()
+        try:
             await self._scripts(
-                "heartbeat",
-                self._replica,
-                int(self._settings.lease * 500_000),
-                self._workers,
-                0,
-                "1",
+                "heartbeat", self._replica, int(self._settings.lease * 500_000), self._workers, 0, 1
             )
+        except Exception as error:  # noqa: BLE001 - the heartbeats register it later
+            logger.warning("replica %s could not register yet: %r", self._replica, error)
+        else:
             self._registered, self._renewed = True, sent
         self._beats = asyncio.create_task(self._beat_forever(), name="store:heartbeat")
         self._guard = asyncio.create_task(self._guard_lease(), name="store:lease-guard")

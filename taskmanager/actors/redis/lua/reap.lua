@@ -6,8 +6,8 @@
 -- ARGV: 4 backoff base µs, 5 result TTL µs, 6 the caller's random seed for the jitter,
 --       7 the largest jitter, as a share of the backoff
 local now = now_us()
--- Each retry gets a jitter of its own (0 to 10 % of the backoff), as finish gives one, so that the tasks
--- of a dead replica do not all come back at the same instant.
+-- Each retry gets a jitter of its own (0 to 10 % of the backoff, as finish adds): the
+-- tasks of a dead replica do not all come back at the same instant.
 math.randomseed(tonumber(ARGV[6]) or 0)
 local dead = redis.call('ZRANGEBYSCORE', P .. ':replicas', '-inf', int(now))
 for _, replica in ipairs(dead) do
