@@ -125,10 +125,18 @@ class WatchTask(Request[asyncio.Future[Task | None]]):
 
 @dataclass(frozen=True, slots=True)
 class StartTask(Request[Task | None]):
-    """A worker starts an attempt under ``lease``: the started task, or None if it must not run."""
+    """A worker starts an attempt under ``lease``: the started task, or None if it must not run.
+
+    A task that is still queued but may not start here now is refused with
+    ``StartRefusedError``: the worker gives it back, as after any start that failed.
+    """
 
     task_id: UUID
     lease: str
+
+
+class StartRefusedError(RuntimeError):
+    """The task is still queued, but may not start now (not due yet, or not on this replica)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,13 +66,20 @@ def test_docker_compose_validates_the_file_against_the_compose_schema(resolved):
     assert set(resolved["services"]) == {"redis", *REPLICAS, "web"}
 
 
-def test_redis_keeps_an_append_only_file_on_a_named_volume_and_has_a_health_check(resolved):
+def test_redis_keeps_an_append_only_file_on_a_volume_has_a_memory_limit_and_a_health_check(
+    resolved,
+):
     redis = resolved["services"]["redis"]
     assert redis["image"] == "redis:7"
     command = redis["command"]
     assert command[0] == "redis-server"
     options = dict(zip(command[1::2], command[2::2], strict=True))
-    assert options == {"--appendonly": "yes", "--appendfsync": "everysec"}
+    assert options.pop("--appendonly") == "yes"
+    assert options.pop("--appendfsync") == "everysec"
+    # Full, Redis refuses what would grow it (503 to a submission) and evicts nothing.
+    assert options.pop("--maxmemory-policy") == "noeviction"
+    assert options.pop("--maxmemory") == "512mb"
+    assert not options
     (volume,) = redis["volumes"]
     name, mount, *_ = volume.split(":")
     assert mount == "/data", "the official image keeps its files in /data"

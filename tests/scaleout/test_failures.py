@@ -6,15 +6,20 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 
 import pytest
 import redis as redis_sync
 from conftest import REDIS_PORTS
-from support import REPORT, SUM, FakeClock, Stream, settle, submit
+from support import REPORT, SUM, FakeClock, Stream, settle, submit, submit_to, watch
 
 from bench.server import Server, redis_ping, redis_server
-from taskmanager.actors.redis.connection import READER_NAME
+from taskmanager.actors.messages import GetDispatcherStatus
+from taskmanager.actors.redis.connection import READER_NAME, Scripts, connect
+from taskmanager.actors.redis.events import RedisLog
 from taskmanager.actors.runtime import UnavailableError
+from taskmanager.actors.system import ActorSystem
+from taskmanager.actors.tasktypes import GenerateReport
 
 RECOVERY_SECONDS = 5.0
 
@@ -155,3 +160,208 @@ async def test_a_start_whose_answer_is_lost_is_undone_and_the_task_runs_once(
     assert lost
     assert task["status"] == "completed"
     assert task["attempts"] == 1
+
+
+async def test_a_start_refused_after_redis_clock_stepped_back_runs_the_task_later(
+    client, clock: FakeClock, monkeypatch
+):
+    """Redis's clock steps back between the claim and the start: the task is not yet due.
+
+    The refusal is no cancel: the task goes back to the queue and runs once it is due.
+    """
+    store_class = type(client.app.state.system.store)
+    real_start = store_class._start
+    stepped = []
+
+    async def start_on_a_clock_stepped_back(self, task_id, lease):
+        if not stepped:
+            stepped.append(task_id)
+            clock._now -= 10
+        return await real_start(self, task_id, lease)
+
+    monkeypatch.setattr(store_class, "_start", start_on_a_clock_stepped_back)
+    task_id = await submit(client)
+    await settle()
+    assert stepped
+    assert (await client.get(f"/tasks/{task_id}")).json()["status"] == "queued"
+    for _ in range(20):  # back at the moment it was submitted, and five seconds of work
+        await clock.advance(1)
+    task = (await client.get(f"/tasks/{task_id}")).json()
+    assert task["status"] == "completed", task
+    assert task["attempts"] == 1
+
+
+async def test_redis_out_of_memory_refuses_submissions_with_503_and_running_tasks_go_on(
+    make_client, own_redis, clock: FakeClock, caplog
+):
+    url = f"redis://127.0.0.1:{own_redis.port}/0"
+    client = await make_client(redis_url=url, lease=10)
+    running = await submit(client, REPORT)  # ten seconds of work
+    await settle()
+    admin = redis_sync.Redis.from_url(url, decode_responses=True)
+    try:
+        admin.config_set("maxmemory", 1)  # every write that may grow memory is refused now
+        caplog.set_level(logging.WARNING)
+        refused = await client.post("/tasks", json=SUM)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"]
+        assert refused.json()["detail"]
+        # Reads still work.
+        assert (await client.get(f"/tasks/{running}")).json()["status"] == "processing"
+        # The lease keeps being renewed: the replica does not stop its own job.
+        for _ in range(10):
+            await clock.advance(1)
+        assert "could not renew its lease" not in caplog.text
+        assert (await client.get(f"/tasks/{running}")).json()["status"] == "completed"
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.close()
+    assert not any(record.exc_info for record in caplog.records), "a traceback in the log"
+
+
+def kill_event_readers(url: str) -> None:
+    """Drop the event readers' connections, as a restart of Redis does."""
+    admin = redis_sync.Redis.from_url(url, decode_responses=True)
+    try:
+        for reader in [c["id"] for c in admin.client_list() if c["name"] == READER_NAME]:
+            admin.client_kill_filter(_id=reader)
+    finally:
+        admin.close()
+
+
+# The stream as Redis rebuilds it from an append-only file that lacks the last entries:
+# the entries up to ARGV[1], and no trace of the others (nothing was deleted, to Redis).
+KEEP_UP_TO = """
+local kept = redis.call('XRANGE', KEYS[1], '-', ARGV[1])
+redis.call('DEL', KEYS[1])
+for _, entry in ipairs(kept) do
+  redis.call('XADD', KEYS[1], entry[1], unpack(entry[2]))
+end
+return #kept
+"""
+
+# Entries added and trimmed in one step: a reader that follows sees only what is left.
+ADD_AND_TRIM = """
+local template = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1][2]
+for _ = 1, 10 do
+  redis.call('XADD', KEYS[1], '*', unpack(template))
+end
+redis.call('XTRIM', KEYS[1], 'MAXLEN', 1)
+"""
+
+
+async def test_events_trimmed_before_a_connected_reader_read_them_resync_every_feed(
+    client, redis_url
+):
+    stream = Stream(client.app)
+    await settle()
+    await submit(client, {**SUM, "delay": 60})
+    assert (await stream.message())["event"] == "submitted"
+    prefix = client.app.state.system.settings.redis_prefix
+    admin = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        # The reader stays connected: no reconnect tells it that the log moved on.
+        admin.eval(ADD_AND_TRIM, 1, f"{prefix}:events")
+    finally:
+        admin.close()
+    assert (await stream.message())["event"] == "resync", "nine events were skipped silently"
+    await stream.close()
+
+
+async def test_a_last_event_id_redis_lost_in_a_crash_gets_a_resync(client, redis_url):
+    stream = Stream(client.app)
+    await settle()
+    await submit(client, {**SUM, "delay": 60})
+    await submit(client, {**SUM, "delay": 60})
+    kept, lost = await stream.messages(2)
+    prefix = client.app.state.system.settings.redis_prefix
+    admin = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        # Redis crashed and came back from its append-only file without its last second.
+        admin.eval(KEEP_UP_TO, 1, f"{prefix}:events", kept["id"].partition("-")[2])
+    finally:
+        admin.close()
+    kill_event_readers(redis_url)
+    assert (await stream.message())["event"] == "resync"
+    await stream.close()
+    # A client that saw the lost event is not continued as if nothing had been lost.
+    resumed = Stream(client.app, headers=[(b"last-event-id", lost["id"].encode())])
+    assert (await resumed.message())["event"] == "resync"
+    again = await submit(client, {**SUM, "delay": 60})
+    event = await resumed.message()
+    assert (event["event"], json.loads(event["data"])["task_id"]) == ("submitted", again)
+    await resumed.close()
+
+
+async def test_a_replay_never_continues_from_an_event_the_stream_does_not_hold(redis_url):
+    """A replica that came up after Redis lost its last second never read the lost events."""
+    prefix = f"l{uuid.uuid4().hex[:10]}"
+    redis = connect(redis_url)
+    try:
+        log = RedisLog(redis, prefix)
+        epoch, _ = await log.open()
+        fields = {"k": "progress", "i": str(uuid.uuid4()), "o": ""}
+        kept = await redis.xadd(log.stream, fields, id="1000-0")
+        lost = await redis.xadd(log.stream, fields, id="1000-1")
+        await redis.eval(KEEP_UP_TO, 1, log.stream, kept)
+        newer = await redis.xadd(log.stream, fields)  # written after Redis came back
+        assert await log.since(f"{epoch}-{lost}", f"{epoch}-{newer}") is None
+        replay = await log.since(f"{epoch}-{kept}", f"{epoch}-{newer}")
+        assert replay is not None
+        assert [change.id for change in replay] == [f"{epoch}-{newer}"]
+    finally:
+        keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+
+
+async def test_a_replica_cut_off_from_redis_stops_its_jobs_well_before_its_lease_ends(
+    make_settings, clock: FakeClock, monkeypatch, caplog
+):
+    """Its lease ends half a lease after the last renewal reached Redis; others may then
+    take its tasks. Its jobs stop an eighth of a lease before that at the latest."""
+    lease = 8.0
+    system = ActorSystem(make_settings(lease=lease), clock)
+    watch(system.actors)
+    await system.start()
+    try:
+        await submit_to(system, GenerateReport(title="long", sections=4))
+        await settle()
+        assert (await system.dispatcher.ask(GetDispatcherStatus())).busy == 1
+        store = system.store
+        real_call = Scripts.__call__
+
+        async def renewals_never_arrive(self, name, *args):
+            if name == "heartbeat":
+                raise UnavailableError("cut off")
+            return await real_call(self, name, *args)
+
+        await clock.advance(0.5)  # between two renewals
+        monkeypatch.setattr(Scripts, "__call__", renewals_never_arrive)
+        scripts = store._scripts
+        deadline_us = int(await store._redis.zscore(f"{store._prefix}:replicas", store._replica))
+        caplog.set_level(logging.WARNING)
+        while (await system.dispatcher.ask(GetDispatcherStatus())).busy:
+            await clock.advance(lease / 64)
+            assert int(scripts.now()) < deadline_us, "still running when others may take it"
+        assert "could not renew its lease" in caplog.text
+        margin = (deadline_us - int(scripts.now())) / 1_000_000
+        assert margin >= lease / 8, f"stopped only {margin} s before others may take its tasks"
+    finally:
+        monkeypatch.undo()
+        await system.stop()
+
+
+async def test_the_event_log_opens_and_starts_over_while_redis_is_out_of_memory(own_redis):
+    """An event reader that reconnects while Redis is full still follows the log."""
+    redis = connect(f"redis://127.0.0.1:{own_redis.port}/0")
+    try:
+        log = RedisLog(redis, "full")
+        epoch, _ = await log.open()
+        await redis.config_set("maxmemory", 1)
+        assert await log.open() == (epoch, None)
+        assert await log.start_over(epoch) != epoch
+    finally:
+        await redis.config_set("maxmemory", 0)
+        await redis.aclose()

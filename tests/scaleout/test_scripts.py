@@ -90,3 +90,118 @@ async def test_what_a_stopped_replica_still_held_is_given_back(scripts):
     record = await redis.hgetall(f"{prefix}:task:{task_id}")
     assert record["status"] == "failed"
     assert record["etype"] == "worker_lost"
+
+
+async def where_is(redis, prefix: str, task_id: str) -> set[str]:
+    """The queue indexes that hold the task (a queued task in none of them never runs)."""
+    found = set()
+    for index in ("ready", "delayed"):
+        if await redis.zscore(f"{prefix}:{index}", task_id) is not None:
+            found.add(index)
+    return found
+
+
+async def test_a_task_not_due_on_a_clock_stepped_back_is_neither_claimed_nor_lost(scripts):
+    run, clock, redis, prefix = scripts
+    await clock.advance(100)
+    await beat(run, "a", register=True)
+    task_id = await submit(run)  # due at once: ready
+    clock._now -= 10  # Redis's clock steps back before a worker is free
+    reply = await run("claim", "a")
+    if reply[0] == "task":
+        assert await run("start", task_id, "a/0/1", "a") == "refused"
+    record = await redis.hgetall(f"{prefix}:task:{task_id}")
+    assert record["status"] == "queued"
+    assert await where_is(redis, prefix, task_id), "the task is queued in no index: lost"
+    await clock.advance(10)
+    claimed = await run("claim", "a")
+    assert claimed[0] == "task"
+    assert pairs(await run("start", task_id, "a/0/2", "a"))["status"] == "processing"
+
+
+async def test_a_start_refused_on_a_clock_stepped_back_gives_the_task_back(scripts):
+    run, clock, redis, prefix = scripts
+    await clock.advance(100)
+    await beat(run, "a", register=True)
+    task_id = await submit(run)
+    assert (await run("claim", "a"))[0] == "task"
+    clock._now -= 10  # between the claim and the start
+    assert await run("start", task_id, "a/0/1", "a") == "refused"
+    assert await where_is(redis, prefix, task_id) == {"delayed"}
+    assert await redis.zscore(f"{prefix}:claimed:a", task_id) is None
+    await clock.advance(10)
+    assert (await run("claim", "a"))[0] == "task"
+    assert pairs(await run("start", task_id, "a/0/2", "a"))["status"] == "processing"
+
+
+async def test_a_replica_declared_dead_claims_and_starts_nothing_until_it_is_back(scripts):
+    run, clock, redis, prefix = scripts
+    await beat(run, "a", register=True)
+    await beat(run, "b", register=True)
+    for _ in range(5):  # a is silent (paused) for longer than its lease
+        await clock.advance(1.25)
+        await beat(run, "b")
+    assert await run("reap", 1_000_000, 600_000_000) == 1
+    task_id = await submit(run)
+    # a does not know yet: its claim and its start are refused.
+    assert (await run("claim", "a"))[0] == "none"
+    assert await run("start", task_id, "a/0/1", "a") == "refused"
+    # Had they been taken, a dying now would leave the task processing forever: the
+    # reaper only looks at registered replicas.
+    assert (await redis.hgetall(f"{prefix}:task:{task_id}"))["status"] == "queued"
+    assert await beat(run, "a") == 0, "a must learn that it was declared dead"
+    assert (await run("claim", "b"))[0] == "task"
+    assert pairs(await run("start", task_id, "b/0/1", "b"))["status"] == "processing"
+
+
+async def test_a_replica_that_registers_again_claims_again(scripts):
+    run, clock, _, _ = scripts
+    await beat(run, "a", register=True)
+    await beat(run, "b", register=True)
+    for _ in range(5):
+        await clock.advance(1.25)
+        await beat(run, "b")
+    await run("reap", 1_000_000, 600_000_000)
+    await submit(run)
+    assert await beat(run, "a") == 0
+    assert await beat(run, "a", register=True) == 1
+    assert (await run("claim", "a"))[0] == "task"
+
+
+async def test_a_replica_cannot_release_a_task_another_replica_runs(scripts):
+    run, _, redis, prefix = scripts
+    await beat(run, "a", register=True)
+    await beat(run, "b", register=True)
+    task_id = await submit(run)
+    await run("claim", "b")
+    await run("start", task_id, "b/0/1", "b")
+    assert not await run("release", task_id, "b/0/1", "a")
+    record = await redis.hgetall(f"{prefix}:task:{task_id}")
+    assert record["status"] == "processing"
+    assert record["lease"] == "b/0/1"
+    assert await redis.sismember(f"{prefix}:running:b", task_id)
+
+
+async def test_retries_the_reaper_schedules_get_jitter_like_any_other(scripts):
+    run, _, redis, prefix = scripts
+    backoff_us = 1_000_000
+    await beat(run, "a", register=True)
+    tasks = [str(uuid.uuid4()) for _ in range(8)]
+    for number, task_id in enumerate(tasks):
+        await run("submit", task_id, "compute_sum", '{"numbers":[1]}', 0, 0, "", 3, "", "", "", 100)
+        await run("claim", "a")
+        await run("start", task_id, f"a/{number}/1", "a")
+    await redis.zadd(f"{prefix}:replicas", {"a": 0}, xx=True)  # it died
+    # The caller's random seed and the largest jitter (the store draws a seed every time).
+    assert await run("reap", backoff_us, 600_000_000, 12345, 0.1) == 1
+    now_us = int(run.now())
+    waits = []
+    for task_id in tasks:
+        record = await redis.hgetall(f"{prefix}:task:{task_id}")
+        assert record["status"] == "queued"
+        assert record["etype"] == "worker_lost"
+        waits.append(int(record["run_at"]) - now_us)
+    # Retry 1 waits the backoff plus 0 to 10 % of it, drawn for each task: tasks of one
+    # dead replica do not all come back in the same instant.
+    assert all(backoff_us <= wait <= backoff_us * 1.1 for wait in waits), waits
+    assert len(set(waits)) > 1, "every reaped retry waits exactly the same: no jitter"

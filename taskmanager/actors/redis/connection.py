@@ -18,9 +18,11 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ConstantBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import (
     BusyLoadingError,
     NoScriptError,
+    OutOfMemoryError,
     ReadOnlyError,
     ResponseError,
 )
@@ -116,6 +118,9 @@ def reachable() -> Iterator[None]:
         yield
     except (RedisConnectionError, RedisTimeoutError, BusyLoadingError, ReadOnlyError) as exc:
         raise UnavailableError(f"Redis cannot be reached: {exc}") from exc
+    except OutOfMemoryError as exc:
+        # At maxmemory (noeviction) Redis refuses what may grow it; reads still work.
+        raise UnavailableError(f"Redis is out of memory: {exc}") from exc
     except ResponseError as exc:
         if str(exc).startswith(("OOM", "MASTERDOWN", "LOADING")):
             raise UnavailableError(f"Redis refused: {exc}") from exc
@@ -208,6 +213,7 @@ class Scripts:
 
     Scripts run by their hash, batched with other commands (through ``batcher``, or a
     batcher of their own); one that Redis lost (a restart) is sent again by redis-py.
+    A script's own ``#!lua`` line (its flags) goes before the prelude.
     """
 
     def __init__(
@@ -215,10 +221,14 @@ class Scripts:
     ) -> None:
         lua = resources.files(__package__) / "lua"
         prelude = (lua / "prelude.lua").read_text(encoding="utf-8")
-        self._scripts = {
-            name: redis.register_script(prelude + (lua / f"{name}.lua").read_text(encoding="utf-8"))
-            for name in SCRIPTS
-        }
+        self._scripts: dict[str, AsyncScript] = {}
+        for name in SCRIPTS:
+            body = (lua / f"{name}.lua").read_text(encoding="utf-8")
+            flags = ""
+            if body.startswith("#!"):  # Redis reads flags from the script's first line only
+                flags, _, body = body.partition("\n")
+                flags += "\n"
+            self._scripts[name] = redis.register_script(flags + prelude + body)
         self._batcher = batcher or CommandBatcher(redis)
         self._prefix = prefix
         # With the real clock every replica uses Redis's: one clock for the whole service.

@@ -14,6 +14,7 @@ import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
 from uuid import UUID
@@ -39,6 +40,15 @@ PARAMETER_CACHE: Final = 20_000
 RECONNECT_SECONDS: Final = 0.25
 _STREAM_ID: Final = re.compile(r"\d{1,20}-\d{1,20}")
 _MAX_PART: Final = 2**64 - 1  # a stream id's two parts are 64-bit numbers
+# Replaces the epoch only if it is still the lost one (or none): replicas that find the
+# loss at once agree on one new epoch. It writes one small value: even when Redis is full.
+_START_OVER: Final = """#!lua flags=allow-oom
+local epoch = redis.call('GET', KEYS[1])
+if not epoch or epoch == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return redis.call('GET', KEYS[1])
+"""
 
 
 def _order(stream_id: str) -> tuple[int, int]:
@@ -87,6 +97,11 @@ class RedisLog:
         return self._stream
 
     @property
+    def epoch_key(self) -> str:
+        """The key of the stream's name."""
+        return self._epoch_key
+
+    @property
     def epoch(self) -> str:
         """The stream's name, as the reader last read it."""
         return self._epoch
@@ -97,14 +112,36 @@ class RedisLog:
             first: Any = await self._redis.xrange(self._stream, count=1)
         return first[0][0] if first else None
 
+    async def start_over(self, lost_epoch: str) -> str:
+        """A new epoch in place of ``lost_epoch`` (or of none): lost ids are not continued.
+
+        If another replica replaced it first, that one.
+        """
+        with reachable():
+            epoch: str = await self._redis.eval(
+                _START_OVER, 1, self._epoch_key, lost_epoch, secrets.token_hex(4)
+            )
+        self._epoch = epoch
+        return epoch
+
+    async def kept_up_to(self, last: str | None) -> str | None:
+        """The newest event the stream keeps at or before ``last`` (None: there is none)."""
+        if last is None:
+            return None
+        with reachable():
+            newest: Any = await self._redis.xrevrange(self._stream, last, "-", count=1)
+        return newest[0][0] if newest else None
+
     async def open(self) -> tuple[str, str | None]:
         """The epoch (made if there is none) and the newest event's stream id."""
         with reachable():
-            await self._redis.set(self._epoch_key, secrets.token_hex(4), nx=True)
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.get(self._epoch_key)
                 pipe.xrevrange(self._stream, count=1)
                 epoch, newest = await pipe.execute()
+        if epoch is None:
+            # Made once: a SET is refused while Redis is full, and readers reconnect then too.
+            epoch = await self.start_over("")
         self._epoch = epoch
         return epoch, newest[0][0] if newest else None
 
@@ -123,10 +160,13 @@ class RedisLog:
         with reachable():
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.xrange(self._stream, count=1)
+                pipe.xrange(self._stream, after, after)
                 pipe.xrange(self._stream, f"({after}", up_to, count=REPLAY_LIMIT + 1)
-                oldest, entries = await pipe.execute()
+                oldest, itself, entries = await pipe.execute()
         if not oldest or _order(after) < _order(oldest[0][0]):
             return None  # older than what the stream keeps: events may have been trimmed
+        if not itself:
+            return None  # an event Redis lost (a crash took its last writes), or made up
         if len(entries) > REPLAY_LIMIT:
             return None
         return await self.changes(entries)
@@ -173,6 +213,16 @@ class RedisLog:
             self.parameters.popitem(last=False)
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What one read of the log brought: events, and what the log says of itself."""
+
+    entries: list[tuple[str, dict[str, str]]]
+    epoch: str | None
+    skipped: bool = False  # events after the last one read were dropped unread
+    lost: bool = False  # the last one read is gone: Redis lost its latest writes
+
+
 class EventReader(Actor):
     """Follows the stream, and tells every change, from every replica, in order.
 
@@ -210,7 +260,6 @@ class EventReader(Actor):
     async def _read_forever(self) -> None:
         assert self._hub is not None  # noqa: S101 - attached before start
         assert self._store is not None  # noqa: S101
-        stream = self._log.stream
         last: str | None = None
         epoch = ""
         while True:
@@ -219,9 +268,10 @@ class EventReader(Actor):
                     new_epoch, newest = await self._log.open()
                     if new_epoch != epoch:
                         if epoch:
-                            # Redis lost the log: what the new one holds is all new here.
-                            logger.warning("the event log started over (Redis lost it)")
-                            newest = None
+                            # Redis lost the log, or its latest events: what it holds after
+                            # the events this replica read is all new here.
+                            logger.warning("the event log started over (Redis lost events)")
+                            newest = await self._log.kept_up_to(last)
                             self._tell(self._store, Missed())
                         epoch, last = new_epoch, newest
                         self._tell(self._hub, LogStarted(_full(epoch, last)))
@@ -232,15 +282,23 @@ class EventReader(Actor):
                         self._tell(self._store, Missed())
                     self.connected = True
                     logger.info("following the event log from %s", last or "its start")
-                with reachable():
-                    answer: Any = await self._redis.xread(
-                        {stream: last or "0-0"}, count=READ_BATCH, block=READ_BLOCK_MS
-                    )
-                if not answer:
+                read = await self._read(last)
+                if read.lost:
+                    # Redis came back without events it had handed out (its last second,
+                    # with appendfsync everysec): their ids must not be continued.
+                    await self._log.start_over(epoch)
+                if read.lost or read.epoch != epoch:
+                    self.connected = False  # the log started over: connect to it again
                     continue
-                entries: list[tuple[str, dict[str, str]]] = answer[0][1]
-                changes = tuple(await self._log.changes(entries))
-                last = entries[-1][0]
+                if read.skipped:
+                    # Fell behind what the log keeps while connected.
+                    logger.warning("the event reader missed events; every feed resyncs")
+                    self._tell(self._hub, LogStarted(_full(epoch, last)))
+                    self._tell(self._store, Missed())
+                if not read.entries:
+                    continue
+                changes = tuple(await self._log.changes(read.entries))
+                last = read.entries[-1][0]
                 self._tell(self._hub, Published(changes))
                 self._tell(self._store, Seen(changes))
             except asyncio.CancelledError:
@@ -252,6 +310,35 @@ class EventReader(Actor):
                     logger.warning("the event reader lost Redis; it reconnects: %s", error)
                 self.connected = False
                 await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _read(self, last: str | None) -> _Read:
+        """The next events after ``last`` (it waits for them a while), and the log's state.
+
+        XREAD from an id already trimmed answers with the oldest events kept, and no error;
+        after a crash, Redis may not have ``last`` at all. Only the stream's record of
+        itself tells, and it is read right after the events, in the same round trip.
+        """
+        stream = self._log.stream
+        with reachable():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xread({stream: last or "0-0"}, count=READ_BATCH, block=READ_BLOCK_MS)
+                pipe.xinfo_stream(stream)
+                pipe.xrange(stream, last or "0-0", last or "0-0")
+                pipe.get(self._log.epoch_key)
+                answer, info, itself, epoch = await pipe.execute(raise_on_error=False)
+            for reply in (answer, itself, epoch):
+                if isinstance(reply, Exception):
+                    raise reply
+        entries: list[tuple[str, dict[str, str]]] = answer[0][1] if answer else []
+        if last is None or itself:
+            deleted = "0-0" if isinstance(info, Exception) else info["max-deleted-entry-id"]
+            return _Read(
+                entries, epoch, skipped=last is not None and _order(deleted) > _order(last)
+            )
+        first = None if isinstance(info, Exception) else info["first-entry"]
+        if first is not None and _order(first[0]) > _order(last):
+            return _Read(entries, epoch, skipped=True)  # trimmed past ``last``
+        return _Read(entries, epoch, lost=True)  # gone though newer than what is kept
 
     async def _trimmed_since(self, last: str) -> bool:
         oldest = await self._log.oldest()

@@ -39,6 +39,7 @@ from taskmanager.actors.messages import (
     Replayed,
     ReportProgress,
     ShuttingDown,
+    StartRefusedError,
     StartTask,
     StopUnfinished,
     StoreFull,
@@ -71,8 +72,9 @@ SCAN_BATCH: Final = 500
 SWEEP_BATCH: Final = 500
 #: Heartbeats per lease period; a renewal is good for half a lease.
 BEATS_PER_LEASE: Final = 8
-#: Without a renewal for this share of the lease, a replica stops its own jobs (others
-#: may take its tasks at one half).
+#: Without a renewal for this share of the lease, a replica stops its own jobs. Others may
+#: take its tasks at one half, counted from when Redis applied the last renewal, which is
+#: after it was sent: the jobs get an eighth of the lease at least to stop.
 FENCE_SHARE: Final = 3 / 8
 #: Seconds a stopping replica waits for its jobs to stop before giving their tasks back.
 STOP_JOBS_SECONDS: Final = 2.0
@@ -99,12 +101,20 @@ class _Beat:
 
 
 @dataclass(frozen=True, slots=True)
+class _LeaseCheck:
+    """The lease may run out before a renewal lands: time to stop this replica's jobs?"""
+
+
+@dataclass(frozen=True, slots=True)
 class _BeatDone:
-    """What a heartbeat learnt: registered or not, tasks that may run nowhere, renewed."""
+    """What a heartbeat learnt: registered or not, tasks that may run nowhere, renewed.
+
+    ``renewed`` is when the renewal that landed was sent (None: none landed).
+    """
 
     registered: bool
     suspects: frozenset[str]
-    renewed: bool = True
+    renewed: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,19 +174,34 @@ class RedisStore(Actor):
         self._waiters: dict[UUID, list[tuple[TaskStatus, Waiter]]] = {}
         self._draining = False
         self._beats: asyncio.Task[None] | None = None
+        self._guard: asyncio.Task[None] | None = None
         self._registered = False
         self._suspects: frozenset[str] = frozenset()
         # Attempts whose outcome is being reported: not orphans, whatever Redis says yet.
         self._finishing: set[UUID] = set()
-        # When the lease was last renewed, and whether the jobs were stopped since.
+        # When the last renewal that landed was sent, and whether the jobs were stopped since.
         self._renewed = clock.monotonic()
         self._fenced = False
 
     # --- life -----------------------------------------------------------------------------
 
     async def on_start(self) -> None:
-        """Start telling the others that this replica is alive."""
+        """Register, and start telling the others that this replica is alive.
+
+        Registered before the dispatcher's first claim: an unregistered replica may claim
+        nothing. If Redis cannot register it now, the heartbeats do later.
+        """
+        sent = self._clock.monotonic()
+        try:
+            await self._scripts(
+                "heartbeat", self._replica, int(self._settings.lease * 500_000), self._workers, 0, 1
+            )
+        except Exception as error:  # noqa: BLE001 - the heartbeats register it later
+            logger.warning("replica %s could not register yet: %r", self._replica, error)
+        else:
+            self._registered, self._renewed = True, sent
         self._beats = asyncio.create_task(self._beat_forever(), name="store:heartbeat")
+        self._guard = asyncio.create_task(self._guard_lease(), name="store:lease-guard")
 
     async def _beat_forever(self) -> None:
         # A replica renews its lease eight times per lease period and is declared dead
@@ -188,15 +213,30 @@ class RedisStore(Actor):
                 self.tell(_Beat())
             await self._clock.sleep(self._settings.lease / BEATS_PER_LEASE)
 
+    async def _guard_lease(self) -> None:
+        # Wakes when the lease may run out without a renewal, whenever that falls between
+        # two heartbeats: a replica cut off from Redis stops its jobs in time (see _fence).
+        while True:
+            due = self._renewed + self._settings.lease * FENCE_SHARE
+            now = self._clock.monotonic()
+            if now < due:
+                await self._clock.sleep(due - now)
+                continue
+            with contextlib.suppress(ActorStoppedError):
+                self.tell(_LeaseCheck())
+            await self._clock.sleep(self._settings.lease / BEATS_PER_LEASE)
+
     async def on_stop(self) -> None:
         """Stop the heartbeat and leave the service: nothing of this replica runs any more.
 
         Its lease is made to have run out, so that the next heartbeat of any replica
         clears whatever it still held (nothing, after a drain that went well).
         """
-        if self._beats is not None:
-            self._beats.cancel()
-            await asyncio.wait({self._beats})
+        running = {task for task in (self._beats, self._guard) if task is not None}
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
         with contextlib.suppress(Exception):
             await self._redis.zadd(self._key("replicas"), {self._replica: 0}, xx=True)
 
@@ -247,14 +287,15 @@ class RedisStore(Actor):
             case SweepExpired():
                 return Later(self._scripts("sweep", SWEEP_BATCH))
             case _Beat():
-                self._fence()
                 reporting = frozenset(str(task_id) for task_id in self._finishing)
                 return Later(self._beat(self._registered, self._suspects, reporting))
             case _BeatDone(registered=registered, suspects=suspects, renewed=renewed):
                 self._registered, self._suspects = registered, suspects
-                if renewed:
-                    self._renewed = self._clock.monotonic()
+                if renewed is not None and renewed >= self._renewed:
+                    self._renewed = renewed
                     self._fenced = False
+            case _LeaseCheck():
+                self._fence()
             case _Reported(task_id=task_id):
                 self._finishing.discard(task_id)
             case GetStoreStatus(viewer=viewer):
@@ -459,6 +500,9 @@ class RedisStore(Actor):
 
     async def _start(self, task_id: UUID, lease: str) -> Task | None:
         flat = await self._scripts("start", task_id, lease, self._replica)
+        if flat == "refused":
+            # Not a cancel: the script put the task back in the queue, for any replica.
+            raise StartRefusedError(f"task {task_id} may not start on this replica now")
         return task_from(pairs(flat)) if flat else None
 
     async def _cancel(self, task_id: UUID, viewer: Viewer) -> Task | None:
@@ -481,6 +525,7 @@ class RedisStore(Actor):
         """
         lease_us = int(self._settings.lease * 1_000_000)
         here = await self._dispatcher.ask(GetRunning())
+        sent = self._clock.monotonic()  # Redis sets the new deadline no earlier
         alive = await self._scripts(
             "heartbeat",
             self._replica,
@@ -493,9 +538,15 @@ class RedisStore(Actor):
             # Declared dead while silent: its tasks went to others. Stop running them.
             logger.error("replica %s lost its lease; stopping its running jobs", self._replica)
             self._dispatcher.tell(WithdrawAll())
-            self.tell(_BeatDone(registered=False, suspects=frozenset(), renewed=False))
+            self.tell(_BeatDone(registered=False, suspects=frozenset(), renewed=None))
             return
-        await self._scripts("reap", int(self._settings.retry_backoff * 1_000_000), self._ttl_us)
+        await self._scripts(
+            "reap",
+            int(self._settings.retry_backoff * 1_000_000),
+            self._ttl_us,
+            self._rng.randrange(2**31),
+            repr(JITTER),
+        )
         await self._withdraw_ended(here)
         with reachable():
             recorded: set[str] = await self._redis.smembers(  # type: ignore[assignment]
@@ -507,7 +558,7 @@ class RedisStore(Actor):
         for task_id in orphans & suspects:
             logger.warning("task %s was started here but runs nowhere; it goes back", task_id)
             await self._release(task_id)
-        self.tell(_BeatDone(registered=True, suspects=orphans - suspects))
+        self.tell(_BeatDone(registered=True, suspects=orphans - suspects, renewed=sent))
 
     def _fence(self) -> None:
         """Stop this replica's jobs if its lease may have run out without a renewal.
@@ -517,7 +568,7 @@ class RedisStore(Actor):
         queue (as orphans) once Redis answers again, or the reaper retries them.
         """
         silent = self._clock.monotonic() - self._renewed
-        if not self._fenced and silent > self._settings.lease * FENCE_SHARE:
+        if not self._fenced and silent >= self._settings.lease * FENCE_SHARE:
             logger.warning(
                 "replica %s could not renew its lease for %.1f s; stopping its jobs",
                 self._replica,

@@ -1,8 +1,13 @@
 -- Take the next ready task for a worker of this replica: due delayed tasks become ready
 -- first; the task is held in the replica's claimed set until its worker starts it.
+-- A replica that is not registered (declared dead, not back yet) takes nothing: the
+-- reaper, which looks only at registered replicas, would never give it back.
 -- ARGV: 4 replica. Returns {'task', record...} or {'none', next due time in µs or ''}.
 local replica = ARGV[4]
 local now = now_us()
+if not redis.call('ZSCORE', P .. ':replicas', replica) then
+  return {'none', ''}
+end
 local due = redis.call('ZRANGEBYSCORE', P .. ':delayed', '-inf', int(now), 'LIMIT', 0, 100)
 for _, id in ipairs(due) do
   redis.call('ZREM', P .. ':delayed', id)
@@ -17,7 +22,12 @@ while true do
     break
   end
   local id = popped[1]
-  if redis.call('HGET', task_key(id), 'status') == 'queued' then
+  local f = redis.call('HMGET', task_key(id), 'status', 'run_at')
+  if f[1] == 'queued' and tonumber(f[2]) > now then
+    -- Ready on a clock that has since stepped back: it waits for its run_at again, as
+    -- start would refuse it.
+    redis.call('ZADD', P .. ':delayed', f[2], id)
+  elseif f[1] == 'queued' then
     redis.call('ZADD', P .. ':claimed:' .. replica, int(now), id)
     local result = redis.call('HGETALL', task_key(id))
     table.insert(result, 1, 'task')

@@ -1,3 +1,7 @@
+#!lua flags=allow-oom
+-- Runs when Redis is at maxmemory too (allow-oom): else replicas, unable to renew their
+-- leases, would stop their own jobs while claims and finishes still run. It writes a few
+-- small values, most of them in place.
 -- A replica says it is alive for `lease` more µs, with its worker figures. Returns 0 when
 -- the replica had been declared dead (its tasks went to others): it must stop its jobs.
 -- A task it claimed longer than `lease` ago and never started (the claim's answer was

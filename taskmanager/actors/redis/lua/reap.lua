@@ -1,7 +1,14 @@
+#!lua flags=allow-oom
+-- Runs when Redis is at maxmemory too (allow-oom), like the heartbeat: a dead replica's
+-- tasks go back to the queue (or fail) even then; it moves them between indexes.
 -- Replicas whose deadline passed are dead: tasks they claimed go back to the queue,
 -- attempts they ran are retried (when max_retries allows) or fail as worker_lost.
--- ARGV: 4 backoff base µs, 5 result TTL µs
+-- ARGV: 4 backoff base µs, 5 result TTL µs, 6 the caller's random seed for the jitter,
+--       7 the largest jitter, as a share of the backoff
 local now = now_us()
+-- Each retry gets a jitter of its own (0 to 10 % of the backoff, as finish adds): the
+-- tasks of a dead replica do not all come back at the same instant.
+math.randomseed(tonumber(ARGV[6]) or 0)
 local dead = redis.call('ZRANGEBYSCORE', P .. ':replicas', '-inf', int(now))
 for _, replica in ipairs(dead) do
   for _, id in ipairs(redis.call('ZRANGE', P .. ':claimed:' .. replica, 0, -1)) do
@@ -14,7 +21,7 @@ for _, replica in ipairs(dead) do
       local message = 'the replica running the task stopped answering'
       if tonumber(f[5]) <= tonumber(f[6]) then
         local wait = math.min(tonumber(ARGV[4]) * 2 ^ (tonumber(f[5]) - 1), 60000000)
-        local run_at = now + wait
+        local run_at = now + math.floor(wait * (1 + tonumber(ARGV[7]) * math.random()))
         redis.call('HSET', key, 'status', 'queued', 'run_at', int(run_at), 'lease', '',
           'etype', 'worker_lost', 'emsg', message)
         move(id, f[3], f[4], 'processing', 'queued')

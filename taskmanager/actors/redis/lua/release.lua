@@ -1,5 +1,6 @@
 -- Give a task back to the queue from this replica: one it claimed but did not start,
 -- or one whose attempt it stops (SIGTERM's grace is over) without failing it.
+-- Only the replica the lease names may stop an attempt.
 -- ARGV: 4 id, 5 lease ('' when not started), 6 replica
 local id, lease, replica = ARGV[4], ARGV[5], ARGV[6]
 local key = task_key(id)
@@ -9,7 +10,7 @@ if unclaim(id, now) == 'queued' then
   return 'queued'
 end
 local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'priority', 'run_at')
-if f[1] == 'processing' and lease ~= '' and f[2] == lease then
+if f[1] == 'processing' and lease ~= '' and f[2] == lease and replica_of(lease) == replica then
   redis.call('SREM', P .. ':running:' .. replica, id)
   -- The attempt is undone, not failed: it does not count against the retries.
   redis.call('HSET', key, 'status', 'queued', 'started', '', 'progress', '0', 'lease', '')
