@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ("*",)
     shutdown_grace: float = Field(default=10, ge=0, le=3600, allow_inf_nan=False)
     retry_backoff: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False)
+    # Seconds a request body may take to arrive after its headers (a stalled one is 408).
+    body_timeout: float = Field(default=10, gt=0, le=3600, allow_inf_nan=False)
     web_dir: DirectoryPath | None = None
     # The keys the API accepts, read from TASKMANAGER_API_KEYS_FILE; None: open to all.
     api_keys_file: Annotated[KeyRing | None, NoDecode] = None
