@@ -68,6 +68,13 @@ def backoff(base: float, retry: int, rng: random.Random) -> float:
     return min(base * 2.0 ** (retry - 1), MAX_BACKOFF) * (1 + JITTER * rng.random())
 
 
+def _count_completion(per_minute: deque[tuple[int, int]], minute: int) -> None:
+    if per_minute and per_minute[-1][0] == minute:
+        per_minute[-1] = (minute, per_minute[-1][1] + 1)
+    else:
+        per_minute.append((minute, 1))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _DropWaiter:
     task_id: UUID
@@ -115,8 +122,10 @@ class TaskStore(Actor):
         self._finished_total: Counter[TaskStatus] = Counter()
         self._retries_total = 0
         self._timeouts_total = 0
-        # Completions per minute (minute start, in seconds since the epoch), newest last.
+        # Completions per minute (minute start, in seconds since the epoch), newest last:
+        # of every task, and of each API key's own (one entry per key in the keys file).
         self._per_minute: deque[tuple[int, int]] = deque(maxlen=STATS_MINUTES)
+        self._owners_per_minute: dict[str, deque[tuple[int, int]]] = {}
         self._waiters: dict[UUID, set[Waiter]] = {}
         # Finished tasks in finishing order (and when, on the monotonic clock), so that
         # expiry pops from the left.
@@ -328,7 +337,13 @@ class TaskStore(Actor):
         self._finished_ids.append(task.task_id)
         self._finished_total[status] += 1
         if status is TaskStatus.COMPLETED:
-            self._count_completion(int(now.timestamp()) // 60 * 60)
+            minute = int(now.timestamp()) // 60 * 60
+            _count_completion(self._per_minute, minute)
+            if (owner := self._owners.get(task.task_id)) is not None:
+                per_minute = self._owners_per_minute.get(owner)
+                if per_minute is None:
+                    per_minute = self._owners_per_minute[owner] = deque(maxlen=STATS_MINUTES)
+                _count_completion(per_minute, minute)
         ended = self._update(
             task,
             dataclasses.replace(
@@ -352,15 +367,12 @@ class TaskStore(Actor):
             self._wake(task_id, self._tasks.get(task_id))
         return cancelled
 
-    def _count_completion(self, minute: int) -> None:
-        if self._per_minute and self._per_minute[-1][0] == minute:
-            self._per_minute[-1] = (minute, self._per_minute[-1][1] + 1)
-        else:
-            self._per_minute.append((minute, 1))
-
     def _status(self, viewer: Viewer) -> StoreStatus:
         this_minute = int(self._clock.now().timestamp()) // 60 * 60
-        counted = dict(self._per_minute)
+        if viewer is None:
+            counted = dict(self._per_minute)
+        else:
+            counted = dict(self._owners_per_minute.get(viewer, ()))
         minutes = range(this_minute - 60 * (STATS_MINUTES - 1), this_minute + 1, 60)
         counts = dict.fromkeys(TaskStatus, 0)
         for (owner, status), count in self._counts.items():
