@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Self
+from urllib.parse import urlsplit
 
 from pydantic import DirectoryPath, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -98,6 +99,8 @@ class Settings(BaseSettings):
             value = value.strip() or None
             if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
                 raise ValueError("expected redis://host:port[/db], rediss://... or unix://path")
+            if value is not None and not value.startswith("unix://"):
+                _check_host_port_db(value)
             if value is not None and importlib.util.find_spec("redis") is None:
                 raise ValueError(
                     "the Redis backend needs its extra: pip install 'taskmanager[redis]'"
@@ -119,6 +122,28 @@ class Settings(BaseSettings):
         return tuple(_split(value)) if isinstance(value, str) else value
 
 
+def _check_host_port_db(url: str) -> None:
+    """Refuse a Redis URL that would only fail when the service connects (with a traceback)."""
+    parts = urlsplit(url)  # a malformed IPv6 host raises ValueError
+    if not parts.hostname:
+        raise ValueError("the URL names no host: expected redis://host:port[/db]")
+    _ = parts.port  # a port that is not a number raises ValueError
+    database = parts.path.strip("/")
+    if database and not database.isdigit():
+        raise ValueError(f"the database after the port must be a number, not {database!r}")
+
+
+def without_password(url: str) -> str:
+    """``url`` with any password replaced by ``***``, fit for an error message or a log."""
+    scheme, separator, rest = url.partition("://")
+    # The last "@" ends the credentials; a password may hold "/" or ":" written raw.
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = credentials.partition(":")
+    return f"{scheme}{separator}{user}{':***' if colon else ''}@{host}"
+
+
 def _split(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
@@ -137,6 +162,9 @@ def load_settings() -> Settings:
         if not error["loc"]:  # a rule between settings: the message names them
             raise ConfigurationError(reason) from None
         field = str(error["loc"][0])
+        shown = error["input"]
+        if field == "redis_url" and isinstance(shown, str):
+            shown = without_password(shown)  # no error message carries a secret
         raise ConfigurationError(
-            f"invalid TASKMANAGER_{field.upper()}={error['input']!r}: {reason}"
+            f"invalid TASKMANAGER_{field.upper()}={shown!r}: {reason}"
         ) from None

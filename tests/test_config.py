@@ -67,6 +67,21 @@ def test_a_bad_value_stops_the_server_with_one_line_and_no_traceback():
     assert "TASKMANAGER_WORKERS" in start_refused(TASKMANAGER_WORKERS="many")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:s3cret-pw@localhost:6379",
+        "redis://:s3cret-pw@localhost:notaport/0",
+        "redis://user:s3cret-pw@[::1/0",
+        "redis://:s3cret-pw@localhost:6379/db",
+    ],
+)
+def test_a_malformed_redis_url_stops_start_up_without_its_password(url):
+    line = start_refused(TASKMANAGER_REDIS_URL=url)
+    assert "TASKMANAGER_REDIS_URL" in line
+    assert "s3cret-pw" not in line
+
+
 def test_more_than_one_process_without_redis_is_refused_in_one_line(monkeypatch):
     monkeypatch.delenv("TASKMANAGER_REDIS_URL", raising=False)
     monkeypatch.setenv("TASKMANAGER_PROCESSES", "2")
