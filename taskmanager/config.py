@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     result_ttl: float = Field(default=600, gt=0, allow_inf_nan=False)
     long_poll_timeout: float = Field(default=10, gt=0, le=3600, allow_inf_nan=False)
     max_tasks: int = Field(default=100_000, ge=1)
+    # Mebibytes of parameters and results (as JSON) the in-memory store keeps at most.
+    max_store_mb: int = Field(default=512, ge=1, le=1_048_576)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ("*",)
     shutdown_grace: float = Field(default=10, ge=0, le=3600, allow_inf_nan=False)
     retry_backoff: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False)

@@ -49,6 +49,7 @@ def test_values_are_read_from_the_environment(monkeypatch):
         ("TASKMANAGER_RATE_LIMIT", "0/minute"),
         ("TASKMANAGER_TRUSTED_PROXIES", "not-an-ip"),
         ("TASKMANAGER_MAX_TASKS", "-5"),
+        ("TASKMANAGER_MAX_STORE_MB", "0"),
         ("TASKMANAGER_LONG_POLL_TIMEOUT", "0"),
         ("TASKMANAGER_RETRY_BACKOFF", "-1"),
         ("TASKMANAGER_API_KEYS_FILE", "/no/such/file"),

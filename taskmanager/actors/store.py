@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from pydantic_core import to_json
+
 from taskmanager.actors.clock import Clock
 from taskmanager.actors.events import EventKind, TaskChanged
 from taskmanager.actors.messages import (
@@ -100,12 +102,14 @@ class TaskStore(Actor):
         result_ttl: float,
         retry_backoff: float = 1.0,
         rng: random.Random | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         super().__init__("store")
         self._dispatcher = dispatcher
         self._events = events
         self._clock = clock
         self._max_tasks = max_tasks
+        self._max_bytes = max_bytes
         self._result_ttl = result_ttl
         self._retry_backoff = retry_backoff
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
@@ -113,6 +117,10 @@ class TaskStore(Actor):
         self._seq: dict[UUID, int] = {}
         self._owners: dict[UUID, str] = {}  # tasks submitted with an API key
         self._leases: dict[UUID, str] = {}  # tasks whose attempt runs
+        # The bytes of each task's parameters and result as JSON, and their sum: a count
+        # of tasks alone lets a few large ones take all the memory there is.
+        self._sizes: dict[UUID, int] = {}
+        self._bytes = 0
         # Submission order, for pages: positions only grow; removed tasks are skipped,
         # and squeezed out once they are most of the list.
         self._seqs: list[int] = []
@@ -208,6 +216,9 @@ class TaskStore(Actor):
             return KeyReused(earlier)
         if len(self._tasks) >= self._max_tasks:
             return StoreFull(self._retry_after())
+        size = len(to_json(message.parameters))
+        if self._max_bytes is not None and self._bytes + size > self._max_bytes:
+            return StoreFull(self._retry_after())
         now = self._clock.now()
         task = Task(
             task_id=uuid.uuid4(),
@@ -228,6 +239,8 @@ class TaskStore(Actor):
         self._next_seq += 1
         self._tasks[task_id] = task
         self._seq[task_id] = seq
+        self._sizes[task_id] = size
+        self._bytes += size
         self._seqs.append(seq)
         self._ids.append(task_id)
         if owner is not None:
@@ -289,6 +302,10 @@ class TaskStore(Actor):
         if error is not None and error.type == "timeout":
             self._timeouts_total += 1
         if error is None:
+            if result is not None:
+                size = len(to_json(result))
+                self._sizes[task_id] += size
+                self._bytes += size
             self._end(task, TaskStatus.COMPLETED, progress=1.0, result=result)
         elif error.retryable and task.attempts <= task.max_retries and not self._draining:
             self._retry(task, error)
@@ -464,6 +481,7 @@ class TaskStore(Actor):
                 continue
             owner = self._owners.pop(task_id, None)
             del self._seq[task_id]
+            self._bytes -= self._sizes.pop(task_id)
             self._counts[owner, task.status] -= 1
             if (keyed := self._keyed.pop(task_id, None)) is not None:
                 del self._keys[keyed[0]]
