@@ -1,4 +1,5 @@
-"""Limits and hostile input: stalled bodies, half-sent bodies, control characters."""
+"""Limits and hostile input: stalled bodies, half-sent bodies, control characters, HEAD,
+the bytes a store keeps."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import json
 
 import pytest
-from support import REPORT, SUM, http_scope, settle, submit
+from support import REPORT, SUM, FakeClock, http_scope, settle, submit
 
 from taskmanager.actors.messages import GetStoreStatus
 
@@ -131,3 +132,46 @@ async def test_a_report_title_with_control_characters_answers_400_naming_the_tit
 async def test_a_report_title_with_unicode_text_is_accepted(client):
     body = {"task_type": "generate_report", "parameters": {"title": "Résumé — 四半期 ✓"}}
     await submit(client, body)
+
+
+@pytest.mark.parametrize(
+    "path", ["/tasks/{id}", "/tasks/{id}?wait=false", "/tasks", "/tasks?limit=1", "/stats"]
+)
+async def test_head_on_an_api_path_answers_as_get_without_a_body(client, path):
+    task_id = await submit(client, {**SUM, "delay": 60})  # nothing changes between the two
+    url = path.format(id=task_id)
+    got = await client.get(url)
+    head = await client.head(url)
+    assert head.status_code == got.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    if "content-length" in got.headers:
+        assert head.headers["content-length"] == got.headers["content-length"]
+
+
+async def test_head_on_an_unknown_task_is_404_and_on_the_event_stream_405(client):
+    assert (await client.head(f"/tasks/{UNKNOWN_ID}")).status_code == 404
+    stream = await client.head("/events")
+    assert stream.status_code == 405
+    assert "GET" in stream.headers["allow"]
+
+
+# On Redis, Redis's own maxmemory bounds the bytes kept.
+@pytest.mark.backends("memory")
+async def test_the_store_refuses_submissions_past_its_byte_bound_until_tasks_expire(
+    make_client, clock: FakeClock
+):
+    client = await make_client(max_store_mb=1, result_ttl=60)
+    # About 250 KB of parameters each: four fit in 1 MiB, the fifth does not.
+    numbers = [1.2345678901234567e-300] * 10_000
+    big = {"task_type": "compute_sum", "parameters": {"numbers": numbers}}
+    for _ in range(4):
+        await submit(client, big)
+    refused = await client.post("/tasks", json=big)
+    assert refused.status_code == 503
+    assert int(refused.headers["retry-after"]) >= 1
+    assert "full" in refused.json()["detail"]
+    # Small tasks still fit beside them; once the big ones expire, big ones fit again.
+    await submit(client, SUM)
+    await clock.advance(5 * 3 + 61)
+    await submit(client, big)
