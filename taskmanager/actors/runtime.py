@@ -13,7 +13,11 @@ from typing import Any, Final
 logger = logging.getLogger(__name__)
 
 DEFAULT_ASK_TIMEOUT: Final = 5.0
-DEFAULT_MAILBOX_SIZE: Final = 1_000_000
+# Messages waiting past which an actor refuses asks (the HTTP layer answers 503). Each
+# waiting ask is a request held open with its connection: the bound keeps a flood from
+# holding them by the million, yet an actor that keeps up has one ask per request in
+# flight and the tells its work brings, far fewer.
+DEFAULT_MAILBOX_SIZE: Final = 10_000
 # Messages an actor handles back to back before it lets the other tasks run.
 FAIR_SHARE: Final = 64
 

@@ -157,6 +157,21 @@ async def test_a_full_mailbox_refuses_asks_but_never_tells():
     await actor.stop()
 
 
+async def test_an_actor_that_falls_behind_refuses_asks_once_ten_thousand_messages_wait():
+    # Each waiting ask is a request held open: the bound is what keeps a flood from
+    # holding them by the million.
+    actor = Counter()
+    for _ in range(9_999):
+        actor.tell(Add(1))
+    pending = asyncio.ensure_future(actor.ask(Total()))  # the 10,000th is still taken
+    await asyncio.sleep(0)
+    with pytest.raises(MailboxFullError):
+        await actor.ask(Total())
+    actor.start(Supervisor())
+    assert await pending == 9_999
+    await actor.stop()
+
+
 async def test_an_actor_is_idle_only_with_an_empty_mailbox_while_it_waits(counter):
     actor, _ = counter
     await settle()
