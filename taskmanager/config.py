@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Self
+from urllib.parse import urlsplit
 
 from pydantic import DirectoryPath, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -57,9 +58,13 @@ class Settings(BaseSettings):
     result_ttl: float = Field(default=600, gt=0, allow_inf_nan=False)
     long_poll_timeout: float = Field(default=10, gt=0, le=3600, allow_inf_nan=False)
     max_tasks: int = Field(default=100_000, ge=1)
+    # Mebibytes of parameters and results (as JSON) the in-memory store keeps at most.
+    max_store_mb: int = Field(default=512, ge=1, le=1_048_576)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ("*",)
     shutdown_grace: float = Field(default=10, ge=0, le=3600, allow_inf_nan=False)
     retry_backoff: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False)
+    # Seconds a request body may take to arrive after its headers (a stalled one is 408).
+    body_timeout: float = Field(default=10, gt=0, le=3600, allow_inf_nan=False)
     web_dir: DirectoryPath | None = None
     # The keys the API accepts, read from TASKMANAGER_API_KEYS_FILE; None: open to all.
     api_keys_file: Annotated[KeyRing | None, NoDecode] = None
@@ -96,6 +101,8 @@ class Settings(BaseSettings):
             value = value.strip() or None
             if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
                 raise ValueError("expected redis://host:port[/db], rediss://... or unix://path")
+            if value is not None and not value.startswith("unix://"):
+                _check_host_port_db(value)
             if value is not None and importlib.util.find_spec("redis") is None:
                 raise ValueError(
                     "the Redis backend needs its extra: pip install 'taskmanager[redis]'"
@@ -117,6 +124,28 @@ class Settings(BaseSettings):
         return tuple(_split(value)) if isinstance(value, str) else value
 
 
+def _check_host_port_db(url: str) -> None:
+    """Refuse a Redis URL that would only fail when the service connects (with a traceback)."""
+    parts = urlsplit(url)  # a malformed IPv6 host raises ValueError
+    if not parts.hostname:
+        raise ValueError("the URL names no host: expected redis://host:port[/db]")
+    _ = parts.port  # a port that is not a number raises ValueError
+    database = parts.path.strip("/")
+    if database and not database.isdigit():
+        raise ValueError(f"the database after the port must be a number, not {database!r}")
+
+
+def without_password(url: str) -> str:
+    """``url`` with any password replaced by ``***``, fit for an error message or a log."""
+    scheme, separator, rest = url.partition("://")
+    # The last "@" ends the credentials; a password may hold "/" or ":" written raw.
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = credentials.partition(":")
+    return f"{scheme}{separator}{user}{':***' if colon else ''}@{host}"
+
+
 def _split(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
@@ -135,6 +164,9 @@ def load_settings() -> Settings:
         if not error["loc"]:  # a rule between settings: the message names them
             raise ConfigurationError(reason) from None
         field = str(error["loc"][0])
+        shown = error["input"]
+        if field == "redis_url" and isinstance(shown, str):
+            shown = without_password(shown)  # no error message carries a secret
         raise ConfigurationError(
-            f"invalid TASKMANAGER_{field.upper()}={error['input']!r}: {reason}"
+            f"invalid TASKMANAGER_{field.upper()}={shown!r}: {reason}"
         ) from None

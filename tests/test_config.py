@@ -49,6 +49,7 @@ def test_values_are_read_from_the_environment(monkeypatch):
         ("TASKMANAGER_RATE_LIMIT", "0/minute"),
         ("TASKMANAGER_TRUSTED_PROXIES", "not-an-ip"),
         ("TASKMANAGER_MAX_TASKS", "-5"),
+        ("TASKMANAGER_MAX_STORE_MB", "0"),
         ("TASKMANAGER_LONG_POLL_TIMEOUT", "0"),
         ("TASKMANAGER_RETRY_BACKOFF", "-1"),
         ("TASKMANAGER_API_KEYS_FILE", "/no/such/file"),
@@ -65,6 +66,21 @@ def test_a_bad_value_raises_an_error_naming_the_variable(monkeypatch, name, valu
 
 def test_a_bad_value_stops_the_server_with_one_line_and_no_traceback():
     assert "TASKMANAGER_WORKERS" in start_refused(TASKMANAGER_WORKERS="many")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:s3cret-pw@localhost:6379",
+        "redis://:s3cret-pw@localhost:notaport/0",
+        "redis://user:s3cret-pw@[::1/0",
+        "redis://:s3cret-pw@localhost:6379/db",
+    ],
+)
+def test_a_malformed_redis_url_stops_start_up_without_its_password(url):
+    line = start_refused(TASKMANAGER_REDIS_URL=url)
+    assert "TASKMANAGER_REDIS_URL" in line
+    assert "s3cret-pw" not in line
 
 
 def test_more_than_one_process_without_redis_is_refused_in_one_line(monkeypatch):

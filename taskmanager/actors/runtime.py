@@ -13,7 +13,12 @@ from typing import Any, Final
 logger = logging.getLogger(__name__)
 
 DEFAULT_ASK_TIMEOUT: Final = 5.0
-DEFAULT_MAILBOX_SIZE: Final = 1_000_000
+# Asks waiting past which an actor refuses more (the HTTP layer answers 503). Each
+# waiting ask is a request held open with its connection: the bound keeps a flood from
+# holding them by the million, yet an actor that keeps up has one per request in flight,
+# far fewer. Tells do not count: they carry work already accepted, and a burst of them
+# (a drain cancelling every queued task) must not make the actor refuse questions.
+DEFAULT_MAILBOX_SIZE: Final = 10_000
 # Messages an actor handles back to back before it lets the other tasks run.
 FAIR_SHARE: Final = 64
 
@@ -80,6 +85,7 @@ class Actor:
         self.name = name
         self._mailbox: asyncio.Queue[_Envelope] = asyncio.Queue()
         self._mailbox_size = mailbox_size
+        self._asks_waiting = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._waiting = False
@@ -130,11 +136,12 @@ class Actor:
         """Send a message and wait up to ``timeout`` seconds for its reply."""
         if self._closed:
             raise ActorStoppedError(f"actor {self.name} is stopped")
-        if self._mailbox.qsize() >= self._mailbox_size:
-            raise MailboxFullError(f"actor {self.name} has {self._mailbox_size} messages waiting")
+        if self._asks_waiting >= self._mailbox_size:
+            raise MailboxFullError(f"actor {self.name} has {self._mailbox_size} asks waiting")
         loop = asyncio.get_running_loop()
         reply: asyncio.Future[R] = loop.create_future()
         self._mailbox.put_nowait(_Envelope(message, reply))
+        self._asks_waiting += 1
         # A timer that fails the future costs less than an asyncio.timeout() scope.
         expiry = loop.call_later(timeout, _expire, reply, self.name)
         try:
@@ -162,6 +169,7 @@ class Actor:
             reply = self._mailbox.get_nowait().reply
             if reply is not None and not reply.done():
                 reply.set_exception(ActorStoppedError(f"actor {self.name} stopped"))
+        self._asks_waiting = 0
         if self._later:
             _, unfinished = await asyncio.wait(set(self._later), timeout=grace)
             for work in unfinished:
@@ -187,8 +195,10 @@ class Actor:
             if envelope is _STOP:
                 return
             reply = envelope.reply
-            if reply is not None and reply.done():
-                continue  # the caller gave up waiting
+            if reply is not None:
+                self._asks_waiting -= 1
+                if reply.done():
+                    continue  # the caller gave up waiting
             try:
                 if isinstance(envelope.message, Kill):
                     raise ActorKilledError(f"actor {self.name} was killed")  # noqa: TRY301

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from pydantic_core import to_json
+
 from taskmanager.actors.clock import Clock
 from taskmanager.actors.events import EventKind, TaskChanged
 from taskmanager.actors.messages import (
@@ -68,6 +70,13 @@ def backoff(base: float, retry: int, rng: random.Random) -> float:
     return min(base * 2.0 ** (retry - 1), MAX_BACKOFF) * (1 + JITTER * rng.random())
 
 
+def _count_completion(per_minute: deque[tuple[int, int]], minute: int) -> None:
+    if per_minute and per_minute[-1][0] == minute:
+        per_minute[-1] = (minute, per_minute[-1][1] + 1)
+    else:
+        per_minute.append((minute, 1))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _DropWaiter:
     task_id: UUID
@@ -93,12 +102,14 @@ class TaskStore(Actor):
         result_ttl: float,
         retry_backoff: float = 1.0,
         rng: random.Random | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         super().__init__("store")
         self._dispatcher = dispatcher
         self._events = events
         self._clock = clock
         self._max_tasks = max_tasks
+        self._max_bytes = max_bytes
         self._result_ttl = result_ttl
         self._retry_backoff = retry_backoff
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
@@ -106,6 +117,10 @@ class TaskStore(Actor):
         self._seq: dict[UUID, int] = {}
         self._owners: dict[UUID, str] = {}  # tasks submitted with an API key
         self._leases: dict[UUID, str] = {}  # tasks whose attempt runs
+        # The bytes of each task's parameters and result as JSON, and their sum: a count
+        # of tasks alone lets a few large ones take all the memory there is.
+        self._sizes: dict[UUID, int] = {}
+        self._bytes = 0
         # Submission order, for pages: positions only grow; removed tasks are skipped,
         # and squeezed out once they are most of the list.
         self._seqs: list[int] = []
@@ -115,8 +130,10 @@ class TaskStore(Actor):
         self._finished_total: Counter[TaskStatus] = Counter()
         self._retries_total = 0
         self._timeouts_total = 0
-        # Completions per minute (minute start, in seconds since the epoch), newest last.
+        # Completions per minute (minute start, in seconds since the epoch), newest last:
+        # of every task, and of each API key's own (one entry per key in the keys file).
         self._per_minute: deque[tuple[int, int]] = deque(maxlen=STATS_MINUTES)
+        self._owners_per_minute: dict[str, deque[tuple[int, int]]] = {}
         self._waiters: dict[UUID, set[Waiter]] = {}
         # Finished tasks in finishing order (and when, on the monotonic clock), so that
         # expiry pops from the left.
@@ -199,6 +216,9 @@ class TaskStore(Actor):
             return KeyReused(earlier)
         if len(self._tasks) >= self._max_tasks:
             return StoreFull(self._retry_after())
+        size = len(to_json(message.parameters))
+        if self._max_bytes is not None and self._bytes + size > self._max_bytes:
+            return StoreFull(self._retry_after())
         now = self._clock.now()
         task = Task(
             task_id=uuid.uuid4(),
@@ -219,6 +239,8 @@ class TaskStore(Actor):
         self._next_seq += 1
         self._tasks[task_id] = task
         self._seq[task_id] = seq
+        self._sizes[task_id] = size
+        self._bytes += size
         self._seqs.append(seq)
         self._ids.append(task_id)
         if owner is not None:
@@ -280,6 +302,10 @@ class TaskStore(Actor):
         if error is not None and error.type == "timeout":
             self._timeouts_total += 1
         if error is None:
+            if result is not None:
+                size = len(to_json(result))
+                self._sizes[task_id] += size
+                self._bytes += size
             self._end(task, TaskStatus.COMPLETED, progress=1.0, result=result)
         elif error.retryable and task.attempts <= task.max_retries and not self._draining:
             self._retry(task, error)
@@ -328,7 +354,13 @@ class TaskStore(Actor):
         self._finished_ids.append(task.task_id)
         self._finished_total[status] += 1
         if status is TaskStatus.COMPLETED:
-            self._count_completion(int(now.timestamp()) // 60 * 60)
+            minute = int(now.timestamp()) // 60 * 60
+            _count_completion(self._per_minute, minute)
+            if (owner := self._owners.get(task.task_id)) is not None:
+                per_minute = self._owners_per_minute.get(owner)
+                if per_minute is None:
+                    per_minute = self._owners_per_minute[owner] = deque(maxlen=STATS_MINUTES)
+                _count_completion(per_minute, minute)
         ended = self._update(
             task,
             dataclasses.replace(
@@ -352,15 +384,12 @@ class TaskStore(Actor):
             self._wake(task_id, self._tasks.get(task_id))
         return cancelled
 
-    def _count_completion(self, minute: int) -> None:
-        if self._per_minute and self._per_minute[-1][0] == minute:
-            self._per_minute[-1] = (minute, self._per_minute[-1][1] + 1)
-        else:
-            self._per_minute.append((minute, 1))
-
     def _status(self, viewer: Viewer) -> StoreStatus:
         this_minute = int(self._clock.now().timestamp()) // 60 * 60
-        counted = dict(self._per_minute)
+        if viewer is None:
+            counted = dict(self._per_minute)
+        else:
+            counted = dict(self._owners_per_minute.get(viewer, ()))
         minutes = range(this_minute - 60 * (STATS_MINUTES - 1), this_minute + 1, 60)
         counts = dict.fromkeys(TaskStatus, 0)
         for (owner, status), count in self._counts.items():
@@ -452,6 +481,7 @@ class TaskStore(Actor):
                 continue
             owner = self._owners.pop(task_id, None)
             del self._seq[task_id]
+            self._bytes -= self._sizes.pop(task_id)
             self._counts[owner, task.status] -= 1
             if (keyed := self._keyed.pop(task_id, None)) is not None:
                 del self._keys[keyed[0]]

@@ -75,6 +75,7 @@ class ActorSystem:
                 result_ttl=settings.result_ttl,
                 retry_backoff=settings.retry_backoff,
                 rng=rng,
+                max_bytes=settings.max_store_mb * 1024 * 1024,
             )
             self.limiter: Actor = RateLimiter(settings.rate_limit, self.clock)
         else:

@@ -72,6 +72,11 @@ class TaskParameters:
         raise NotImplementedError
 
 
+#: Text that refuses control characters (C0, DEL and C1): text parameters end up in
+#: terminals and logs, where one could be an escape sequence.
+NO_CONTROL_CHARACTERS: Final = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+
 def integral(value: object) -> object:
     """Read 7.0 as 7: JSON (and JSON Schema's ``integer``) does not tell them apart."""
     if isinstance(value, float) and value.is_integer():
@@ -119,7 +124,15 @@ class GenerateReport(TaskParameters):
     task_type: ClassVar[str] = "generate_report"
     example: ClassVar[dict[str, Any]] = {"title": "Quarterly figures", "sections": 2}
 
-    title: Annotated[str, Field(min_length=1, max_length=200, description="The report's title")]
+    title: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            pattern=NO_CONTROL_CHARACTERS,
+            description="The report's title",
+        ),
+    ]
     # An integer, also when written 7.0; the bounds come before the validator, so that
     # they stay in the JSON Schema.
     sections: Annotated[

@@ -49,11 +49,12 @@ class Output:
 
     def error(self, command: str, detail: str) -> None:
         """Say on stderr why the command failed."""
-        self.err.print(f"taskmanager {command}: {detail}", markup=False, highlight=False)
+        line = display.printable(f"taskmanager {command}: {detail}")
+        self.err.print(line, markup=False, highlight=False)
 
     def line(self, text: str) -> None:
         """Print a line as it is (JSON), with no markup or wrapping."""
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(display.printable_json(text) + "\n")
         sys.stdout.flush()
 
 

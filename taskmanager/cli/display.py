@@ -6,6 +6,7 @@ Built on rich; a terminal gets colour and live updates, a pipe gets plain text.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -41,6 +42,27 @@ STATUS_STYLE: Final = {
 PIPE_WIDTH: Final = 160
 
 
+# Every control character but the newline: C0 (escape, bell, carriage return...), DEL and
+# C1 (0x9b is an escape sequence's start to many terminals). Rich passes most of them on.
+_CONTROL: Final = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+# In JSON, C0 is escaped already; DEL and C1 are not.
+_JSON_UNESCAPED: Final = re.compile(r"[\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    r"""``text`` with each control character shown as an escape (``\x1b``), never sent raw.
+
+    Task data comes from the service, and through it from whoever submitted the task: a
+    terminal must not obey what it contains.
+    """
+    return _CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
+
+
+def printable_json(text: str) -> str:
+    r"""JSON text with DEL and C1 characters escaped (``\u009b``): the same data, safe to print."""
+    return _JSON_UNESCAPED.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
+
+
 def consoles() -> tuple[Console, Console]:
     """The consoles for standard output and standard error."""
     out, err = Console(), Console(stderr=True)
@@ -73,7 +95,7 @@ def state_text(task: Task) -> str:
     if task.attempts:
         text += f", attempt {task.attempts}/{task.max_retries + 1}"
     if task.status is TaskStatus.QUEUED and task.error is not None:
-        text += f", retrying after {task.error.type}"
+        text += f", retrying after {printable(task.error.type)}"
     return text
 
 
@@ -88,7 +110,7 @@ def task_view(task: Task) -> Text:
     lines: list[Text] = []
 
     def row(name: str, value: str | Text) -> None:
-        text = Text(value) if isinstance(value, str) else value
+        text = Text(printable(value)) if isinstance(value, str) else value
         for number, part in enumerate(text.split("\n", allow_blank=True)):
             label = (f"{name:<10}", "bold") if number == 0 else " " * 10
             lines.append(Text.assemble(label, part))
@@ -105,7 +127,8 @@ def task_view(task: Task) -> Text:
     if task.finished_at is not None:
         row("finished", _when(task.finished_at))
     if task.error is not None:
-        row("error", Text(f"{task.error.type}: {task.error.message}", style="red"))
+        error = printable(f"{task.error.type}: {task.error.message}")
+        row("error", Text(error, style="red"))
     if task.status is TaskStatus.COMPLETED:
         result = task.result
         row("result", (result if isinstance(result, str) else json.dumps(result)).rstrip("\n"))

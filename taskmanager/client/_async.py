@@ -67,7 +67,7 @@ class AsyncClient:
         max_retries: int | None = None,
         idempotency_key: str | None = None,
     ) -> Task:
-        """Submit a task and return it as the service now has it.
+        """Submit a task and return it as the service now has it: one request.
 
         Without ``idempotency_key`` a fresh one is made, so the client's own retries of
         this call never submit twice.
@@ -81,8 +81,7 @@ class AsyncClient:
             max_retries=max_retries,
             idempotency_key=idempotency_key,
         )
-        answer = protocol.submitted(await self._send(call))
-        return await self.get(answer) if isinstance(answer, UUID) else answer
+        return protocol.submitted(await self._send(call))
 
     async def get(self, task_id: UUID | str) -> Task:
         """The task as it is now."""

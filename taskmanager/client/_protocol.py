@@ -226,10 +226,8 @@ def submit_call(  # noqa: PLR0913 - the submission's fields, by name
     return Call("POST", "/tasks", json=body, headers={"Idempotency-Key": key})
 
 
-def submitted(response: httpx.Response) -> Task | UUID:
-    """What ``POST /tasks`` answered: a new task's id (202), or the original task (200)."""
-    if response.status_code == httpx.codes.ACCEPTED:
-        return UUID(response.json()["task_id"])
+def submitted(response: httpx.Response) -> Task:
+    """What ``POST /tasks`` answered: the new task (202), or the original one (200)."""
     return TASK.validate_json(response.content)
 
 

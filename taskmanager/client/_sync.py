@@ -65,7 +65,7 @@ class Client:
         max_retries: int | None = None,
         idempotency_key: str | None = None,
     ) -> Task:
-        """Submit a task and return it as the service now has it.
+        """Submit a task and return it as the service now has it: one request.
 
         Without ``idempotency_key`` a fresh one is made, so the client's own retries of
         this call never submit twice.
@@ -79,8 +79,7 @@ class Client:
             max_retries=max_retries,
             idempotency_key=idempotency_key,
         )
-        answer = protocol.submitted(self._send(call))
-        return self.get(answer) if isinstance(answer, UUID) else answer
+        return protocol.submitted(self._send(call))
 
     def get(self, task_id: UUID | str) -> Task:
         """The task as it is now."""

@@ -159,7 +159,8 @@ class Admission:
     """Decides who the caller is, counts API requests against its limit, checks its key.
 
     With API keys, a request with a valid key is counted against that key, any other
-    against its address, so guessing keys is limited too. A refused request is answered
+    against its address, on every path that needs a key, so guessing keys is limited
+    everywhere alike. A refused request is answered
     here (429, 401, or 503 when the limiter cannot answer); an admitted one goes on with
     the caller in its scope and the RateLimit fields added to its answer.
     """
@@ -198,10 +199,9 @@ class Admission:
         caller = self._caller(scope)
         if caller is not None:
             scope[CALLER] = caller
-        if not is_counted(scope["path"]):
-            if caller is None:
-                await send_reply(send, UNAUTHORIZED)
-                return
+        # A request refused for its key counts on every path, even those a valid key
+        # reads for free: else keys could be guessed there without limit.
+        if caller is not None and not is_counted(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:

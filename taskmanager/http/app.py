@@ -25,6 +25,7 @@ from taskmanager.http import operations
 from taskmanager.http.admission import Admission, is_protected
 from taskmanager.http.cors import CORSMiddleware
 from taskmanager.http.fastpath import FastPath
+from taskmanager.http.head import HeadAsGet
 from taskmanager.http.operations import BUSY_ERRORS, JSON_MEDIA_TYPE
 from taskmanager.http.routes import events, health, stats, tasks
 from taskmanager.http.schemas import TASK_REQUEST
@@ -54,12 +55,13 @@ class TaskManagerAPI(FastAPI):
     fast_path = True
 
     def build_middleware_stack(self) -> ASGIApp:
-        """CORS, then admission, then the fast path, then FastAPI's usual stack."""
+        """CORS, then admission, then HEAD as GET, then the fast path, then FastAPI's stack."""
         system: ActorSystem = self.state.system
         settings = system.settings
         app = super().build_middleware_stack()
         if self.fast_path:
             app = FastPath(app, system=system)
+        app = HeadAsGet(app)
         app = Admission(
             app,
             limiter=system.limiter,

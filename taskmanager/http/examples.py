@@ -83,6 +83,9 @@ _CANCELLED: Final = replace(
     _QUEUED, status=TaskStatus.CANCELLED, finished_at=_CREATED + timedelta(seconds=1)
 )
 
+SUBMITTED: Final[dict[str, Any]] = {
+    "queued": {"summary": "Queued, as GET /tasks/{task_id} returns it", "value": _example(_QUEUED)}
+}
 TASKS: Final[dict[str, Any]] = {
     "queued": {"summary": "Waiting for a worker", "value": _example(_QUEUED)},
     "completed": {"summary": "Done, with its result", "value": _example(_COMPLETED)},

@@ -11,7 +11,7 @@ parsing and response objects. The same admission comes before both, and the same
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 from uuid import UUID
 
@@ -67,7 +67,7 @@ class FastPath:
             content_type=content_type or "",
             content_length=content_length,
             idempotency_key=idempotency_key,
-            body=_body(receive),
+            receive=receive,
             owner=caller_of(scope).key_name,
         )
 
@@ -86,16 +86,6 @@ def _task_id(text: str) -> UUID | None:
         return UUID(text)
     except ValueError:
         return None
-
-
-async def _body(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return  # the client hung up; what came so far is all there is
-        yield message.get("body", b"")
-        if not message.get("more_body", False):
-            return
 
 
 async def _answer[*A](send: Send, operation: Callable[[*A], Awaitable[Reply]], *args: *A) -> None:

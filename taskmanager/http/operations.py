@@ -11,7 +11,7 @@ import asyncio
 import json
 import math
 import re
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, assert_never
 from uuid import UUID
@@ -97,6 +97,53 @@ def too_large(content_length: str | None) -> bool:
 
 
 BODY_TOO_LARGE: Final = error(413, f"the body is larger than {MAX_BODY} bytes")
+# The connection goes too: what is left of the body may still be on its way.
+BODY_TOO_SLOW: Final = error(
+    408, "the request body did not arrive in time", ((b"connection", b"close"),)
+)
+# Nobody reads this answer; it says what happened, for the server's access log.
+HUNG_UP: Final = error(400, "the client hung up before its body was complete")
+
+
+class BodyIncompleteError(Exception):
+    """The client hung up before the end of its request body."""
+
+
+class BodyTooLargeError(Exception):
+    """The request body passed ``MAX_BODY`` while it arrived."""
+
+
+async def read_body(receive: Receive, timeout: float) -> bytes:
+    """The whole request body, which must arrive within ``timeout`` seconds.
+
+    Raises ``TimeoutError`` when it does not, ``BodyTooLargeError`` past ``MAX_BODY``,
+    and ``BodyIncompleteError`` when the client hangs up first: a body cut short may
+    still parse as a submission, and must not become one.
+    """
+    async with asyncio.timeout(timeout):
+        message = await receive()
+        if message["type"] != "http.request":
+            raise BodyIncompleteError
+        body: bytes = message.get("body", b"")
+        if len(body) > MAX_BODY:
+            raise BodyTooLargeError
+        if not message.get("more_body", False):
+            return body  # the usual case: the whole body in one message
+        chunks = [body]
+        size = len(body)
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise BodyIncompleteError
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise BodyTooLargeError
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
 BUSY: Final = error(
     503, "the service is busy or shutting down; retry shortly", ((b"retry-after", b"1"),)
 )
@@ -131,23 +178,24 @@ async def submit(  # noqa: PLR0913 - the parts of the request, by name
     content_type: str,
     content_length: str | None,
     idempotency_key: str | None,
-    body: AsyncIterable[bytes],
+    receive: Receive,
     owner: str | None,
 ) -> Reply:
-    """Validate a submission and hand it to the store."""
+    """Read and validate a submission and hand it to the store."""
     if not is_json(content_type):
         return error(415, f"Content-Type must be application/json, got {content_type!r}")
     if too_large(content_length):
         return BODY_TOO_LARGE
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in body:
-        size += len(chunk)
-        if size > MAX_BODY:
-            return BODY_TOO_LARGE
-        chunks.append(chunk)
     try:
-        request = TASK_REQUEST.validate_json(b"".join(chunks))
+        body = await read_body(receive, system.settings.body_timeout)
+    except TimeoutError:
+        return BODY_TOO_SLOW
+    except BodyTooLargeError:
+        return BODY_TOO_LARGE
+    except BodyIncompleteError:
+        return HUNG_UP
+    try:
+        request = TASK_REQUEST.validate_json(body)
     except ValidationError as exc:
         return error(400, describe_validation_error(exc))
     if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
@@ -160,9 +208,10 @@ async def submit(  # noqa: PLR0913 - the parts of the request, by name
         owner,
     )
     match await system.store.ask(message):
-        case Task(task_id=task_id):
-            body_bytes = b'{"task_id":"%s","status":"queued"}' % str(task_id).encode()
-            return Reply(202, body_bytes, (_location(task_id),))
+        case Task(task_id=task_id) as task:
+            # The whole task, so a client needs no second request (which could fail
+            # after the task exists, and whose retry would submit it again).
+            return Reply(202, TASK.dump_json(task), (_location(task_id),))
         case Replayed(task=task):
             return task_reply(task, (_location(task.task_id),))
         case KeyReused(task_id=task_id):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import MISSING, fields
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Protocol, Union
-from uuid import UUID
 
 from pydantic import (
     BaseModel,
@@ -21,8 +20,14 @@ from pydantic import (
     create_model,
 )
 
-from taskmanager.actors.model import JobOptions, Task, TaskStatus
-from taskmanager.actors.tasktypes import PARAMETERS, TASK_TYPES, TaskParameters, integral
+from taskmanager.actors.model import JobOptions, Task
+from taskmanager.actors.tasktypes import (
+    NO_CONTROL_CHARACTERS,
+    PARAMETERS,
+    TASK_TYPES,
+    TaskParameters,
+    integral,
+)
 
 _FORBID_EXTRA: Final = ConfigDict(extra="forbid")
 
@@ -99,13 +104,6 @@ TASK: Final = TypeAdapter(Task)
 TASKS: Final = TypeAdapter(list[Task])
 
 
-class Submitted(BaseModel):
-    """The reply to a submission."""
-
-    task_id: UUID
-    status: Literal[TaskStatus.QUEUED] = TaskStatus.QUEUED
-
-
 class ErrorBody(BaseModel):
     """Every error answer: ``detail`` says what is wrong."""
 
@@ -148,6 +146,8 @@ def _describe(item: Any) -> tuple[str, str]:  # noqa: ANN401 - pydantic's ErrorD
     message = str(item["msg"]).replace("Tuple should", "List should")
     if kind == "finite_number":
         message = "Input should be a finite number (not NaN or infinity)"
+    if kind == "string_pattern_mismatch" and item["ctx"]["pattern"] == NO_CONTROL_CHARACTERS:
+        message = "control characters (such as newlines or escape sequences) are not allowed"
     return path or "body", message
 
 

@@ -147,13 +147,31 @@ async def test_asks_still_queued_when_the_actor_stops_get_an_error():
 async def test_a_full_mailbox_refuses_asks_but_never_tells():
     actor = Counter(mailbox_size=2)
     actor.tell(Add(1))
-    actor.tell(Add(1))
+    waiting = [asyncio.ensure_future(actor.ask(Total())) for _ in range(2)]
+    await asyncio.sleep(0)
     with pytest.raises(MailboxFullError):
         await actor.ask(Total())
     actor.tell(Add(1))  # a tell carries work already accepted: it is never refused
     actor.start(Supervisor())
+    assert await asyncio.gather(*waiting) == [1, 1]
     await settle()
-    assert await actor.ask(Total()) == 3
+    assert await actor.ask(Total()) == 2
+    await actor.stop()
+
+
+async def test_an_actor_that_falls_behind_refuses_asks_once_ten_thousand_wait():
+    # Each waiting ask is a request held open: the bound is what keeps a flood from
+    # holding them by the million.
+    actor = Counter()
+    for _ in range(20_000):
+        actor.tell(Add(1))  # tells do not count: a burst of them refuses nobody
+    waiting = [asyncio.ensure_future(actor.ask(Total())) for _ in range(10_000)]
+    await asyncio.sleep(0)
+    with pytest.raises(MailboxFullError):
+        await actor.ask(Total())
+    actor.start(Supervisor())
+    assert set(await asyncio.gather(*waiting)) == {20_000}
+    assert await actor.ask(Total()) == 20_000
     await actor.stop()
 
 

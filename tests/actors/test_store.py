@@ -10,11 +10,13 @@ from support import FakeClock, current, settle, submit_to, watch
 from taskmanager.actors import ActorSystem
 from taskmanager.actors.messages import (
     CancelTask,
+    FinishTask,
     GetStoreStatus,
     GetTask,
     KeyReused,
     ListTasks,
     Replayed,
+    StartTask,
     StoreFull,
     SubmitTask,
     WatchTask,
@@ -51,6 +53,22 @@ async def test_the_store_refuses_tasks_beyond_its_maximum(make_system):
     full = await system.store.ask(message)
     assert isinstance(full, StoreFull)
     assert full.retry_after >= 1
+
+
+@pytest.mark.backends("memory")  # on Redis, Redis's maxmemory bounds the bytes kept
+async def test_results_count_against_the_stores_bytes_until_their_task_expires(
+    make_system, clock: FakeClock
+):
+    system = await make_system(max_store_mb=1, result_ttl=60)
+    task = await submit_to(system, delay=3600)  # never started by a worker
+    assert await system.store.ask(StartTask(task.task_id, "lease-1")) is not None
+    system.store.tell(FinishTask(task.task_id, "lease-1", "x" * 700_000, None))
+    await settle()
+    half_a_mebibyte = ComputeSum(numbers=(1.2345678901234567e-300,) * 20_000)
+    message = SubmitTask(TaskType("compute_sum"), half_a_mebibyte, JobOptions())
+    assert isinstance(await system.store.ask(message), StoreFull)
+    await clock.advance(61)  # the task and its result expire
+    assert isinstance(await system.store.ask(message), Task)
 
 
 @pytest.mark.backends("memory")  # on Redis, one script does all of it

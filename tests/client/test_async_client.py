@@ -146,3 +146,12 @@ async def test_leaving_the_async_with_block_closes_the_client(make_api):
         task = await api.submit("compute_sum", {"numbers": [1]})
     with pytest.raises(RuntimeError, match="closed"):
         await api.get(task.task_id)
+
+
+async def test_submit_is_one_request_and_cannot_fail_once_the_task_exists(make_api):
+    # One request a minute, and no waiting out a 429: a second request would fail.
+    api = await make_api(client_options={"retry_budget": 0}, rate_limit="1/minute")
+    task = await api.submit("compute_sum", {"numbers": [1, 2]})
+    assert task.status is TaskStatus.QUEUED
+    assert task.parameters.numbers == (1, 2)
+    assert [request.method for request in api.recorder.requests] == ["POST"]

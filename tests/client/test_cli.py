@@ -116,6 +116,60 @@ def test_status_shows_a_task_and_waits_for_it(cli):
     assert "result    9" in shown.out
 
 
+# What a terminal would obey: C0 controls (escape, bell, carriage return...), DEL and C1.
+CONTROL = {chr(code) for code in [*range(0x20), *range(0x7F, 0xA0)]} - {"\n"}
+HOSTILE = "\x1b]0;owned\x07 \x1b[31mred \x9b2J \x7f\r"
+
+
+def hostile_results(app):
+    """The app, but every task it answers with carries escape sequences in its result and error.
+
+    As a service with an older or looser task type (or a hostile one) could send them.
+    """
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith("/tasks"):
+            await app(scope, receive, send)
+            return
+        start: dict = {}
+        chunks: list[bytes] = []
+
+        async def rewrite(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = json.loads(b"".join(chunks))
+            for task in body if isinstance(body, list) else [body]:
+                task["result"] = f"{HOSTILE} {task['result']}"
+                task["error"] = {"type": "crash", "message": HOSTILE}
+            data = json.dumps(body).encode()
+            headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+            await send({**start, "headers": [*headers, (b"content-length", b"%d" % len(data))]})
+            await send({"type": "http.response.body", "body": data})
+
+        await app(scope, receive, rewrite)
+
+    return wrapped
+
+
+@pytest.mark.parametrize(
+    "argv", [("status",), ("status", "--json"), ("ls", "--json")], ids=" ".join
+)
+def test_no_control_character_from_task_data_reaches_the_output(live_server, cli, argv):
+    server = live_server(fake_clock=False, time_scale=0.001, wrap=hostile_results)
+    submitted = cli("submit", "compute_sum", "numbers=1,2", "--json", url=server.url).json()
+    args = [argv[0], submitted["task_id"]] if argv[0] == "status" else [argv[0]]
+    result = cli(*args, *argv[1:], url=server.url)
+    assert "owned" in result.out
+    assert not CONTROL & set(result.out + result.err)
+    if "--json" in argv:
+        shown = result.json() if argv[0] == "status" else result.json_lines()[0]
+        assert shown["error"]["message"] == HOSTILE  # escaped as JSON allows, not altered
+
+
 def test_an_unknown_task_exits_3(cli):
     result = cli("status", str(uuid.uuid4()))
     assert result.status == 3

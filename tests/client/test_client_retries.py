@@ -11,7 +11,7 @@ import pytest
 
 from taskmanager.client import AsyncClient, RateLimited, TaskStatus, Unreachable
 
-TWO_PER_MINUTE = {"rate_limit": "2/minute"}
+ONE_PER_MINUTE = {"rate_limit": "1/minute"}
 
 
 @pytest.fixture
@@ -22,18 +22,18 @@ async def limited(make_api, clock):
         slept.append(seconds)
         await clock.advance(seconds)
 
-    api = await make_api(client_options={"sleep": sleep}, **TWO_PER_MINUTE)
+    api = await make_api(client_options={"sleep": sleep}, **ONE_PER_MINUTE)
     api.slept = slept
     return api
 
 
 async def test_a_429_is_retried_after_retry_after_and_then_succeeds(limited):
-    task = await limited.submit("compute_sum", {"numbers": [1]})  # POST + GET: the two allowed
+    task = await limited.submit("compute_sum", {"numbers": [1]})  # the one request allowed
     again = await limited.get(task.task_id)  # 429, wait 60 s, then answered
     assert again.task_id == task.task_id
     assert limited.slept == [60]
     statuses = [r for r in limited.recorder.requests if r.method == "GET"]
-    assert len(statuses) == 3  # the refused GET was sent again once
+    assert len(statuses) == 2  # the refused GET was sent again once
 
 
 async def test_a_retried_submission_sends_the_same_idempotency_key_and_makes_one_task(
@@ -57,7 +57,7 @@ async def test_a_retry_after_beyond_the_budget_raises_at_once_with_retry_after(m
         slept.append(seconds)
         await clock.advance(seconds)
 
-    api = await make_api(client_options={"sleep": sleep, "retry_budget": 30}, **TWO_PER_MINUTE)
+    api = await make_api(client_options={"sleep": sleep, "retry_budget": 30}, **ONE_PER_MINUTE)
     task = await api.submit("compute_sum", {"numbers": [1]})
     with pytest.raises(RateLimited) as refused:
         await api.get(task.task_id)
@@ -74,16 +74,16 @@ async def test_retries_stop_after_the_configured_count(make_api, clock):
         slept.append(seconds)  # the clock does not move: every retry is refused again
 
     options = {"sleep": sleep, "retries": 2, "retry_budget": 1000}
-    api = await make_api(client_options=options, **TWO_PER_MINUTE)
+    api = await make_api(client_options=options, **ONE_PER_MINUTE)
     task = await api.submit("compute_sum", {"numbers": [1]})
     with pytest.raises(RateLimited):
         await api.get(task.task_id)
     assert slept == [60, 60]
-    assert len([r for r in api.recorder.requests if r.method == "GET"]) == 4
+    assert len([r for r in api.recorder.requests if r.method == "GET"]) == 3
 
 
 async def test_with_retries_off_a_429_raises_at_once(make_api):
-    api = await make_api(client_options={"retries": 0}, **TWO_PER_MINUTE)
+    api = await make_api(client_options={"retries": 0}, **ONE_PER_MINUTE)
     task = await api.submit("compute_sum", {"numbers": [1]})
     with pytest.raises(RateLimited) as refused:
         await api.wait(task.task_id)
@@ -110,7 +110,7 @@ async def test_a_refused_connection_is_tried_again_with_backoff_then_unreachable
 
 
 def test_the_sync_client_waits_out_a_429_on_the_servers_fake_clock(live_server, make_sync_client):
-    server = live_server(**TWO_PER_MINUTE)
+    server = live_server(**ONE_PER_MINUTE)
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:

@@ -105,6 +105,38 @@ async def test_stats_count_a_clients_own_tasks_and_metrics_are_for_admins(keyed)
     assert (await keyed.get("/metrics", headers=ROOT)).status_code == 200
 
 
+async def test_a_client_keys_stats_count_only_its_own_completions_per_minute(
+    keyed, clock: FakeClock
+):
+    for headers in (ALICE, ALICE, BOB):
+        await submit(keyed, SUM, **headers)
+    await clock.advance(5)
+
+    async def completed(headers: dict[str, str]) -> tuple[int, int]:
+        stats = (await keyed.get("/stats", headers=headers)).json()
+        per_minute = sum(minute["count"] for minute in stats["completed_per_minute"])
+        return stats["counts"]["completed"], per_minute
+
+    assert await completed(ALICE) == (2, 2)
+    assert await completed(BOB) == (1, 1)
+    assert await completed(ROOT) == (3, 3)
+
+
+@pytest.mark.parametrize("path", ["/stats", "/metrics", "/tasks"])
+async def test_wrong_keys_count_against_the_address_on_every_protected_path(
+    make_client, keys_file, path
+):
+    client = await make_client(api_keys_file=keys_file, rate_limit="3/minute")
+    guesses = [{"Authorization": f"Bearer tm_guess{index}"} for index in range(4)]
+    statuses = [(await client.get(path, headers=guess)).status_code for guess in guesses]
+    assert statuses == [401, 401, 401, 429]
+    # One budget per address for every path: guessing elsewhere gains nothing.
+    assert (await client.get("/stats")).status_code == 429
+    # A valid key's figures are still not counted.
+    for _ in range(4):
+        assert (await client.get("/stats", headers=ROOT)).status_code == 200
+
+
 async def test_an_event_stream_carries_only_the_clients_own_tasks(keyed):
     alices = Stream(keyed.app, headers=[(b"authorization", ALICE["Authorization"].encode())])
     await settle()

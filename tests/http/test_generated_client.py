@@ -78,8 +78,8 @@ async def test_the_generated_client_submits_reads_lists_and_cancels_typed_tasks(
         task_type="compute_sum", parameters=models.ComputeSum(numbers=[1, 2, 3.5])
     )
     submitted = await submit_task.asyncio(client=api, body=body)
-    assert isinstance(submitted, models.Submitted)
-    assert submitted.status == "queued"
+    assert isinstance(submitted, models.Task)
+    assert submitted.status is models.TaskStatus.QUEUED
 
     await clock.advance(5)
     done = await get_task.asyncio(submitted.task_id, client=api)
@@ -97,7 +97,7 @@ async def test_the_generated_client_submits_reads_lists_and_cancels_typed_tasks(
         task_type="generate_report", parameters=models.GenerateReport(title="weekly")
     )
     running = await submit_task.asyncio(client=api, body=report)
-    assert isinstance(running, models.Submitted)
+    assert isinstance(running, models.Task)
     cancelled = await cancel_task.asyncio(running.task_id, client=api)
     assert isinstance(cancelled, models.Task)
     assert cancelled.status is models.TaskStatus.CANCELLED

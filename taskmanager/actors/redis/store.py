@@ -382,7 +382,9 @@ class RedisStore(Actor):
                 pipe.hgetall(self._key("counts"))
                 pipe.hgetall(self._key("stats"))
                 for minute in minutes:
-                    pipe.get(self._key("done", str(minute)))
+                    # A client key's own completions; an admin's (or no key's) all of them.
+                    done_key = self._key("done", str(minute))
+                    pipe.get(done_key if viewer is None else f"{done_key}:{viewer}")
                 pipe.zrangebyscore(self._key("replicas"), now_us, "+inf")
                 counts_raw, stats, *done, replicas = await pipe.execute()
             async with self._redis.pipeline(transaction=False) as pipe:

@@ -18,7 +18,7 @@ from taskmanager.actors.system import ActorSystem
 from taskmanager.http import examples, operations
 from taskmanager.http.admission import caller_of
 from taskmanager.http.operations import JSON_MEDIA_TYPE
-from taskmanager.http.schemas import TASKS, ConflictBody, ErrorBody, Submitted
+from taskmanager.http.schemas import TASKS, ConflictBody, ErrorBody
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -44,11 +44,15 @@ def _system(request: Request) -> ActorSystem:
     "",
     status_code=202,
     summary="Submit a task",
-    description="Queue a task; it runs on the next idle worker. Follow it at `Location`.",
-    response_model=Submitted,
+    description=(
+        "Queue a task; it runs on the next idle worker. The answer is the task, as "
+        "`GET /tasks/{task_id}` returns it; follow it at `Location`."
+    ),
+    response_model=Task,
     responses={
         202: {
-            "headers": {"Location": {"description": "The new task", "schema": {"type": "string"}}}
+            "content": {JSON_MEDIA_TYPE: {"examples": examples.SUBMITTED}},
+            "headers": {"Location": {"description": "The new task", "schema": {"type": "string"}}},
         },
         200: {
             "model": Task,
@@ -94,14 +98,14 @@ def _system(request: Request) -> ActorSystem:
     },
 )
 async def submit_task(request: Request) -> Response:
-    """Validate the body, hand the task to the store and answer 202 with its id."""
+    """Validate the body, hand the task to the store and answer 202 with the task."""
     headers = request.headers
     reply = await operations.submit(
         _system(request),
         content_type=headers.get("content-type", ""),
         content_length=headers.get("content-length"),
         idempotency_key=headers.get("idempotency-key"),
-        body=request.stream(),
+        receive=request.receive,
         owner=caller_of(request.scope).key_name,
     )
     return reply.response()

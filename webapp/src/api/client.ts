@@ -1,6 +1,6 @@
 /** Thin fetch wrappers for the task API; every failure becomes an ApiError. */
 import { apiKey } from "./apiKey";
-import type { Stats, Submitted, Task, TaskRequest } from "./types";
+import type { Stats, Task, TaskRequest } from "./types";
 
 /** A non-2xx answer: its status, the server's `detail`, and Retry-After when sent. */
 export class ApiError extends Error {
@@ -160,8 +160,9 @@ export interface TaskDraft {
   [option: string]: unknown;
 }
 
-export function submitTask(body: TaskRequest | TaskDraft): Promise<Submitted> {
-  return request<Submitted>("/tasks", {
+/** Submits a task; the 202 carries the task as `GET /tasks/{id}` would return it. */
+export function submitTask(body: TaskRequest | TaskDraft): Promise<Task> {
+  return request<Task>("/tasks", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),

@@ -98,7 +98,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a task
-         * @description Queue a task; it runs on the next idle worker. Follow it at `Location`.
+         * @description Queue a task; it runs on the next idle worker. The answer is the task, as `GET /tasks/{task_id}` returns it; follow it at `Location`.
          */
         post: operations["submit_task"];
         delete?: never;
@@ -367,23 +367,6 @@ export interface components {
             processing: number;
             /** Queued */
             queued: number;
-        };
-        /**
-         * Submitted
-         * @description The reply to a submission.
-         */
-        Submitted: {
-            /**
-             * Status
-             * @default queued
-             * @constant
-             */
-            status: "queued";
-            /**
-             * Task Id
-             * Format: uuid
-             */
-            task_id: string;
         };
         /**
          * Task
@@ -745,7 +728,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Submitted"];
+                    "application/json": components["schemas"]["Task"];
                 };
             };
             /** @description Invalid JSON, task type or parameters */

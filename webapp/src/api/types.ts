@@ -6,7 +6,6 @@ type Schemas = components["schemas"];
 export type Task = Schemas["Task"];
 export type TaskStatus = Schemas["TaskStatus"];
 export type TaskRequest = Schemas["TaskRequest"];
-export type Submitted = Schemas["Submitted"];
 export type ErrorBody = Schemas["ErrorBody"];
 export type Stats = Schemas["Stats"];
 export type StatusCounts = Schemas["StatusCounts"];

@@ -20,6 +20,12 @@ if etype == '' then
     'finished', int(now), 'lease', '', 'etype', '', 'emsg', '')
   move(id, owner, seq, 'processing', 'completed')
   ended(id, 'completed', now, tonumber(ARGV[11]))
+  if owner ~= '' then
+    -- A key's own completions per minute, for its /stats.
+    local mine = P .. ':done:' .. math.floor(now / 60000000) .. ':' .. owner
+    redis.call('INCR', mine)
+    redis.call('EXPIRE', mine, 3600)
+  end
   publish('completed', id, owner, key)
   return 'completed'
 end

@@ -1,12 +1,13 @@
 import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
+import { makeTask } from "../../../test/fakes";
 import { openApiDocument, withInventedType } from "../../../test/openapi";
 import { ApiError, type TaskDraft } from "../../api/client";
 import { taskFormsFromOpenApi } from "../../state/taskForms";
 import { SubmitTask } from "./SubmitTask";
 
-const ACCEPTED = { task_id: "3f2b8c1e-0000-4000-8000-000000000000", status: "queued" as const };
+const ACCEPTED = makeTask({ task_id: "3f2b8c1e-0000-4000-8000-000000000000", status: "queued" });
 const FORMS = taskFormsFromOpenApi(openApiDocument());
 
 function accepting() {
