@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
 # Task Manager's one entry point: ./run.sh init [--dev] | dev | start | test | web | bench | loadtest
 set -euo pipefail
+# A path setting given relative to where the command was typed means that place, not the
+# checkout this script changes into next.
+for setting in TASKMANAGER_API_KEYS_FILE TASKMANAGER_WEB_DIR; do
+    if [[ -n ${!setting:-} && ${!setting} != /* ]]; then
+        export "$setting=$PWD/${!setting}"
+    fi
+done
 cd "$(dirname "$0")"
 
 VENV=.venv
