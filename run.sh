@@ -83,6 +83,9 @@ cmd_init() {
 cmd_dev() {
     ensure_env dev
     build_web
+    # Room for one person trying the API by hand (README's walk, the monitor, the command)
+    # without waiting out a 429 every few steps; `start` keeps the default of 10 a minute.
+    export TASKMANAGER_RATE_LIMIT=${TASKMANAGER_RATE_LIMIT:-600/minute}
     exec "$VENV/bin/python" -m taskmanager --reload --host "$HOST" --port "$PORT"
 }
 

@@ -17,9 +17,9 @@ import pytest
 
 from bench.server import ROOT
 
-PATH_SETTINGS = ("TASKMANAGER_API_KEYS_FILE", "TASKMANAGER_WEB_DIR")
-FAKE_PYTHON = """#!/bin/sh
-for name in TASKMANAGER_API_KEYS_FILE TASKMANAGER_WEB_DIR; do
+SHOWN = ("TASKMANAGER_API_KEYS_FILE", "TASKMANAGER_WEB_DIR", "TASKMANAGER_RATE_LIMIT")
+FAKE_PYTHON = f"""#!/bin/sh
+for name in {" ".join(SHOWN)}; do
     printenv "$name" || echo "$name unset"
 done
 """
@@ -31,18 +31,27 @@ def checkout(tmp_path: Path) -> Path:
     (root / ".venv" / "bin").mkdir(parents=True)
     shutil.copy(ROOT / "run.sh", root / "run.sh")
     (root / "pyproject.toml").write_text("[project]\nname = 'stand-in'\n")
-    # The stamp ensure_env compares with pyproject.toml: installed, nothing to do.
-    (root / ".venv" / ".installed").write_text((root / "pyproject.toml").read_text() + "\n")
+    # The stamps ensure_env compares with pyproject.toml: installed, nothing to do.
+    for stamp in (".installed", ".installed-dev"):
+        (root / ".venv" / stamp).write_text((root / "pyproject.toml").read_text() + "\n")
     python = root / ".venv" / "bin" / "python"
     python.write_text(FAKE_PYTHON)
     python.chmod(0o755)
+    # A monitor whose packages are installed and whose build does nothing.
+    (root / "webapp" / "node_modules").mkdir(parents=True)
+    (root / "webapp" / "package.json").write_text('{"scripts": {"build": "true"}}\n')
+    (root / "webapp" / "package-lock.json").write_text("{}\n")
+    shutil.copy(
+        root / "webapp" / "package-lock.json", root / "webapp/node_modules/.package-lock.json"
+    )
     return root
 
 
-def start_from(checkout: Path, cwd: Path, **settings: str) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if k not in PATH_SETTINGS} | settings
+def start_from(checkout: Path, cwd: Path, command: str = "start", **settings: str) -> list[str]:
+    """What the server is given by ``run.sh command`` typed in ``cwd``, one line a setting."""
+    env = {k: v for k, v in os.environ.items() if k not in SHOWN} | settings
     done = subprocess.run(  # noqa: S603 - our own script
-        [str(checkout / "run.sh"), "start"],
+        [str(checkout / "run.sh"), command],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -51,7 +60,9 @@ def start_from(checkout: Path, cwd: Path, **settings: str) -> list[str]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout.splitlines()
+    given = done.stdout.splitlines()
+    assert len(given) == len(SHOWN), done.stdout  # the server alone ran, once
+    return given
 
 
 def test_a_relative_keys_file_is_where_the_command_was_typed(checkout, tmp_path):
@@ -60,11 +71,21 @@ def test_a_relative_keys_file_is_where_the_command_was_typed(checkout, tmp_path)
     given = start_from(
         checkout, elsewhere, TASKMANAGER_API_KEYS_FILE="keys.txt", TASKMANAGER_WEB_DIR="../web"
     )
-    assert given == [str(elsewhere / "keys.txt"), str(elsewhere / "../web")]
+    assert given[:2] == [str(elsewhere / "keys.txt"), str(elsewhere / "../web")]
 
 
 def test_absolute_and_unset_paths_pass_unchanged(checkout, tmp_path):
     given = start_from(checkout, tmp_path, TASKMANAGER_API_KEYS_FILE="/etc/tm/keys")
-    assert given == ["/etc/tm/keys", "TASKMANAGER_WEB_DIR unset"]
+    assert given[:2] == ["/etc/tm/keys", "TASKMANAGER_WEB_DIR unset"]
     # Empty means "no keys": it stays empty.
     assert start_from(checkout, tmp_path, TASKMANAGER_API_KEYS_FILE="")[0] == ""
+
+
+def test_dev_raises_the_rate_limit_so_the_readme_walk_fits_and_start_keeps_the_default(
+    checkout, tmp_path
+):
+    assert start_from(checkout, tmp_path, "dev")[2] == "600/minute"
+    assert start_from(checkout, tmp_path, "dev", TASKMANAGER_RATE_LIMIT="10/minute")[2] == (
+        "10/minute"
+    )
+    assert start_from(checkout, tmp_path, "start")[2] == "TASKMANAGER_RATE_LIMIT unset"
