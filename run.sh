@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
 # Task Manager's one entry point: ./run.sh init [--dev] | dev | start | test | web | bench | loadtest
 set -euo pipefail
+# A path setting given relative to where the command was typed means that place, not the
+# checkout this script changes into next.
+for setting in TASKMANAGER_API_KEYS_FILE TASKMANAGER_WEB_DIR; do
+    if [[ -n ${!setting:-} && ${!setting} != /* ]]; then
+        export "$setting=$PWD/${!setting}"
+    fi
+done
 cd "$(dirname "$0")"
 
 VENV=.venv
@@ -76,6 +83,9 @@ cmd_init() {
 cmd_dev() {
     ensure_env dev
     build_web
+    # Room for one person trying the API by hand (README's walk, the monitor, the command)
+    # without waiting out a 429 every few steps; `start` keeps the default of 10 a minute.
+    export TASKMANAGER_RATE_LIMIT=${TASKMANAGER_RATE_LIMIT:-600/minute}
     exec "$VENV/bin/python" -m taskmanager --reload --host "$HOST" --port "$PORT"
 }
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import DirectoryPath, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from taskmanager.extras import install_command
 from taskmanager.keys import KeyRing, load_keys
 
 type IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -104,9 +105,7 @@ class Settings(BaseSettings):
             if value is not None and not value.startswith("unix://"):
                 _check_host_port_db(value)
             if value is not None and importlib.util.find_spec("redis") is None:
-                raise ValueError(
-                    "the Redis backend needs its extra: pip install 'taskmanager[redis]'"
-                )
+                raise ValueError(f"the Redis backend needs its extra: {install_command('redis')}")
         return value
 
     @model_validator(mode="after")

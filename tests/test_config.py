@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from support import start_refused
 
 from taskmanager.config import ConfigurationError, RateLimit, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_defaults_match_the_spec(monkeypatch):
@@ -92,3 +97,16 @@ def test_more_than_one_process_without_redis_is_refused_in_one_line(monkeypatch)
     assert "\n" not in message
     assert "TASKMANAGER_PROCESSES=2" in message
     assert "TASKMANAGER_REDIS_URL" in message
+
+
+def test_a_redis_url_without_the_redis_extra_says_what_installs_it_here(monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "redis" else find_spec(name, *a),
+    )
+    monkeypatch.setenv("TASKMANAGER_REDIS_URL", "redis://127.0.0.1:6379/0")
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    assert f"{sys.executable} -m pip install -e '{ROOT}[redis]'" in str(raised.value)

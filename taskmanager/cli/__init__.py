@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from taskmanager.cli.exit_status import ExitStatus, reader_gone
 from taskmanager.cli.parser import CLIENT_COMMANDS, build_parser
+from taskmanager.extras import install_command
 
 __all__ = ["ExitStatus", "main"]
 
@@ -36,6 +37,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         except ImportError as exc:
             sys.exit(
                 f"taskmanager {args.command}: {exc.name} is not installed; "
-                "install the client: pip install 'taskmanager[client]'"
+                f"install the client: {install_command('client')}"
             )
         sys.exit(run(args))

@@ -15,6 +15,7 @@ from taskmanager.actors.events import Event, Resync
 from taskmanager.actors.model import Task
 from taskmanager.cli import display
 from taskmanager.cli.exit_status import ExitStatus, of_task, reader_gone
+from taskmanager.cli.ids import AmbiguousId, task_id_of
 from taskmanager.cli.params import ParameterError, parse_parameters
 from taskmanager.client import (
     BadRequest,
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
             return ExitStatus.INTERRUPTED
         except BrokenPipeError:
             return reader_gone()
-        except ParameterError as exc:
+        except (ParameterError, AmbiguousId) as exc:
             output.error(args.command, str(exc))
             return ExitStatus.USAGE
         except TaskManagerError as exc:
@@ -112,7 +113,7 @@ def submit(args: argparse.Namespace, client: Client, output: Output) -> ExitStat
 
 def status(args: argparse.Namespace, client: Client, output: Output) -> ExitStatus:
     """Show a task; with ``--wait``, once it has finished."""
-    task = client.get(args.task_id)
+    task = client.get(task_id_of(client, args.task_id))
     if args.wait:
         return _wait_and_show(client, task, output)
     output.task(task)
@@ -152,7 +153,7 @@ def list_tasks(args: argparse.Namespace, client: Client, output: Output) -> Exit
 def cancel(args: argparse.Namespace, client: Client, output: Output) -> ExitStatus:
     """Cancel a task: 0 once cancelled, 1 when it had already finished."""
     try:
-        task = client.cancel(args.task_id)
+        task = client.cancel(task_id_of(client, args.task_id))
     except Conflict as exc:
         if exc.task is None:
             raise

@@ -11,6 +11,10 @@ STATUSES: Final = ("queued", "processing", "completed", "failed", "cancelled")
 #: The subcommands that talk to a running service.
 CLIENT_COMMANDS: Final = frozenset({"submit", "status", "ls", "cancel", "watch"})
 
+ID_HELP: Final = (
+    "the task's id, or its start (the 8 digits the monitor shows) if no other id starts so"
+)
+
 EPILOG = """\
 exit status: 0 done (a task completed), 1 the task failed or the request was refused,
 2 usage, 3 not found, 4 the task was cancelled, 5 the service is unreachable.
@@ -111,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     _wait_flag(submit)
 
     status = commands.add_parser("status", parents=[common], help="show a task")
-    status.add_argument("task_id", metavar="ID")
+    status.add_argument("task_id", metavar="ID", help=ID_HELP)
     _wait_flag(status)
 
     listing = commands.add_parser("ls", parents=[common], help="list tasks, oldest first")
@@ -121,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=_positive, metavar="N", help="at most N tasks")
 
     cancel = commands.add_parser("cancel", parents=[common], help="cancel a task")
-    cancel.add_argument("task_id", metavar="ID")
+    cancel.add_argument("task_id", metavar="ID", help=ID_HELP)
 
     commands.add_parser(
         "watch", parents=[common], help="a live table of the tasks, from the event stream"

@@ -177,6 +177,47 @@ def test_an_unknown_task_exits_3(cli):
     assert cli("cancel", str(uuid.uuid4())).status == 3
 
 
+def test_status_and_cancel_take_the_short_id_the_monitor_and_the_bar_show(cli):
+    task_id = cli("submit", "compute_sum", "numbers=1", "--delay", "60", "--json").json()["task_id"]
+    cli("submit", "compute_sum", "numbers=2", "--delay", "60")  # another task, another id
+    short = task_id[:8]
+
+    shown = cli("status", short, "--json")
+    assert shown.status == 0, shown.err
+    assert shown.json()["task_id"] == task_id
+    cancelled = cli("cancel", short.upper())
+    assert cancelled.status == 0, cancelled.err
+    assert task_id in cancelled.out
+    assert cli("status", task_id[:13], "--wait", "--json").json()["status"] == "cancelled"
+
+
+def test_a_prefix_of_no_task_exits_3_and_says_so(cli):
+    ids = [cli("submit", "compute_sum", "numbers=1", "--json").json()["task_id"] for _ in range(2)]
+    unknown = next(
+        p for p in (f"{n:08x}" for n in range(16**8)) if not any(i.startswith(p) for i in ids)
+    )
+    for command in ("status", "cancel"):
+        result = cli(command, unknown)
+        assert result.status == 3
+        assert f"no task's id starts with {unknown}" in result.err
+
+
+def test_a_prefix_of_several_tasks_exits_2_and_names_them(cli):
+    # Seventeen ids: at least two share their first hex digit.
+    ids = [
+        cli("submit", "compute_sum", f"numbers={n}", "--delay", "60", "--json").json()["task_id"]
+        for n in range(17)
+    ]
+    digit = next(d for d in "0123456789abcdef" if sum(i.startswith(d) for i in ids) > 1)
+    sharing = [i for i in ids if i.startswith(digit)]
+    for command in ("status", "cancel"):
+        result = cli(command, digit)
+        assert result.status == 2
+        assert "more than one task" in result.err
+        assert sum(i[:8] in result.err for i in sharing) >= 2
+    assert cli("status", sharing[0], "--json").json()["status"] == "queued"  # nothing cancelled
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -297,3 +338,22 @@ def test_a_key_made_by_keys_new_opens_a_service_that_needs_keys(
         main(["submit", "compute_sum", "numbers=2,2", "--wait", "--json", "--url", server.url])
     assert admitted.value.code == 0
     assert json.loads(capsys.readouterr().out)["result"] == 4
+
+
+def test_a_start_of_another_keys_task_is_no_task(capsys, live_server, tmp_path):
+    keys = {name: f"tm_{name}_{uuid.uuid4().hex}" for name in ("alice", "bob")}
+    keys_file = tmp_path / "keys"
+    keys_file.write_text("".join(file_line(n, "client", k) + "\n" for n, k in keys.items()))
+    server = live_server(fake_clock=False, time_scale=0.001, api_keys_file=keys_file)
+
+    def run(*argv: str) -> tuple[int, str]:
+        with pytest.raises(SystemExit) as exited:
+            main([*argv, "--url", server.url, "--json"])
+        code = exited.value.code
+        return (code if isinstance(code, int) else 1), capsys.readouterr().out
+
+    _, out = run("submit", "compute_sum", "numbers=1", "--delay", "60", "--api-key", keys["alice"])
+    short = json.loads(out)["task_id"][:8]
+    assert run("status", short, "--api-key", keys["bob"])[0] == 3
+    assert run("cancel", short, "--api-key", keys["bob"])[0] == 3
+    assert run("status", short, "--api-key", keys["alice"])[0] == 0

@@ -4,7 +4,8 @@
 //   npm run e2e        (builds webapp/dist first; the backend serves it at /)
 //
 // Starts `python -m taskmanager` on a free port in 8100-8199 with a small time scale and a
-// high rate limit, drives the monitor with playwright-core, saves artifacts/monitor.png,
+// high rate limit, drives the monitor with playwright-core (at 1440 px wide, and the table at
+// 1280 and 1400 px), saves artifacts/monitor.png (and monitor-1280.png, monitor-1400.png),
 // stops the backend, and exits non-zero when any check fails. A second backend with a tight
 // rate limit (3 requests a second) shows what a refused page load looks like, and a third with
 // a keys file (two client keys and an admin key) what the monitor does with API keys. A check
@@ -249,6 +250,57 @@ function row(page, taskId) {
   return page.locator(`tr[data-task-id="${taskId}"]`);
 }
 
+/** Columns a narrow card may hide (the detail panel shows them); every other one must show. */
+const COLUMNS_THAT_MAY_GIVE_WAY = ["Created", "Started", "Finished"];
+
+/**
+ * What of the task table does not fit its card, as a list of problems: a header or a cell
+ * that lies outside the card's box (or scrolled out of it), a cell whose content is cut
+ * (an ellipsis, "Can" for Cancel), a badge, bar, countdown or button wider than its cell, or
+ * a column hidden that must show.
+ */
+async function tableMisfits(page) {
+  return page.evaluate((mayGiveWay) => {
+    const problems = [];
+    const card = document.querySelector(".panel--table").getBoundingClientRect();
+    const scroller = document.querySelector(".table-scroll");
+    const inside = scroller.getBoundingClientRect();
+    const left = Math.max(card.left, inside.left);
+    const right = Math.min(card.right, inside.left + scroller.clientWidth);
+    const px = (value) => Math.round(value * 10) / 10;
+    if (scroller.scrollWidth > scroller.clientWidth) {
+      problems.push(`the table is ${scroller.scrollWidth} px wide in a box of ${scroller.clientWidth} px`);
+    }
+    const headers = [...document.querySelectorAll("table.tasks thead th")];
+    const names = headers.map((th) => th.textContent.trim() || "Actions");
+    for (const [index, th] of headers.entries()) {
+      if (getComputedStyle(th).display === "none" && !mayGiveWay.includes(names[index])) {
+        problems.push(`the ${names[index]} column is hidden`);
+      }
+    }
+    const cells = [...document.querySelectorAll("table.tasks thead th, table.tasks tr[data-task-id] td")]
+      .filter((cell) => getComputedStyle(cell).display !== "none");
+    for (const cell of cells) {
+      const row = cell.closest("tr[data-task-id]");
+      const name = row === null ? `the ${names[cell.cellIndex]} header` : `${names[cell.cellIndex]} of ${row.dataset.taskId.slice(0, 8)}`;
+      const box = cell.getBoundingClientRect();
+      if (box.left < left - 0.5 || box.right > right + 0.5) {
+        problems.push(`${name} spans ${px(box.left)}-${px(box.right)} px, the card's inside ${px(left)}-${px(right)} px`);
+      }
+      if (cell.scrollWidth > cell.clientWidth) {
+        problems.push(`${name} is cut: ${cell.scrollWidth} px of content in ${cell.clientWidth} px`);
+      }
+      for (const part of cell.querySelectorAll("button, .badge, .progress, .countdown")) {
+        const partBox = part.getBoundingClientRect();
+        if (partBox.left < box.left - 0.5 || partBox.right > box.right + 0.5) {
+          problems.push(`${name}: "${part.textContent}" spans ${px(partBox.left)}-${px(partBox.right)} px, its cell ${px(box.left)}-${px(box.right)} px`);
+        }
+      }
+    }
+    return problems;
+  }, COLUMNS_THAT_MAY_GIVE_WAY);
+}
+
 async function main() {
   const began = Date.now();
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -396,6 +448,31 @@ async function main() {
     await row(page, failing).click();
     await page.getByTestId("task-error").waitFor();
   });
+
+  for (const width of [1280, 1400]) {
+    await check(`at ${width} px the table fits its card: every column whole, Cancel included, and a countdown in its cell`, async () => {
+      // The widest things a row shows: a processing badge, a countdown of hours, attempts of
+      // two digits, a Cancel button, a duration.
+      const waiting = await submitViaApi(base, {
+        task_type: "simulate_error", parameters: { error: "crash" }, delay: 86_000, priority: 9, max_retries: 10,
+      });
+      const running = await submitViaApi(base, { task_type: "generate_report", parameters: { title: "Wide", sections: 10 } });
+      const narrow = await browser.newPage({ viewport: { width, height: 900 } });
+      try {
+        await narrow.goto(`${base}/`, { waitUntil: "domcontentloaded" });
+        await row(narrow, waiting).getByTestId("countdown").filter({ hasText: /^starts in 2\d h \d\d m$/ }).waitFor();
+        await row(narrow, running).and(narrow.locator('[data-status="processing"]')).waitFor({ timeout: 10_000 });
+        await row(narrow, running).getByRole("button", { name: /cancel task/i }).waitFor();
+        const problems = await tableMisfits(narrow);
+        await narrow.screenshot({ path: resolve(ARTIFACTS, `monitor-${width}.png`) });
+        if (problems.length > 0) throw new Error(problems.join("\n"));
+      } finally {
+        await narrow.close();
+        await fetch(`${base}/tasks/${waiting}`, { method: "DELETE" });
+        await fetch(`${base}/tasks/${running}`, { method: "DELETE" });
+      }
+    });
+  }
 
   await check("the status filter shows only the chosen status", async () => {
     await page.getByRole("button", { name: /^failed \d+$/i }).click();
@@ -682,11 +759,15 @@ async function checkApiKeys() {
     if (snapshots.length !== 1) throw new Error(`the live task cost ${snapshots.length - 1} more snapshots`);
   });
 
-  await check("a client key's Metrics says they are for admin keys, and keeps the key", async () => {
-    await page.getByRole("button", { name: "Metrics" }).click();
-    await page.getByTestId("metrics-problem").filter({ hasText: "admin keys only" }).waitFor();
+  await check("a client key is offered no Metrics (the server refuses it them), and keeps the key", async () => {
+    await waitFor("the monitor to ask for the metrics with alice's key", () =>
+      requests.slice(keyFrom).some((request) => new URL(request.url()).pathname === "/metrics"), 5_000);
+    const refused = await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${alice.key}` } });
+    if (refused.status !== 403) throw new Error(`GET /metrics with a client key answered ${refused.status}`);
+    await new Promise((done) => setTimeout(done, 500)); // room for the answer to reach the page
+    const offered = await page.getByRole("button", { name: "Metrics" }).count() + await page.getByRole("link", { name: "Metrics" }).count();
+    if (offered !== 0) throw new Error("a client key is offered Metrics");
     if ((await prompt().count()) !== 0) throw new Error("a 403 brought the key prompt back");
-    await page.getByRole("button", { name: "Close metrics" }).click();
   });
 
   await check("forgetting the key brings the prompt back and keeps nothing", async () => {

@@ -11,6 +11,7 @@ import { ListTasks } from "./components/Tasks/ListTasks";
 import { ShowSnapshotProblem } from "./components/Tasks/ShowSnapshotProblem";
 import { ShowTask } from "./components/Tasks/ShowTask";
 import { useEvents } from "./hooks/useEvents";
+import { useMetricsOffer } from "./hooks/useMetricsOffer";
 import type { UseRetryNotice } from "./hooks/useRetryNotice";
 import { useStats } from "./hooks/useStats";
 import type { UseTaskForms } from "./hooks/useTaskForms";
@@ -41,7 +42,7 @@ export interface MonitorProps {
   retry: UseRetryNotice;
   /** The submit forms, read from the API's description once per page load. */
   taskForms: UseTaskForms;
-  /** Whether requests carry a key: the metrics are then read with it, and it can be forgotten. */
+  /** Whether requests carry a key: the metrics are then read with it (an admin's only), and it can be forgotten. */
   keyHeld: boolean;
   onForgetKey: () => void;
 }
@@ -69,6 +70,7 @@ export function Monitor({ retry, taskForms, keyHeld, onForgetKey }: MonitorProps
   const [filter, setFilter] = useState<TaskStatus | null>(null);
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [showMetrics, setShowMetrics] = useState(false);
+  const metrics = useMetricsOffer(keyHeld);
 
   // A burst re-renders the big table at low priority, so typing in the form stays quick.
   const allTasks = useDeferredValue(tasks.tasks);
@@ -89,7 +91,7 @@ export function Monitor({ retry, taskForms, keyHeld, onForgetKey }: MonitorProps
 
   return (
     <div className="app">
-      <ShowHeader connection={connection} metrics={keyHeld ? "button" : "link"}
+      <ShowHeader connection={connection} metrics={metrics}
         onShowMetrics={() => setShowMetrics(true)} onForgetKey={keyHeld ? onForgetKey : null} />
       {retry.notice !== null && (
         <ShowRetryNotice notice={retry.notice} secondsLeft={retry.secondsLeft} onDismiss={retry.dismiss} />

@@ -7,7 +7,8 @@ export interface ShowHeaderProps {
   connection: ConnectionState | null;
   /**
    * How to offer the metrics: a plain link while no key is needed; a button that reads
-   * them with the key (a tab opened on the link sends none); nothing while a key is asked for.
+   * them with the key (a tab opened on the link sends none); nothing while a key is asked
+   * for, or for a key that may not read them.
    */
   metrics: "link" | "button" | "none";
   onShowMetrics?: () => void;

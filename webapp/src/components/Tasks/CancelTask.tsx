@@ -35,10 +35,12 @@ export function CancelTask({ task, onCancel, compact = false }: CancelTaskProps)
         className={compact ? "button button--danger button--small" : "button button--danger"}
         onClick={cancel}
         disabled={busy}
+        aria-busy={busy}
         aria-label={`Cancel task ${task.task_id}`}
         title={problem ?? "Cancel this task"}
       >
-        {busy ? "Cancelling…" : "Cancel"}
+        {/* A row's button keeps its width (its column is sized for "Cancel"); dimmed says busy. */}
+        {busy && !compact ? "Cancelling…" : "Cancel"}
       </button>
       {problem !== null && !compact && <span role="alert" className="field-error">{problem}</span>}
     </span>

@@ -88,4 +88,17 @@ describe("ListTasks", () => {
     expect(onCancel).toHaveBeenCalledWith(queued.task_id);
     expect(onSelect).not.toHaveBeenCalled();
   });
+
+  it("keeps a row's Cancel the width of its column while the cancel is on its way: dimmed, not relabelled", async () => {
+    const queued = makeTask({ status: "queued" });
+    let answer: () => void = () => undefined;
+    const onCancel = vi.fn(() => new Promise<void>((resolve) => (answer = resolve)));
+    render(<ListTasks tasks={[queued]} selectedId={null} onSelect={vi.fn()} onCancel={onCancel} now={0} />);
+    const button = screen.getByRole("button", { name: /cancel task/i });
+    await userEvent.click(button);
+    expect(button).toBeDisabled();
+    expect(button).toHaveAttribute("aria-busy", "true");
+    expect(button).toHaveTextContent(/^Cancel$/);
+    answer();
+  });
 });

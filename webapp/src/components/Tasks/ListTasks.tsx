@@ -71,9 +71,9 @@ export function ListTasks({
               Attempts
             </th>
             <th scope="col" className="col-progress">Progress</th>
-            <th scope="col" className="col-time">Created</th>
-            <th scope="col" className="col-time">Started</th>
-            <th scope="col" className="col-time">Finished</th>
+            <th scope="col" className="col-time col-created">Created</th>
+            <th scope="col" className="col-time col-started">Started</th>
+            <th scope="col" className="col-time col-finished">Finished</th>
             <th scope="col" className="col-duration num">Duration</th>
             <th scope="col" className="col-actions"><span className="visually-hidden">Actions</span></th>
           </tr>
@@ -111,9 +111,9 @@ export function ListTasks({
                   <ShowCountdown task={task} now={now} />
                 )}
               </td>
-              <td className="mono">{formatTime(task.created_at)}</td>
-              <td className="mono">{formatTime(task.started_at)}</td>
-              <td className="mono">{formatTime(task.finished_at)}</td>
+              <td className="mono col-created">{formatTime(task.created_at)}</td>
+              <td className="mono col-started">{formatTime(task.started_at)}</td>
+              <td className="mono col-finished">{formatTime(task.finished_at)}</td>
               <td className="mono num">{taskDuration(task, now)}</td>
               <td className="actions"><CancelTask task={task} onCancel={onCancel} compact /></td>
             </tr>
