@@ -1,0 +1,107 @@
+"""Tiny jobs for the process pool's tests, imported by name in its spawned children.
+
+``tests`` is on ``sys.path`` (pytest's ``pythonpath``), and a spawned child starts with
+its parent's ``sys.path``, so the children find this module as ``processjobs``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import signal
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class Numbers(BaseModel):
+    values: list[int] = Field(min_length=1)
+
+
+class Nothing(BaseModel):
+    pass
+
+
+class PidFile(BaseModel):
+    """Where a job writes its pid (and, for the latency test, when it reported progress)."""
+
+    path: str
+
+
+class Steps(BaseModel):
+    count: int
+
+
+class Failure(BaseModel):
+    kind: str
+
+
+class FlakyNetworkError(ConnectionError):
+    pass
+
+
+def add(params: Numbers, ctx) -> int:
+    return sum(params.values)
+
+
+def whoami(params: Nothing, ctx) -> dict[str, object]:
+    return {
+        "pid": os.getpid(),
+        "task_id": ctx.task_id,
+        "attempt": ctx.attempt,
+        "cancelled": ctx.cancelled,
+        "params": type(params).__name__,
+    }
+
+
+async def add_async(params: Numbers, ctx) -> int:
+    return sum(params.values)
+
+
+def spin_forever(params: PidFile, ctx) -> None:
+    """Write the pid, say so by a progress report, then compute until killed."""
+    Path(params.path).write_text(str(os.getpid()))
+    ctx.progress(0.5)
+    while True:
+        math.factorial(500)
+
+
+def spin_ignoring_sigterm(params: PidFile, ctx) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    spin_forever(params, ctx)
+
+
+def report_then_compute(params: PidFile, ctx) -> None:
+    """Note the clock, report progress once, then hold the GIL computing until killed."""
+    Path(params.path).write_text(repr(time.monotonic()))
+    ctx.progress(0.25)
+    while True:
+        math.factorial(500)
+
+
+def many_reports(params: Steps, ctx) -> int:
+    for step in range(1, params.count + 1):
+        ctx.progress(step / params.count)
+    return params.count
+
+
+def fail(params: Failure, ctx) -> object:
+    match params.kind:
+        case "key":
+            raise KeyError("missing")
+        case "retryable":
+            raise FlakyNetworkError("the network went away")
+        case "exit":
+            os._exit(3)
+        case "segfault":
+            ctypes.string_at(0)
+        case "not_json":
+            return {1, 2}
+        case "nan":
+            return math.nan
+    return None
+
+
+fail.retry_on = (ConnectionError,)  # type: ignore[attr-defined]
