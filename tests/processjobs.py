@@ -105,3 +105,36 @@ def fail(params: Failure, ctx) -> object:
 
 
 fail.retry_on = (ConnectionError,)  # type: ignore[attr-defined]
+
+
+class Declared:
+    """What ``@task_type`` leaves on a function: its parameters model and retry_on."""
+
+    def __init__(self, name, function, parameters: type[BaseModel], retry_on: tuple) -> None:
+        self.name = name
+        self.function = function
+        self.parameters = parameters
+        self.retry_on = retry_on
+
+
+class Flaky(BaseModel):
+    fail_with: str = ""
+
+
+def flaky(params: Flaky, ctx) -> dict[str, str]:
+    """A declared job: ValueError is in its retry_on, KeyError is not."""
+    ctx.logger.info("attempt %s of task %s", ctx.attempt, ctx.task_id)
+    ctx.progress(0.5)
+    match params.fail_with:
+        case "value":
+            raise ValueError("try again")
+        case "key":
+            raise KeyError("no")
+        case "exit":
+            os._exit(9)
+        case "set":
+            return {1}  # type: ignore[return-value]
+    return {"task_id_type": type(ctx.task_id).__name__, "logger": ctx.logger.name}
+
+
+flaky.__task_type__ = Declared("flaky", flaky, Flaky, (ValueError,))  # type: ignore[attr-defined]

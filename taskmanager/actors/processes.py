@@ -14,11 +14,14 @@ The job a slot runs is named by ``(module, attribute)``, imported in the child. 
 child reads from that object (the job protocol):
 
 - it is called as ``job(parameters, context)``, an ``async def`` under ``asyncio.run``;
-- the annotation of its first parameter is the parameters' type (a pydantic model or a
-  pydantic dataclass), which validates the ``params`` dict the parent sends;
-- ``retry_on``, if present, is a tuple of exception classes: an exception that is an
-  instance of one of them fails the attempt as retryable. ``functools.wraps`` wrappers
-  are looked through (``__wrapped__``) for the annotations, not for ``retry_on``.
+- ``@task_type`` leaves the type's description on it as ``__task_type__``: its
+  ``parameters`` model validates the ``params`` dict the parent sends, and an exception
+  that is an instance of a class in its ``retry_on`` fails the attempt as retryable;
+- a function without that description is read the same way from its own annotations
+  (the first parameter's, looking through ``functools.wraps``) and a ``retry_on``
+  attribute, if it has one.
+
+``ProcessPoolRunner`` puts the pool behind the workers' ``process`` executor.
 """
 
 from __future__ import annotations
@@ -38,11 +41,12 @@ import threading
 import time
 import typing
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
+from uuid import UUID
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +65,8 @@ TERM_GRACE: Final = 0.2
 KILL_WAIT: Final = 1.0
 #: Checks, a millisecond apart, that a process whose sentinel closed can be reaped.
 REAP_POLLS: Final = 100
+#: Where ``@task_type`` (``taskmanager.jobs``) leaves its description on the function.
+TASK_TYPE_ATTRIBUTE: Final = "__task_type__"
 #: How long ``close`` lets an idle child end on its own once its pipe is closed.
 CLOSE_GRACE: Final = 0.5
 
@@ -77,6 +83,7 @@ class _Run:
     params: dict[str, Any]
     task_id: str
     attempt: int
+    logger: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +141,22 @@ class ProcessJobError(Exception):
     def error_type(self) -> str:
         """The raised exception's class name, or ``crash`` / ``bad_result``."""
         return self.class_name if self.class_name is not None else self.kind
+
+    def as_raised(self) -> ProcessJobError:
+        """This failure as an exception whose class is named like the job's exception.
+
+        So what names an exception by its class (``error.type`` is its class name in
+        snake_case) names this one as if the job had raised in this process: ``KeyError``,
+        or ``Crash`` and ``BadResult`` for the pool's own verdicts.
+        """
+        name = self.class_name or _VERDICT_CLASSES[self.kind]
+        stand_in: type[ProcessJobError] = type(name, (ProcessJobError,), {"__module__": __name__})
+        return stand_in(
+            self.kind, self.message, class_name=self.class_name, retryable=self.retryable
+        )
+
+
+_VERDICT_CLASSES: Final = {"crash": "Crash", "bad_result": "BadResult", "raised": "JobError"}
 
 
 class PoolClosedError(Exception):
@@ -213,7 +236,10 @@ class ProcessContext:
     ) -> None:
         self._reporter = reporter
         self._job = job
-        self.task_id = task_id
+        #: The task's id: a UUID, as in the other executors (a plain string if it is none).
+        self.task_id: UUID | str = task_id
+        with contextlib.suppress(ValueError):
+            self.task_id = UUID(task_id)
         self.attempt = attempt
         self.logger = logging.getLogger(name)
 
@@ -241,16 +267,21 @@ def _load_job(module: str, attribute: str) -> _Job:
     from pydantic import TypeAdapter  # noqa: PLC0415 - only children need it here
 
     call = getattr(importlib.import_module(module), attribute)
-    function = inspect.unwrap(call)
-    parameters = list(inspect.signature(function).parameters)
-    if not parameters:
-        raise TypeError(f"{module}.{attribute} takes no parameters")
-    hints = typing.get_type_hints(function)
-    model = hints.get(parameters[0])
+    declared = getattr(call, TASK_TYPE_ATTRIBUTE, None)
+    model = getattr(declared, "parameters", None)
     if model is None:
-        raise TypeError(f"{module}.{attribute}: its first parameter has no annotation")
+        function = inspect.unwrap(call)
+        parameters = list(inspect.signature(function).parameters)
+        if not parameters:
+            raise TypeError(f"{module}.{attribute} takes no parameters")
+        model = typing.get_type_hints(function).get(parameters[0])
+        if model is None:
+            raise TypeError(f"{module}.{attribute}: its first parameter has no annotation")
     adapter: TypeAdapter[Any] = TypeAdapter(model)
-    retry_on = tuple(getattr(call, "retry_on", ()) or ())
+    declared_retry_on: Iterable[type[BaseException]] = (
+        getattr(declared, "retry_on", None) or getattr(call, "retry_on", None) or ()
+    )
+    retry_on = tuple(declared_retry_on)
     return _Job(call, adapter.validate_python, retry_on)
 
 
@@ -266,7 +297,7 @@ def _run_job(
         if job is None:
             job = jobs[key] = _load_job(*key)
         retry_on = job.retry_on
-        context = ProcessContext(reporter, job_id, request.task_id, request.attempt, request.module)
+        context = ProcessContext(reporter, job_id, request.task_id, request.attempt, request.logger)
         params = job.validate(request.params)
         result = job.call(params, context)
         if inspect.isawaitable(result):
@@ -291,6 +322,13 @@ def _child_main(conn: Connection) -> None:
     """A child's life: run the jobs the parent sends, one at a time, until the pipe closes."""
     # Ctrl-C reaches the whole process group; the parent decides what a job's fate is.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A job's logger is under "taskmanager.jobs", which the server logs at INFO: so here.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
+    service = logging.getLogger("taskmanager")
+    service.addHandler(handler)
+    service.setLevel(logging.INFO)
+    service.propagate = False
     sender = _Sender(conn)
     reporter = _ProgressReporter(sender, os.getppid())
     jobs: dict[tuple[str, str], _Job] = {}
@@ -447,13 +485,15 @@ class ProcessSlot:
         """Start the child now rather than at the first job."""
         self._live_child()
 
-    async def run(
+    async def run(  # noqa: PLR0913 - the job's whole description, by name
         self,
         target: tuple[str, str],
         params: dict[str, Any],
         task_id: str,
         attempt: int,
         on_progress: ProgressCallback,
+        *,
+        logger_name: str | None = None,
     ) -> JSONValue:
         """Run the job in this slot's child; see ``ProcessPool.run``."""
         if self._closed:
@@ -481,7 +521,7 @@ class ProcessSlot:
                     outcome.set_result(None)  # the child died
 
         with contextlib.suppress(OSError):  # already dead: the reader sees the closed pipe
-            child.conn.send(_Run(job, *target, params, task_id, attempt))
+            child.conn.send(_Run(job, *target, params, task_id, attempt, logger_name or target[0]))
         loop.add_reader(child.fileno, on_readable)
         self._running = (child, outcome)
         try:
@@ -566,24 +606,29 @@ class ProcessPool:
         for slot in self._slots:
             slot.start()
 
-    async def run(
+    async def run(  # noqa: PLR0913 - the job's whole description, by name
         self,
         target: tuple[str, str],
         params: dict[str, Any],
         task_id: object,
         attempt: int,
         on_progress: ProgressCallback,
+        *,
+        logger_name: str | None = None,
     ) -> JSONValue:
         """Run ``module.attribute(params, context)`` in a child process; return its result.
 
         Waits for a free slot when all ``size`` are busy. Raises ``ProcessJobError`` when
         the job fails; cancelling this coroutine kills the job's process (SIGTERM, SIGKILL
         after ``TERM_GRACE``), waits until it is gone, then re-raises. ``on_progress`` is
-        called on this loop with each fraction the job reports.
+        called on this loop with each fraction the job reports. The job's ``ctx.logger``
+        is named ``logger_name`` (default: the job's module).
         """
         slot = await self._acquire()
         try:
-            return await slot.run(target, params, str(task_id), attempt, on_progress)
+            return await slot.run(
+                target, params, str(task_id), attempt, on_progress, logger_name=logger_name
+            )
         finally:
             self._release(slot)
 
@@ -624,3 +669,60 @@ class ProcessPool:
             if not waiter.done():
                 waiter.set_exception(PoolClosedError("the process pool is closed"))
         await asyncio.gather(*(slot.close() for slot in self._slots))
+
+
+class _TaskType(Protocol):
+    """What the runner reads of a task type (``taskmanager.jobs.TaskTypeSpec``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def function(self) -> Callable[..., Any]: ...
+
+
+class _Parameters(Protocol):
+    def model_dump(self, *, mode: str) -> dict[str, Any]: ...
+
+
+class _JobContext(Protocol):
+    @property
+    def task_id(self) -> object: ...
+
+    @property
+    def attempt(self) -> int: ...
+
+    def progress(self, fraction: float) -> None: ...
+
+
+class ProcessPoolRunner:
+    """The workers' ``process`` executor: runs a task type's function in the pool.
+
+    The function is imported in the child by its module and name, so it must be
+    reachable as ``module.name`` (a module-level ``def``). Its parameters travel as JSON
+    and are validated again there. A job that raised comes back as ``as_raised`` says,
+    with ``retryable`` telling whether its class is in the type's ``retry_on``; a process
+    that died raises ``Crash`` (retryable), a result that is not JSON ``BadResult``.
+    """
+
+    def __init__(self, pool: ProcessPool) -> None:
+        self.pool = pool
+
+    async def run(self, spec: _TaskType, params: _Parameters, ctx: _JobContext) -> JSONValue:
+        """Run ``spec.function(params, ctx)`` in a child process and return its result."""
+        function = spec.function
+        try:
+            return await self.pool.run(
+                (function.__module__, function.__name__),
+                params.model_dump(mode="json"),
+                ctx.task_id,
+                ctx.attempt,
+                ctx.progress,
+                logger_name=f"taskmanager.jobs.{spec.name}",
+            )
+        except ProcessJobError as error:
+            raise error.as_raised() from None
+
+    async def close(self) -> None:
+        """End every child process."""
+        await self.pool.close()

@@ -1,13 +1,21 @@
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
+import processjobs
 import pytest
 
-from taskmanager.actors.processes import PoolClosedError, ProcessJobError, ProcessPool
+from taskmanager.actors.processes import (
+    PoolClosedError,
+    ProcessJobError,
+    ProcessPool,
+    ProcessPoolRunner,
+)
 
 # A job's process is gone once it is neither running nor a zombie left unreaped.
 GONE_WITHIN = 1.0
@@ -268,3 +276,52 @@ def test_children_do_not_outlive_a_parent_killed_with_sigkill(tmp_path):
         parent.stdout.close()
     for pid in pids:
         assert wait_until_gone(pid, 2), f"process {pid} outlived its parent"
+
+
+class JobContext:
+    """The worker's side of a job's context: what the runner reads, and progress seen."""
+
+    def __init__(self) -> None:
+        self.task_id = uuid.uuid4()
+        self.attempt = 3
+        self.progress_seen: list[float] = []
+
+    def progress(self, fraction: float) -> None:
+        self.progress_seen.append(fraction)
+
+
+def snake_case(error: BaseException) -> str:
+    """The error type the worker makes of an exception: its class name in snake_case."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(error).__name__).lower()
+
+
+@pytest.fixture(scope="module")
+def runner(pool):
+    return ProcessPoolRunner(pool)
+
+
+async def test_the_runner_runs_a_declared_task_type_with_its_context(runner):
+    ctx = JobContext()
+    spec = processjobs.flaky.__task_type__
+    result = await runner.run(spec, processjobs.Flaky(), ctx)
+    assert result == {"task_id_type": "UUID", "logger": "taskmanager.jobs.flaky"}
+    assert ctx.progress_seen == [0.5]
+
+
+@pytest.mark.parametrize(
+    ("fail_with", "error_type", "retryable"),
+    [
+        ("value", "value_error", True),
+        ("key", "key_error", False),
+        ("exit", "crash", True),
+        ("set", "bad_result", False),
+    ],
+)
+async def test_the_runner_raises_what_names_the_error_and_says_if_it_is_retried(
+    runner, fail_with, error_type, retryable
+):
+    spec = processjobs.flaky.__task_type__
+    with pytest.raises(ProcessJobError) as failed:
+        await runner.run(spec, processjobs.Flaky(fail_with=fail_with), JobContext())
+    assert snake_case(failed.value) == error_type
+    assert failed.value.retryable is retryable
