@@ -97,6 +97,8 @@ def fail(params: Failure, ctx) -> object:
             os._exit(3)
         case "segfault":
             ctypes.string_at(0)
+        case "oom_killed":  # what the kernel's out-of-memory killer does
+            os.kill(os.getpid(), signal.SIGKILL)
         case "not_json":
             return {1, 2}
         case "nan":

@@ -130,7 +130,10 @@ async def test_a_job_that_cannot_be_imported_fails_with_the_import_error(pool):
     assert failed.value.error_type == "AttributeError"
 
 
-@pytest.mark.parametrize(("kind", "how"), [("exit", "exit status 3"), ("segfault", "SIGSEGV")])
+@pytest.mark.parametrize(
+    ("kind", "how"),
+    [("exit", "exit status 3"), ("segfault", "SIGSEGV"), ("oom_killed", "SIGKILL")],
+)
 async def test_a_process_that_dies_is_a_retryable_crash_and_is_replaced(pool, kind, how):
     before = await pool.run(("processjobs", "whoami"), {}, "t", 1, ignore)
     with pytest.raises(ProcessJobError) as failed:
