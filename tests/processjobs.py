@@ -140,3 +140,11 @@ def flaky(params: Flaky, ctx) -> dict[str, str]:
 
 
 flaky.__task_type__ = Declared("flaky", flaky, Flaky, (ValueError,))  # type: ignore[attr-defined]
+
+
+class Text(BaseModel):
+    text: str
+
+
+def length(params: Text, ctx) -> int:
+    return len(params.text)

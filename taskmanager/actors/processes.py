@@ -36,6 +36,7 @@ import math
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import signal
 import threading
 import time
@@ -63,6 +64,8 @@ PARENT_CHECK_INTERVAL: Final = 0.5
 TERM_GRACE: Final = 0.2
 #: How long to wait for a process to vanish after SIGKILL (the kernel needs milliseconds).
 KILL_WAIT: Final = 1.0
+#: Requests up to this size are written at once: any pipe buffers that much.
+INLINE_SEND_BYTES: Final = 16 * 1024
 #: Checks, a millisecond apart, that a process whose sentinel closed can be reaped.
 REAP_POLLS: Final = 100
 #: Where ``@task_type`` (``taskmanager.jobs``) leaves its description on the function.
@@ -310,7 +313,7 @@ def _run_job(
         return _Raised(job_id, type(exc).__name__, message, isinstance(exc, retry_on))
     try:
         return _Returned(job_id, json.dumps(result, allow_nan=False))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         return _BadResult(job_id, f"the result is not a JSON value: {exc}")
 
 
@@ -388,6 +391,23 @@ async def _despite_cancel[T](work: Coroutine[Any, Any, T]) -> T:
     if cancelled:
         raise asyncio.CancelledError
     return task.result()
+
+
+async def _send(conn: Connection, request: _Run) -> None:
+    """Send a job to its child without blocking the loop on a full pipe.
+
+    A child still starting reads nothing for a few hundred milliseconds: large
+    parameters would wait in ``send`` that long. Those go from a thread, which the
+    write ends when the child reads them, or when it dies (a cancel kills it).
+    """
+    payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        if len(payload) <= INLINE_SEND_BYTES:
+            conn.send_bytes(payload)
+        else:
+            await asyncio.to_thread(conn.send_bytes, payload)
+    except OSError:
+        pass  # it died already: the reader sees its closed pipe at once
 
 
 def _describe_exit(exitcode: int | None) -> str:
@@ -520,11 +540,11 @@ class ProcessSlot:
                 if not outcome.done():
                     outcome.set_result(None)  # the child died
 
-        with contextlib.suppress(OSError):  # already dead: the reader sees the closed pipe
-            child.conn.send(_Run(job, *target, params, task_id, attempt, logger_name or target[0]))
+        request = _Run(job, *target, params, task_id, attempt, logger_name or target[0])
         loop.add_reader(child.fileno, on_readable)
         self._running = (child, outcome)
         try:
+            await _send(child.conn, request)
             message = await outcome
         except BaseException:  # cancelled: the job's process goes, and only it
             await _despite_cancel(self._end_job(child, replace=True))

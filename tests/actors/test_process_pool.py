@@ -328,3 +328,54 @@ async def test_the_runner_raises_what_names_the_error_and_says_if_it_is_retried(
         await runner.run(spec, processjobs.Flaky(fail_with=fail_with), JobContext())
     assert snake_case(failed.value) == error_type
     assert failed.value.retryable is retryable
+
+
+async def test_large_parameters_to_a_child_still_starting_do_not_block_the_event_loop():
+    pool = ProcessPool(1)
+    try:
+        pool.start()  # the child boots for a few hundred ms: it reads nothing meanwhile
+        gaps: list[float] = []
+        ticking = asyncio.Event()
+        done = asyncio.Event()
+
+        async def tick() -> None:
+            last = time.monotonic()
+            ticking.set()
+            while not done.is_set():
+                await asyncio.sleep(0.005)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        ticker = asyncio.create_task(tick())
+        await ticking.wait()  # measuring before the job goes
+        text = "x" * 4_000_000
+        try:
+            assert await pool.run(("processjobs", "length"), {"text": text}, "t", 1, ignore) == len(
+                text
+            )
+        finally:
+            done.set()
+            await ticker
+        assert max(gaps) < 0.1, f"the event loop stalled for {max(gaps):.3f} s"
+    finally:
+        await pool.close()
+
+
+async def test_a_job_cancelled_while_its_large_parameters_are_sent_is_killed_at_once():
+    pool = ProcessPool(1)
+    try:
+        pool.start()
+        (pid,) = pool.pids
+        running = asyncio.create_task(
+            pool.run(("processjobs", "length"), {"text": "x" * 4_000_000}, "t", 1, ignore)
+        )
+        await asyncio.sleep(0.05)  # the request is on its way; the child still boots
+        started = time.monotonic()
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        assert time.monotonic() - started < GONE_WITHIN
+        assert gone(pid)
+    finally:
+        await pool.close()
