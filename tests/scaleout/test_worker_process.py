@@ -23,7 +23,14 @@ from test_processes import (
     wait_for,
 )
 
-from bench.server import ROOT, Server, clean_environment, free_port, taskmanager_server
+from bench.server import (
+    ROOT,
+    Server,
+    clean_environment,
+    free_port,
+    redis_ping,
+    taskmanager_server,
+)
 
 __all__ = ["redis"]  # the fixture, shared with the replica tests
 
@@ -153,6 +160,17 @@ def test_the_health_file_is_fresh_while_the_worker_lives_and_goes_stale_when_it_
     worker.process.send_signal(signal.SIGKILL)
     worker.process.wait()
     wait_for(lambda: not fresh(health_file, max_age=LEASE / 2), LEASE + 2, "stale")
+
+
+def test_the_health_file_goes_stale_while_the_worker_cannot_reach_redis(service, redis, tmp_path):
+    worker, health_file = service.worker()
+    redis.stop()
+    wait_for(lambda: not fresh(health_file, max_age=LEASE / 2), LEASE + 3, "stale without Redis")
+    assert worker.process.poll() is None, "the process lives on: its pid alone says nothing"
+    again = Server("redis-again", redis.argv, port=redis.port, log_dir=tmp_path, probe=redis_ping)
+    with again:
+        wait_for(lambda: fresh(health_file, max_age=LEASE / 2), 10, "fresh again")
+    assert "Traceback" not in worker.output()
 
 
 def test_a_worker_process_without_redis_is_refused_in_one_line():
