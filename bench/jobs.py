@@ -16,3 +16,11 @@ class NoParameters(BaseModel):
 
 def noop(params: NoParameters, ctx: Any) -> None:  # noqa: ANN401 - the job protocol
     """Do nothing: what is measured is the round trip to the process and back."""
+
+
+def compute(params: NoParameters, ctx: Any) -> None:  # noqa: ANN401 - the job protocol
+    """Hold a core until killed; report once, so that the bench knows it computes."""
+    del params
+    ctx.progress(0.0)
+    while True:
+        sum(range(10_000))

@@ -53,6 +53,7 @@ def whoami(params: Nothing, ctx) -> dict[str, object]:
         "attempt": ctx.attempt,
         "cancelled": ctx.cancelled,
         "params": type(params).__name__,
+        "niceness": os.getpriority(os.PRIO_PROCESS, 0),
     }
 
 

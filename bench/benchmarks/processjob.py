@@ -1,8 +1,15 @@
-"""The process executor's cost: a no-op job in a pooled child process against a coroutine."""
+"""The process executor: a no-op job's round trip, and the service's loop while jobs compute.
+
+The second figure stands in for "the API still answers while every worker runs a
+CPU-bound process job": how late this process's event loop wakes from a 10 ms sleep
+while every slot of a pool the size of the default ``TASKMANAGER_WORKERS`` computes,
+against the same with the pool idle.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 
@@ -11,6 +18,10 @@ from bench.harness import Profile, Servers
 from bench.report import Report, Row
 from bench.wrk import Wrk
 
+#: Slots computing at once: the default TASKMANAGER_WORKERS.
+SLOTS = 5
+#: The event loop's nap whose lateness is measured.
+NAP = 0.01
 #: Jobs timed one by one, after as many that warm up (the child imports the job).
 JOBS = 2000
 QUICK_JOBS = 200
@@ -71,5 +82,71 @@ def measure_process_job(report: Report, wrk: Wrk, servers: Servers, profile: Pro
             passed=process_p50 < 1000,  # noqa: PLR2004
             note=f"{jobs} jobs one after another in one pooled child, uvloop; the baseline "
             "is a no-op coroutine run as a task; the pool alone, without worker and store",
+        )
+    )
+
+
+async def _lateness(seconds: float) -> list[float]:
+    """How late each 10 ms sleep of this loop wakes, for ``seconds``."""
+    late: list[float] = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        start = time.monotonic()
+        await asyncio.sleep(NAP)
+        late.append(time.monotonic() - start - NAP)
+    return late
+
+
+def measure_loop_while_computing(
+    report: Report,
+    wrk: Wrk,  # noqa: ARG001 - no HTTP
+    servers: Servers,  # noqa: ARG001 - no server
+    profile: Profile,
+) -> None:
+    """The event loop's lateness while every slot of the pool computes, against idle."""
+    from taskmanager.actors.processes import ProcessPool  # noqa: PLC0415
+
+    async def bench() -> tuple[list[float], list[float]]:
+        pool = ProcessPool(SLOTS)
+        computing = 0
+        all_computing = asyncio.Event()
+
+        def started(_: float) -> None:
+            nonlocal computing
+            computing += 1
+            if computing == SLOTS:
+                all_computing.set()
+
+        jobs = [
+            asyncio.ensure_future(pool.run(("bench.jobs", "compute"), {}, "bench", 1, started))
+            for _ in range(SLOTS)
+        ]
+        try:
+            await all_computing.wait()
+            busy = await _lateness(profile.duration)
+        finally:
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            await pool.close()
+        return busy, await _lateness(profile.duration)
+
+    busy, idle = run_on_uvloop(bench())
+    busy_p50, busy_p99 = _percentiles(busy)
+    idle_p50, idle_p99 = _percentiles(idle)
+    report.figures |= {
+        "loop_late_busy_p99_ms": busy_p99 / 1000,
+        "loop_late_idle_p99_ms": idle_p99 / 1000,
+    }
+    report.add(
+        Row(
+            f"event loop lateness p50 / p99, {SLOTS} process jobs computing",
+            f"{busy_p50 / 1000:.1f} / {busy_p99 / 1000:.1f} ms",
+            baseline=f"{idle_p50 / 1000:.1f} / {idle_p99 / 1000:.1f} ms",
+            target="p99 < 50 ms",
+            passed=busy_p99 / 1000 < 50,  # noqa: PLR2004
+            note=f"how late a {NAP * 1000:g} ms sleep of the service's loop wakes while "
+            f"{SLOTS} CPU-bound jobs run in the pool (nice +10), on {os.cpu_count()} CPUs; "
+            "the baseline: the same with the pool idle",
         )
     )

@@ -64,6 +64,8 @@ PARENT_CHECK_INTERVAL: Final = 0.5
 TERM_GRACE: Final = 0.2
 #: How long to wait for a process to vanish after SIGKILL (the kernel needs milliseconds).
 KILL_WAIT: Final = 1.0
+#: How much lower than the service's a job process's CPU priority is (``nice``).
+JOB_NICENESS: Final = 10
 #: Requests up to this size are written at once: any pipe buffers that much.
 INLINE_SEND_BYTES: Final = 16 * 1024
 #: Checks, a millisecond apart, that a process whose sentinel closed can be reaped.
@@ -325,6 +327,9 @@ def _child_main(conn: Connection) -> None:
     """A child's life: run the jobs the parent sends, one at a time, until the pipe closes."""
     # Ctrl-C reaches the whole process group; the parent decides what a job's fate is.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A CPU-bound job must not starve the service's own process of a core: with every
+    # core computing, the scheduler then still runs the API at once.
+    os.nice(JOB_NICENESS)
     # A job's logger is under "taskmanager.jobs", which the server logs at INFO: so here.
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))

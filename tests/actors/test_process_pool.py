@@ -73,9 +73,16 @@ async def test_a_job_runs_in_a_child_process_with_validated_parameters_and_a_con
         "attempt": 2,
         "cancelled": False,
         "params": "Nothing",
+        "niceness": result["niceness"],
     }
     assert result["pid"] != os.getpid()
     assert result["pid"] in pool.pids
+
+
+async def test_a_job_computes_at_a_lower_priority_than_the_service(pool):
+    # So that the API's process keeps a core's attention while every job computes.
+    result = await pool.run(("processjobs", "whoami"), {}, "t", 1, ignore)
+    assert result["niceness"] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
 
 
 async def test_the_result_comes_back_as_json(pool):
