@@ -32,7 +32,7 @@ logger = logging.getLogger("taskmanager.worker")
 
 #: How long a health check waits for the store (as the API's /healthz does).
 HEALTH_SECONDS = 1.5
-#: A health check every this share of the lease: as often as the store renews it.
+#: A health check every this share of the lease: a few missed ones stay well within it.
 HEALTH_SHARE = 0.25
 _NOT_ANSWERING = (TimeoutError, ActorStoppedError, MailboxFullError, UnavailableError)
 

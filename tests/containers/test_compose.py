@@ -259,5 +259,5 @@ def test_the_worker_health_check_allows_several_missed_touches_and_no_more(compo
     test = worker["healthcheck"]["test"]
     max_age = float(test[test.index("--max-age") + 1])
     lease = float(default_of(worker["environment"]["TASKMANAGER_LEASE"]))
-    touched_every = lease / 4  # the worker checks its health as often as it renews its lease
+    touched_every = lease / 4  # the worker checks its health four times per lease
     assert 3 * touched_every <= max_age <= 2 * lease
