@@ -46,7 +46,7 @@ ROWS = (
     "cancel on one replica reaches the job on another, p99",
     "actor ask round trip",
     "no-op process job, round trip p50 / p99",
-    "event loop lateness p50 / p99, 5 process jobs computing",
+    "event loop lateness p50 / p99, every process slot computing",
 )
 
 
