@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Task Manager's one entry point: ./run.sh init [--dev] | dev | start | test | web | bench | loadtest
+# Task Manager's one entry point: ./run.sh init [--dev] | dev | start | worker | test | web | bench | loadtest
 set -euo pipefail
 # A path setting given relative to where the command was typed means that place, not the
 # checkout this script changes into next.
@@ -94,6 +94,12 @@ cmd_start() {
     exec "$VENV/bin/python" -m taskmanager --host "$HOST" --port "$PORT"
 }
 
+# Workers and no HTTP server, on the tasks in Redis (TASKMANAGER_REDIS_URL).
+cmd_worker() {
+    ensure_env redis
+    exec "$VENV/bin/python" -m taskmanager worker "$@"
+}
+
 cmd_test() {
     ensure_env dev
     local bin=$VENV/bin
@@ -126,9 +132,10 @@ case ${1:-} in
     init) shift; cmd_init "$@" ;;
     dev) shift; cmd_dev "$@" ;;
     start) shift; cmd_start "$@" ;;
+    worker) shift; cmd_worker "$@" ;;
     test) shift; cmd_test "$@" ;;
     web) shift; cmd_web "$@" ;;
     bench) shift; cmd_bench "$@" ;;
     loadtest) shift; cmd_loadtest "$@" ;;
-    *) echo "usage: ./run.sh init [--dev] | dev | start | test [pytest args] | web | bench | loadtest" >&2; exit 2 ;;
+    *) echo "usage: ./run.sh init [--dev] | dev | start | worker [--health-file PATH] | test [pytest args] | web | bench | loadtest" >&2; exit 2 ;;
 esac

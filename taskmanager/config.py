@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     )
 
     time_scale: float = Field(default=1.0, ge=0, le=1000, allow_inf_nan=False)
-    workers: int = Field(default=5, ge=1, le=1000)
+    # 0: an API-only replica, which leaves the tasks to worker processes (Redis only).
+    workers: int = Field(default=5, ge=0, le=1000)
     rate_limit: Annotated[RateLimit, NoDecode] = RateLimit(10, 60)
     trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
     result_ttl: float = Field(default=600, gt=0, allow_inf_nan=False)
@@ -114,6 +115,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"invalid TASKMANAGER_PROCESSES={self.processes}: more than one server "
                 "process needs TASKMANAGER_REDIS_URL (each would keep tasks of its own)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _no_workers_needs_redis(self) -> Self:
+        if self.workers == 0 and self.redis_url is None:
+            raise ValueError(
+                "invalid TASKMANAGER_WORKERS=0: an API-only replica needs "
+                "TASKMANAGER_REDIS_URL and worker processes; in memory it would run nothing"
             )
         return self
 

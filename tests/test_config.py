@@ -110,3 +110,22 @@ def test_a_redis_url_without_the_redis_extra_says_what_installs_it_here(monkeypa
     with pytest.raises(ConfigurationError) as raised:
         load_settings()
     assert f"{sys.executable} -m pip install -e '{ROOT}[redis]'" in str(raised.value)
+
+
+def test_zero_workers_without_redis_is_refused_in_one_line(monkeypatch):
+    monkeypatch.delenv("TASKMANAGER_REDIS_URL", raising=False)
+    monkeypatch.setenv("TASKMANAGER_WORKERS", "0")
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "TASKMANAGER_WORKERS=0" in message
+    assert "TASKMANAGER_REDIS_URL" in message
+    assert "would run nothing" in message
+    assert "would run nothing" in start_refused(TASKMANAGER_WORKERS="0")
+
+
+def test_zero_workers_with_redis_is_an_api_only_replica(monkeypatch):
+    monkeypatch.setenv("TASKMANAGER_REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("TASKMANAGER_WORKERS", "0")
+    assert load_settings().workers == 0

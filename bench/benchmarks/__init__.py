@@ -12,6 +12,7 @@ from bench.benchmarks.backlog import measure_delayed_backlog
 from bench.benchmarks.crossreplica import measure_cross_replica
 from bench.benchmarks.longpoll import measure_long_polls
 from bench.benchmarks.pipeline import measure_pipeline
+from bench.benchmarks.processjob import measure_loop_while_computing, measure_process_job
 from bench.benchmarks.rediscost import measure_redis_cost
 from bench.benchmarks.scaleout import measure_scale_out
 from bench.benchmarks.store import measure_store
@@ -27,6 +28,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "redis-cost": measure_redis_cost,
     "cross-replica": measure_cross_replica,
     "ask": measure_ask,
+    "process-job": measure_process_job,
+    "process-load": measure_loop_while_computing,
 }
 
 __all__ = ["BENCHMARKS"]

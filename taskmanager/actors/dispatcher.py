@@ -162,6 +162,10 @@ class Dispatcher(Actor):
                     idle.set_result(None)
             self._idle_waiters.clear()
 
+    async def on_start(self) -> None:
+        """Look at the queue once: with Redis, tasks may wait there from before this process."""
+        self.tell(WorkAvailable())
+
     async def on_stop(self) -> None:
         """Stop the timer."""
         timer = self._timer

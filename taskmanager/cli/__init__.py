@@ -24,6 +24,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         serve(host=args.host, port=args.port, reload=args.reload)
         return
+    if args.command == "worker":
+        from taskmanager.workerprocess import run_worker  # noqa: PLC0415 - the actors only here
+
+        run_worker(health_file=args.health_file)
+        return
     if args.command == "keys":
         from taskmanager.cli.keys import new_key_command  # noqa: PLC0415 - light, but only here
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Final
 
 DEFAULT_URL: Final = "http://127.0.0.1:8000"
@@ -98,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the API (the default with no command)")
     _add_serve_options(serve, defaults=False)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run workers and no HTTP server (needs TASKMANAGER_REDIS_URL)",
+        description="Run TASKMANAGER_WORKERS workers on the tasks in Redis, serving no "
+        "HTTP; API replicas with TASKMANAGER_WORKERS=0 leave the tasks to such processes.",
+    )
+    worker.add_argument(
+        "--health-file",
+        type=Path,
+        metavar="PATH",
+        help="touch PATH while healthy (check: python -m taskmanager.healthfile PATH)",
+    )
 
     submit = commands.add_parser(
         "submit",

@@ -45,6 +45,8 @@ ROWS = (
     "long-poll on one replica, cancel on another: wake-up, p99",
     "cancel on one replica reaches the job on another, p99",
     "actor ask round trip",
+    "no-op process job, round trip p50 / p99",
+    "event loop lateness p50 / p99, every process slot computing",
 )
 
 

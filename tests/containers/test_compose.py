@@ -1,5 +1,6 @@
 """docker-compose.yml validates against the Compose schema and wires the services right:
-Redis with its append-only file on a volume, two API replicas over it, nginx in front."""
+Redis with its append-only file on a volume, two API replicas and scalable worker
+processes over it, nginx in front."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ipaddress
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -23,6 +25,7 @@ from bench.server import clean_environment
 from taskmanager.config import Settings
 
 REPLICAS = ("api-1", "api-2")
+WORKER = "worker"
 # Settings the image fixes itself (paths inside it), not knobs for the operator.
 SET_BY_THE_IMAGE = {"TASKMANAGER_WEB_DIR"}
 # A container runs one server process: the service scales by replicas, not processes.
@@ -63,7 +66,7 @@ def default_of(value: str) -> str:
 
 
 def test_docker_compose_validates_the_file_against_the_compose_schema(resolved):
-    assert set(resolved["services"]) == {"redis", *REPLICAS, "web"}
+    assert set(resolved["services"]) == {"redis", *REPLICAS, WORKER, "web"}
 
 
 def test_redis_keeps_an_append_only_file_on_a_volume_has_a_memory_limit_and_a_health_check(
@@ -175,15 +178,15 @@ def test_every_service_runs_without_capabilities_or_privilege_escalation(resolve
         assert service["cap_drop"] == ["ALL"], name
         assert "no-new-privileges:true" in service["security_opt"], name
         assert service["restart"] == "unless-stopped", name
-    for name in (*REPLICAS, "redis"):
+    for name in (*REPLICAS, WORKER, "redis"):
         assert resolved["services"][name]["read_only"] is True, name
     assert resolved["services"]["redis"]["user"] == "999:999", "the image's redis user"
-    for name in REPLICAS:
+    for name in (*REPLICAS, WORKER):
         assert resolved["services"][name]["init"] is True, name
 
 
 def test_docker_waits_longer_than_the_shutdown_grace_before_killing_a_replica(compose):
-    for name in REPLICAS:
+    for name in (*REPLICAS, WORKER):
         replica = compose["services"][name]
         grace = float(default_of(replica["environment"]["TASKMANAGER_SHUTDOWN_GRACE"]))
         stop_after = replica["stop_grace_period"]
@@ -198,3 +201,63 @@ def test_the_proxy_waits_far_longer_than_a_default_long_poll(compose):
     timeouts = re.findall(r"proxy_read_timeout\s+(\d+)s;", NGINX_CONF.read_text())
     assert timeouts, "webapp/nginx.conf sets proxy_read_timeout in seconds"
     assert min(int(t) for t in timeouts) >= 10 * long_poll
+
+
+def test_the_worker_service_runs_worker_processes_with_the_replicas_settings(compose, resolved):
+    worker = resolved["services"][WORKER]
+    assert worker["command"][:4] == ["python", "-m", "taskmanager", "worker"]
+    replica = resolved["services"]["api-1"]
+    assert worker["image"] == replica["image"]
+    assert worker["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    own = {"TASKMANAGER_WORKERS"}
+    assert {k: v for k, v in worker["environment"].items() if k not in own} == {
+        k: v for k, v in replica["environment"].items() if k not in own
+    }
+    # Its own knob: TASKMANAGER_WORKERS=0 makes the replicas API-only, not the workers idle.
+    workers = compose["services"][WORKER]["environment"]["TASKMANAGER_WORKERS"]
+    assert workers == "${WORKER_PROCESS_WORKERS:-5}"
+
+
+def test_the_worker_service_scales_it_has_no_port_name_or_address_of_its_own(compose):
+    worker = compose["services"][WORKER]
+    assert "ports" not in worker
+    assert "container_name" not in worker
+    assert worker["networks"] == ["taskmanager"], "no fixed address: each copy gets its own"
+    assert WORKER not in compose["services"]["web"]["depends_on"], "web talks to the API only"
+
+
+def worker_health_check(compose: dict, health_file) -> list[str]:
+    """The worker's health check as this machine can run it: its file swapped for ours."""
+    worker = compose["services"][WORKER]
+    test = worker["healthcheck"]["test"]
+    assert test[0] == "CMD", "exec form: the image has no shell to rely on"
+    file = worker["command"][worker["command"].index("--health-file") + 1]
+    writable = worker["tmpfs"]
+    assert any(file.startswith(f"{mount}/") for mount in writable), "the root is read-only"
+    assert file in test, "the check reads the file the worker touches"
+    assert test[1] == "python"
+    return [sys.executable, *(str(health_file) if part == file else part for part in test[2:])]
+
+
+def test_the_worker_health_check_passes_on_a_fresh_file_and_fails_without_one(compose, tmp_path):
+    health_file = tmp_path / "worker.alive"
+    command = worker_health_check(compose, health_file)
+
+    def check() -> int:
+        return subprocess.run(command, cwd=REPO, capture_output=True, check=False).returncode  # noqa: S603
+
+    assert check() == 1, "no file yet: the worker has not been healthy once"
+    health_file.touch()
+    assert check() == 0
+    old = health_file.stat().st_mtime - 60
+    os.utime(health_file, (old, old))
+    assert check() == 1, "not touched for a minute: the worker hangs or is gone"
+
+
+def test_the_worker_health_check_allows_several_missed_touches_and_no_more(compose):
+    worker = compose["services"][WORKER]
+    test = worker["healthcheck"]["test"]
+    max_age = float(test[test.index("--max-age") + 1])
+    lease = float(default_of(worker["environment"]["TASKMANAGER_LEASE"]))
+    touched_every = lease / 4  # the worker checks its health four times per lease
+    assert 3 * touched_every <= max_age <= 2 * lease
