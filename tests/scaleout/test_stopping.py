@@ -35,13 +35,26 @@ def wait_for[T](check: Callable[[], T], timeout: float, what: str) -> T:
     return result
 
 
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command; None once the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def gone(pid: int) -> bool:
     """Whether process ``pid`` has ended (a zombie nobody reaped has ended too)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in {"Z", "X"}
+    fields = _stat(pid)
+    return fields is None or fields[0] in {"Z", "X"}
+
+
+def left_in_group(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` still running: the service's, the replicas', theirs."""
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return [
+        pid for pid in pids if (fields := _stat(pid)) and int(fields[2]) == pgid and not gone(pid)
+    ]
 
 
 def replica_pids(server: Server) -> list[int]:
@@ -104,7 +117,9 @@ def test_sigterm_during_a_restart_pause_starts_no_replica_and_ends_the_service(s
     assert status in CLEAN, f"status {status}:\n{log}"
     assert time.monotonic() - signalled < GRACE + 4
     assert len(replica_pids(served)) == 2, log  # none started once stopping had begun
-    assert wait_for(lambda: gone(second), 1, "the other replica ended")
+    assert gone(second)
+    # Nothing else either: multiprocessing's resource tracker ends with the service.
+    wait_for(lambda: left_in_group(served.pid) == [], 2, "all processes ended")
     assert "Traceback" not in log
 
 
@@ -115,6 +130,8 @@ def test_replicas_drain_and_end_when_their_parent_is_killed(service):
     served.process.send_signal(signal.SIGKILL)
     served.process.wait()
     wait_for(lambda: all(gone(pid) for pid in replicas), GRACE + 4, "the replicas ended")
+    # Nothing else either: multiprocessing's resource tracker ends with the last of them.
+    wait_for(lambda: left_in_group(served.pid) == [], 2, "all processes ended")
     log = served.output()
     assert log.count("Application shutdown complete") == 2, log
     assert "Traceback" not in log
@@ -129,6 +146,7 @@ def test_sigint_to_the_process_group_ends_every_process_quietly(service):
     log = served.output()
     assert status in CLEAN, f"status {status}:\n{log}"
     assert all(gone(pid) for pid in replicas)
+    wait_for(lambda: left_in_group(served.pid) == [], 2, "all processes ended")
     assert log.count("Application shutdown complete") == 2, log
     assert "Traceback" not in log
     assert "KeyboardInterrupt" not in log
