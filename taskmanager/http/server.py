@@ -108,6 +108,11 @@ def serve(*, host: str, port: int, reload: bool) -> None:
         "log_level": "info",
         "log_config": _log_config(),
     }
+    if not reload:
+        # Ctrl-C ends the process by SIGINT, as a shell expects, without a KeyboardInterrupt
+        # traceback: uvicorn re-raises the signal once it has shut down, to the handler it
+        # found when it started (the supervisor of several processes handles it itself).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     if settings.processes > 1:
         _serve_processes(settings, options)
         return
@@ -120,10 +125,6 @@ def serve(*, host: str, port: int, reload: bool) -> None:
             **options,
         )
         return
-    # Ctrl-C ends the process by SIGINT, as a shell expects, without a KeyboardInterrupt
-    # traceback: uvicorn re-raises the signal once it has shut down, to the handler it
-    # found when it started.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
     app = create_app(settings)
     _tune_gc()
     DrainingServer(uvicorn.Config(app, **options), app.state.system).run()
