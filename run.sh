@@ -37,14 +37,31 @@ find_python() {
     die "no Python 3.12 or newer found: install one, or point PYTHON at it"
 }
 
-# Create or refresh the virtual environment; "dev" adds the test and lint tools.
+# Whether the extras named in $1 (space-separated, as the stamp records them) include
+# each of the others; dev brings client and redis with it.
+has_extras() {
+    local installed=" $1 " extra
+    shift
+    [[ $installed == *" dev "* ]] && installed+=" client redis "
+    for extra in "$@"; do
+        [[ $installed == *" $extra "* ]] || return 1
+    done
+}
+
+# Create or refresh the virtual environment with the extras named (dev: the test and lint
+# tools; redis: the Redis backend). It installs only when pyproject.toml changed since the
+# last install or an extra is missing, and keeps the extras installed before. The stamp
+# holds the extras installed, then the pyproject.toml they were installed from.
 ensure_env() {
-    local extra=${1:-}
-    local stamp="$VENV/.installed${extra:+-$extra}"
-    local wanted
-    wanted=$(cat pyproject.toml)
-    if [[ -x $VENV/bin/python && -f $stamp && $(cat "$stamp") == "$wanted" ]]; then
-        return 0
+    local stamp=$VENV/.installed
+    local project installed=""
+    project=$(cat pyproject.toml)
+    if [[ -x $VENV/bin/python && -f $stamp ]]; then
+        installed=$(head -n 1 "$stamp")
+        if [[ $(tail -n +2 "$stamp") == "$project" ]] && has_extras "$installed" "$@"; then
+            return 0
+        fi
+        [[ $installed == "[project]" ]] && installed=""  # a stamp from before it named extras
     fi
     if [[ ! -x $VENV/bin/python ]]; then
         local python
@@ -52,9 +69,11 @@ ensure_env() {
         echo "run.sh: creating $VENV with $("$python" --version)" >&2
         "$python" -m venv "$VENV"
     fi
+    local extras
+    extras=$(printf '%s\n' $installed "$@" | sort -u | paste -sd, -)
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e ".${extra:+[$extra]}"
-    echo "$wanted" > "$stamp"
+    "$VENV/bin/python" -m pip install --quiet -e ".${extras:+[$extras]}"
+    printf '%s\n%s\n' "${extras//,/ }" "$project" > "$stamp"
 }
 
 # Install the monitor's npm packages when the lock file changed since the last install.
@@ -90,7 +109,8 @@ cmd_dev() {
 }
 
 cmd_start() {
-    ensure_env
+    # The Redis backend needs redis-py, which only its extra installs.
+    if [[ -n ${TASKMANAGER_REDIS_URL:-} ]]; then ensure_env redis; else ensure_env; fi
     exec "$VENV/bin/python" -m taskmanager --host "$HOST" --port "$PORT"
 }
 

@@ -70,11 +70,13 @@ class Settings(BaseSettings):
     web_dir: DirectoryPath | None = None
     # The keys the API accepts, read from TASKMANAGER_API_KEYS_FILE; None: open to all.
     api_keys_file: Annotated[KeyRing | None, NoDecode] = None
-    # Scale-out: the state in Redis (none: in this process), server processes, and how
-    # long a replica may stay silent before its running tasks are given to another.
+    # Scale-out: the state in Redis (none: in this process), server processes (and the
+    # pause before one that died starts again), and how long a replica may stay silent
+    # before its running tasks are given to another.
     redis_url: str | None = None
     redis_prefix: str = Field(default="tm", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     processes: int = Field(default=1, ge=1, le=64)
+    restart_pause: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False)
     lease: float = Field(default=10.0, ge=1, le=3600, allow_inf_nan=False)
 
     @field_validator("rate_limit", mode="before")

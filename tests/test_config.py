@@ -61,6 +61,7 @@ def test_values_are_read_from_the_environment(monkeypatch):
         ("TASKMANAGER_REDIS_URL", "http://localhost:6379"),
         ("TASKMANAGER_LEASE", "0"),
         ("TASKMANAGER_PROCESSES", "0"),
+        ("TASKMANAGER_RESTART_PAUSE", "-1"),
     ],
 )
 def test_a_bad_value_raises_an_error_naming_the_variable(monkeypatch, name, value):

@@ -41,6 +41,10 @@ class SharedState(Protocol):
         """Actors the backend adds (the event reader), in the order they stop."""
         ...
 
+    async def wait_reachable(self) -> None:
+        """Return once the shared state answers (waiting as long as it takes)."""
+        ...
+
     async def close(self) -> None:
         """Let go of the connections, once every actor has stopped."""
         ...
@@ -103,6 +107,10 @@ class ActorSystem:
         self.dispatcher.attach(self.workers)
         self.janitor = Janitor(store=self.store, limiter=self.limiter, clock=self.clock)
         self._drain: asyncio.Task[None] | None = None
+        # Waiting for Redis at start-up; cancelled by a stop asked for meanwhile.
+        self._connecting: asyncio.Task[None] | None = None
+        self._stop_asked = False
+        self._started = False
 
     @property
     def actors(self) -> tuple[Actor, ...]:
@@ -123,13 +131,44 @@ class ActorSystem:
         """Whether every actor runs and none keeps crashing."""
         return self.supervisor.healthy and all(actor.alive for actor in self.actors)
 
-    async def start(self) -> None:
-        """Start every actor."""
+    async def start(self) -> bool:
+        """Start every actor, once the shared state answers; False: told to stop before that.
+
+        With Redis this waits until Redis answers, as long as it takes, unless
+        ``begin_shutdown`` is called meanwhile: then nothing starts, and ``stop`` lets go
+        of the connections.
+        """
+        if self._shared is not None:
+            if self._stop_asked:
+                return False
+            connecting = asyncio.create_task(self._shared.wait_reachable(), name="system:connect")
+            self._connecting = connecting
+            try:
+                await asyncio.wait({connecting})
+            finally:
+                if not connecting.done():  # this start itself was cancelled
+                    connecting.cancel()
+                    await asyncio.wait({connecting})
+            if connecting.cancelled():
+                logger.info("stopped before Redis could be reached")
+                return False
+            connecting.result()  # a failure other than "unreachable" stops start-up
         for actor in reversed(self.actors):
             actor.start(self.supervisor)
+        self._started = True
+        return True
 
     def begin_shutdown(self) -> None:
-        """Start draining, once: new tasks are refused and every waiting client is answered."""
+        """Start draining, once: new tasks are refused and every waiting client is answered.
+
+        Before the actors have started there is nothing to drain: a start still waiting
+        for Redis gives up at once.
+        """
+        self._stop_asked = True
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+        if not self._started:
+            return
         if self._drain is None:
             self._drain = asyncio.create_task(self._drain_work(), name="system:drain")
 
@@ -139,7 +178,9 @@ class ActorSystem:
         The actors stop whatever the drain managed: a drain that fails is logged.
         """
         self.begin_shutdown()
-        assert self._drain is not None  # noqa: S101 - set just above
+        if self._drain is None:  # never started: nothing to drain
+            await self.stop()
+            return
         try:
             await self._drain
         except UnavailableError as error:

@@ -1,8 +1,9 @@
 """``taskmanager serve``: check the configuration, then serve the API with uvicorn.
 
 With ``TASKMANAGER_PROCESSES`` above one (and Redis), this process binds the port and
-runs that many server processes on it, each a replica of its own; it forwards SIGTERM
-and SIGINT to them, starts another when one dies, and ends once they all have.
+runs that many server processes on it, each a replica of its own: it stops them on
+SIGTERM or SIGINT, starts another when one dies, and ends once they all have; they end
+when it does, even when it is killed (``taskmanager.processes``).
 """
 
 from __future__ import annotations
@@ -11,27 +12,23 @@ import asyncio
 import copy
 import gc
 import logging
-import multiprocessing
-import multiprocessing.connection
-import os
 import signal
 import socket
 import sys
-import threading
-import time
 from types import FrameType
 from typing import Any
 
 import uvicorn
 
 from taskmanager.actors.system import ActorSystem
-from taskmanager.config import ConfigurationError, load_settings
+from taskmanager.config import ConfigurationError, Settings, load_settings
 from taskmanager.http.app import create_app
+from taskmanager.processes import exit_with, supervise
 
 logger = logging.getLogger("taskmanager.server")
 
-#: Seconds before a replica process that died is started again.
-RESTART_PAUSE = 1.0
+#: Seconds replica processes get past the shutdown grace to end, before they are killed.
+STOP_MARGIN = 5.0
 #: Allocations between collections of the youngest generation (Python's default: 700).
 GC_YOUNG_THRESHOLD = 7000
 
@@ -47,6 +44,7 @@ class DrainingServer(uvicorn.Server):
         super().__init__(config)
         self.system = system
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.interrupted = False
 
     async def serve(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         """Remember the loop, so the signal handler can reach it."""
@@ -57,9 +55,13 @@ class DrainingServer(uvicorn.Server):
         """Begin draining, then let uvicorn stop as usual.
 
         A second SIGTERM changes nothing (a process group and a parent may both send
-        one); a second SIGINT, a person pressing Ctrl-C again, stops at once.
+        one), nor does a first SIGINT after a SIGTERM (Ctrl-C reaches replica processes
+        both from the terminal and, as SIGTERM, from their parent, in either order); a
+        second SIGINT, a person pressing Ctrl-C again, stops at once.
         """
-        if self.should_exit and sig == signal.SIGTERM:
+        first_interrupt = sig == signal.SIGINT and not self.interrupted
+        self.interrupted = self.interrupted or sig == signal.SIGINT
+        if self.should_exit and (sig == signal.SIGTERM or first_interrupt):
             return
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self.system.begin_shutdown)
@@ -106,8 +108,13 @@ def serve(*, host: str, port: int, reload: bool) -> None:
         "log_level": "info",
         "log_config": _log_config(),
     }
+    if not reload:
+        # Ctrl-C ends the process by SIGINT, as a shell expects, without a KeyboardInterrupt
+        # traceback: uvicorn re-raises the signal once it has shut down, to the handler it
+        # found when it started (the supervisor of several processes handles it itself).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     if settings.processes > 1:
-        _serve_processes(settings.processes, options)
+        _serve_processes(settings, options)
         return
     if reload:
         uvicorn.run(
@@ -130,41 +137,21 @@ def _serve_in_child(sockets: list[socket.socket], options: dict[str, Any]) -> No
     DrainingServer(uvicorn.Config(app, **options), app.state.system).run(sockets=sockets)
 
 
-def _serve_processes(count: int, options: dict[str, Any]) -> None:
-    """Run ``count`` replica processes on one port until SIGTERM or SIGINT."""
+def _serve_processes(settings: Settings, options: dict[str, Any]) -> None:
+    """Run replica processes on one port until SIGTERM or SIGINT, then end as they did."""
     config = uvicorn.Config("taskmanager.http.app:create_app", factory=True, **options)
     sock = config.bind_socket()
-    context = multiprocessing.get_context("spawn")
-    stopping = threading.Event()
-
-    def start() -> multiprocessing.process.BaseProcess:
-        child = context.Process(target=_serve_in_child, args=([sock], options), daemon=False)
-        child.start()
-        return child
-
-    def stop(sig: int, _: FrameType | None) -> None:
-        stopping.set()
-        if sig != signal.SIGTERM:
-            return  # Ctrl-C reaches the whole process group: the replicas have it too
-        for child in children:
-            if child.pid is not None and child.is_alive():
-                os.kill(child.pid, signal.SIGTERM)
-
-    children = [start() for _ in range(count)]
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, stop)
-    logger.info("serving with %d processes on %s:%s", count, options["host"], options["port"])
-    while children:
-        multiprocessing.connection.wait([child.sentinel for child in children])
-        for child in [child for child in children if not child.is_alive()]:
-            children.remove(child)
-            child.join()
-            if not stopping.is_set():
-                logger.error(
-                    "replica process %s ended with status %s; starting another",
-                    child.pid,
-                    child.exitcode,
-                )
-                time.sleep(RESTART_PAUSE)  # a process that fails at once must not spin
-                children.append(start())
-    sock.close()
+    logger.info(
+        "serving with %d processes on %s:%s", settings.processes, options["host"], options["port"]
+    )
+    try:
+        status = supervise(
+            _serve_in_child,
+            ([sock], options),
+            count=settings.processes,
+            stop_within=settings.shutdown_grace + STOP_MARGIN,
+            restart_pause=settings.restart_pause,
+        )
+    finally:
+        sock.close()
+    exit_with(status)

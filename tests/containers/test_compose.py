@@ -28,8 +28,9 @@ REPLICAS = ("api-1", "api-2")
 WORKER = "worker"
 # Settings the image fixes itself (paths inside it), not knobs for the operator.
 SET_BY_THE_IMAGE = {"TASKMANAGER_WEB_DIR"}
-# A container runs one server process: the service scales by replicas, not processes.
-NOT_FOR_CONTAINERS = {"TASKMANAGER_PROCESSES"}
+# A container runs one server process: the service scales by replicas, not processes (so
+# neither has it a pause before one is started again).
+NOT_FOR_CONTAINERS = {"TASKMANAGER_PROCESSES", "TASKMANAGER_RESTART_PAUSE"}
 # Settings whose compose default differs from the service's on purpose: compose has its own
 # proxy and its own Redis (both checked below).
 COMPOSE_DEFAULTS = {"TASKMANAGER_TRUSTED_PROXIES", "TASKMANAGER_REDIS_URL"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -109,3 +110,14 @@ async def test_sigterm_answers_every_client_and_ends_within_the_grace_period(ser
         assert f"task {task_id} was queued; cancelled before it started" in output, output
     for task_id in running:
         assert f"task {task_id} still running after the {float(GRACE)} s grace period" in output
+
+
+async def test_ctrl_c_ends_the_server_quietly(server: Server):
+    os.killpg(server.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    status = await wait_for_exit(server, GRACE + 2)
+    output = server.output()
+    # Ended by SIGINT, as a shell expects after Ctrl-C (it shows 130).
+    assert status == -signal.SIGINT, f"status {status}, output:\n{output}"
+    assert "Finished server process" in output
+    assert "Traceback" not in output, output
+    assert "KeyboardInterrupt" not in output, output

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
+import time
+from typing import Final
 
 from taskmanager.actors.clock import Clock
-from taskmanager.actors.redis.connection import CommandBatcher, Scripts, connect
+from taskmanager.actors.redis.connection import CommandBatcher, Scripts, connect, is_unreachable
 from taskmanager.actors.redis.events import EventReader, RedisLog
 from taskmanager.actors.redis.queue import RedisQueue
 from taskmanager.actors.redis.ratelimiter import RedisRateLimiter
 from taskmanager.actors.redis.store import RedisStore
 from taskmanager.actors.runtime import Actor
 from taskmanager.config import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between tries to reach Redis at start-up.
+START_RETRY_SECONDS: Final = 0.5
+#: Seconds between the lines saying that start-up still waits for Redis.
+START_LOG_SECONDS: Final = 5.0
 
 
 class RedisState:
@@ -30,6 +41,37 @@ class RedisState:
         self.queue = RedisQueue(self._redis, self._scripts, settings.redis_prefix, replica)
         self.log = RedisLog(self._redis, settings.redis_prefix)
         self._reader = EventReader(self._reading, self.log)
+
+    async def wait_reachable(self) -> None:
+        """Return once Redis answers; until then try again, and say so now and every few seconds.
+
+        Redis may come up after the replicas (a compose file starting both): a replica
+        that cannot reach it waits, rather than serving 503s or giving up.
+        """
+        waiting_since: float | None = None
+        logged = 0.0
+        while True:
+            try:
+                await self._redis.ping()
+            except Exception as error:
+                if not is_unreachable(error):
+                    raise
+                now = time.monotonic()
+                if waiting_since is None or now - logged >= START_LOG_SECONDS:
+                    waiting_since = waiting_since or now
+                    logged = now
+                    logger.warning(
+                        "start-up is waiting for Redis (%.0f s so far; trying every %s s): %s",
+                        now - waiting_since,
+                        START_RETRY_SECONDS,
+                        error,
+                    )
+                # Real time, whatever the replica's clock: Redis comes back in real time.
+                await asyncio.sleep(START_RETRY_SECONDS)
+            else:
+                if waiting_since is not None:
+                    logger.info("Redis reached after %.1f s", time.monotonic() - waiting_since)
+                return
 
     def store(self, dispatcher: Actor, rng: random.Random | None) -> RedisStore:
         """The store gateway."""
