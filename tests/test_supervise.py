@@ -16,7 +16,7 @@ from multiprocessing.synchronize import Event
 
 import pytest
 
-from taskmanager.processes import SIGNALLED, supervise
+from taskmanager.replicas import SIGNALLED, supervise
 
 SPAWN = multiprocessing.get_context("spawn")
 

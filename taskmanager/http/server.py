@@ -3,7 +3,7 @@
 With ``TASKMANAGER_PROCESSES`` above one (and Redis), this process binds the port and
 runs that many server processes on it, each a replica of its own: it stops them on
 SIGTERM or SIGINT, starts another when one dies, and ends once they all have; they end
-when it does, even when it is killed (``taskmanager.processes``).
+when it does, even when it is killed (``taskmanager.replicas``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import uvicorn
 from taskmanager.actors.system import ActorSystem
 from taskmanager.config import ConfigurationError, Settings, load_settings
 from taskmanager.http.app import create_app
-from taskmanager.processes import exit_with, supervise
+from taskmanager.replicas import exit_with, supervise
 
 logger = logging.getLogger("taskmanager.server")
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-logger = logging.getLogger("taskmanager.processes")
+logger = logging.getLogger("taskmanager.replicas")
 
 #: Exit statuses of a process that stopped as told.
 CLEAN_EXITS = frozenset({0, -signal.SIGTERM, -signal.SIGINT})
