@@ -25,7 +25,7 @@ async def test_submit_returns_the_queued_task_with_its_options(api):
     assert isinstance(task, Task)
     assert task.task_type == "compute_sum"
     assert task.status is TaskStatus.QUEUED
-    assert task.parameters.numbers == (1, 2, 3)
+    assert task.parameters.numbers == [1, 2, 3]
     assert (task.priority, task.timeout, task.max_retries) == (7, 9, 2)
     assert (task.run_at - task.created_at).total_seconds() == 30
     assert await api.get(task.task_id) == task
