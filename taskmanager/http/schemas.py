@@ -45,13 +45,7 @@ _OPTIONS: Final[dict[str, Any]] = {
     ),
     "max_retries": (
         Annotated[StrictInt, Field(ge=0, le=10), BeforeValidator(integral)],
-        Field(
-            0,
-            description=(
-                "Attempts after a `timeout`, `crash` or `worker_lost` failure, "
-                "or an error the task type retries"
-            ),
-        ),
+        Field(0, description="Attempts after a `timeout`, `crash` or `worker_lost` failure"),
     ),
 }
 
@@ -117,7 +111,7 @@ def _submission_model(spec: TaskTypeSpec) -> type[BaseModel]:
         __config__=config,
         __doc__=spec.summary,
         task_type=(Literal[spec.name], ...),  # type: ignore[arg-type]
-        parameters=(parameters, Field(default_factory=model) if has_defaults else ...),
+        parameters=(parameters, model() if has_defaults else ...),
         **_OPTIONS,
     )
 
