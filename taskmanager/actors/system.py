@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import random
 import secrets
@@ -12,7 +11,7 @@ from typing import Protocol
 from taskmanager.actors.clock import Clock, SystemClock
 from taskmanager.actors.dispatcher import Dispatcher
 from taskmanager.actors.events import CloseStreams, EventHub
-from taskmanager.actors.executors import ProcessRunner
+from taskmanager.actors.executors import JobThreads, ProcessRunner
 from taskmanager.actors.janitor import Janitor
 from taskmanager.actors.messages import (
     BeginDrain,
@@ -102,11 +101,8 @@ class ActorSystem:
             self.store = shared.store(self.dispatcher, rng)
             self.limiter = shared.limiter()
             shared.attach(hub=self.events, store=self.store)
-        # Where thread jobs run (and process jobs, when no process runner is given): one
-        # thread per worker, as a worker waits for its thread even after a cancel.
-        self.threads = concurrent.futures.ThreadPoolExecutor(
-            max_workers=settings.workers, thread_name_prefix="job"
-        )
+        # Where thread jobs run (and process jobs, when no process runner is given).
+        self.threads = JobThreads()
         self.processes = processes
         self.workers = tuple(
             Worker(
@@ -249,8 +245,6 @@ class ActorSystem:
             await actor.stop(grace)
         if self.processes is not None:
             await self.processes.close()
-        # Threads cannot be stopped: the ones still running finish on their own.
-        self.threads.shutdown(wait=False, cancel_futures=True)
         if self._shared is not None:
             await self._shared.close()
         logger.info("actor system stopped")

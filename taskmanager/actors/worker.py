@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import BaseModel, ValidationError
 
 from taskmanager.actors.clock import Clock
-from taskmanager.actors.executors import ProcessRunner
+from taskmanager.actors.executors import JobThreads, ProcessRunner
 from taskmanager.actors.messages import (
     CancelJob,
     FinishTask,
@@ -93,7 +93,7 @@ class Worker(Actor):
         clock: Clock,
         time_scale: float,
         task_types: TaskTypes,
-        threads: concurrent.futures.ThreadPoolExecutor,
+        threads: JobThreads,
         processes: ProcessRunner | None = None,
         replica: str = "local",
     ) -> None:
@@ -173,12 +173,17 @@ class Worker(Actor):
         async def sleep(seconds: float) -> None:
             await self.clock.sleep(seconds * self.time_scale)
 
+        def schedule(callback: Callable[[], None]) -> None:
+            # Thread-safe, so that a thread or process job may report progress too; a job
+            # that outlives the service has nobody left to tell.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(callback)
+
         return Context(
             task_id,
             max(task.attempts, 1),
             report=report,
-            # Thread-safe, so that a thread or process job may report progress too.
-            schedule=loop.call_soon_threadsafe,
+            schedule=schedule,
             sleep=sleep,
             logger=logging.getLogger(f"taskmanager.jobs.{task.task_type}"),
         )
@@ -275,7 +280,12 @@ class Worker(Actor):
         self._returning = attempt.lease
         loop = asyncio.get_running_loop()
         message = _ThreadReturned(attempt.lease)
-        thread.add_done_callback(lambda _: loop.call_soon_threadsafe(self._tell_quietly, message))
+
+        def returned(_: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the service stopped meanwhile
+                loop.call_soon_threadsafe(self._tell_quietly, message)
+
+        thread.add_done_callback(returned)
 
     def _tell_quietly(self, message: object) -> None:
         with contextlib.suppress(ActorStoppedError):

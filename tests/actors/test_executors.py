@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from jobmodules import usertypes
@@ -235,3 +239,38 @@ async def test_a_process_job_goes_to_the_process_runner_the_system_is_given(
     finally:
         await actors.stop()
     assert runner.closed
+
+
+STOP_WITH_A_STUCK_THREAD = """
+import asyncio
+from jobmodules import usertypes
+from taskmanager.actors.messages import SubmitTask
+from taskmanager.actors.model import JobOptions
+from taskmanager.actors.system import ActorSystem
+from taskmanager.config import Settings
+
+async def main():
+    system = ActorSystem(Settings(tasks="jobmodules.usertypes", shutdown_grace=0))
+    await system.start()
+    params = system.task_types["gated"].parameters(name="never")
+    await system.store.ask(SubmitTask("gated", params, JobOptions()))
+    await asyncio.to_thread(usertypes.REACHED["never"].wait, 10)
+    await system.shutdown()
+    print("stopped", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_thread_job_that_never_returns_does_not_keep_the_process_from_exiting():
+    # The gated job waits 30 s for a gate nobody opens; the process must not wait for it.
+    result = subprocess.run(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, "-c", STOP_WITH_A_STUCK_THREAD],
+        env=os.environ | {"PYTHONPATH": str(Path(__file__).parents[1])},
+        capture_output=True,
+        text=True,
+        timeout=15,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "stopped"
