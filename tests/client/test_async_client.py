@@ -155,3 +155,12 @@ async def test_submit_is_one_request_and_cannot_fail_once_the_task_exists(make_a
     assert task.status is TaskStatus.QUEUED
     assert task.parameters.numbers == (1, 2)
     assert [request.method for request in api.recorder.requests] == ["POST"]
+
+
+async def test_openapi_is_the_services_document_with_its_task_types(api):
+    document = await api.openapi()
+    assert document["components"]["schemas"]["TaskType"]["enum"] == [
+        "compute_sum",
+        "generate_report",
+        "simulate_error",
+    ]
