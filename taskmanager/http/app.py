@@ -233,8 +233,17 @@ def _openapi(app: FastAPI, requests: TaskRequests, *, keys: bool) -> dict[str, A
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     request_schema = requests.json_schema()
     components.update(request_schema.pop("$defs", {}))
-    if "$ref" in request_schema:  # one task type: its model is the whole body
-        request_schema = {"oneOf": [request_schema], "discriminator": {"propertyName": "task_type"}}
+    if "oneOf" not in request_schema:
+        # One task type: its request model is the whole body. Documented as a union of
+        # one all the same, so that readers of the document find the types one way.
+        (only,) = requests.models.items()
+        name, model = only
+        components[model.__name__] = request_schema
+        ref = f"#/components/schemas/{model.__name__}"
+        request_schema = {
+            "oneOf": [{"$ref": ref}],
+            "discriminator": {"propertyName": "task_type", "mapping": {name: ref}},
+        }
     components["TaskRequest"] = request_schema
     components["TaskType"] = {
         "type": "string",

@@ -98,7 +98,17 @@ async def test_the_openapi_has_one_request_schema_per_type_with_its_example_and_
 async def test_only_one_type_still_makes_a_body_discriminated_by_task_type(make_client):
     client = await make_client(tasks="jobmodules.usertypes")
     schema = (await client.get("/openapi.json")).json()
-    assert "ComputeSumRequest" not in schema["components"]["schemas"]
+    schemas = schema["components"]["schemas"]
+    assert "ComputeSumRequest" not in schemas
+    only = await make_client(tasks="jobmodules.same_name")  # one type: compute_sum
+    body = (await only.get("/openapi.json")).json()["components"]["schemas"]["TaskRequest"]
+    assert body == {
+        "oneOf": [{"$ref": "#/components/schemas/ComputeSumRequest"}],
+        "discriminator": {
+            "propertyName": "task_type",
+            "mapping": {"compute_sum": "#/components/schemas/ComputeSumRequest"},
+        },
+    }
     missing = await client.post("/tasks", json={"parameters": {}})
     assert missing.status_code == 400
     assert missing.json()["detail"].startswith("task_type: field required, one of gated, flaky")
