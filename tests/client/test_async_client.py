@@ -153,7 +153,7 @@ async def test_submit_is_one_request_and_cannot_fail_once_the_task_exists(make_a
     api = await make_api(client_options={"retry_budget": 0}, rate_limit="1/minute")
     task = await api.submit("compute_sum", {"numbers": [1, 2]})
     assert task.status is TaskStatus.QUEUED
-    assert task.parameters.numbers == (1, 2)
+    assert task.parameters.numbers == [1, 2]
     assert [request.method for request in api.recorder.requests] == ["POST"]
 
 
