@@ -21,9 +21,11 @@ from taskmanager.jobs import Context, JSONValue, TaskTypeSpec
 class ProcessRunner(Protocol):
     """Runs ``process`` jobs in processes of its own.
 
-    ``run`` returns the job's return value or raises its exception. Cancelling the
-    awaiting task (a cancel or a timeout) must stop the job's process; a process that
-    dies must raise an exception whose snake_case name is ``crash``.
+    ``run`` returns the job's return value or raises its exception, or a stand-in named
+    like it (``error.type`` is the class name in snake_case) with ``retryable = True``
+    when the class is in the type's ``retry_on``. Cancelling the awaiting task (a cancel
+    or a timeout) must stop the job's process; a process that dies must raise an
+    exception whose snake_case name is ``crash``.
     """
 
     async def run(self, spec: TaskTypeSpec, params: BaseModel, ctx: Context) -> JSONValue:

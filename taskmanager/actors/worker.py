@@ -202,7 +202,11 @@ class Worker(Actor):
             )
         except Exception as exc:
             error = TaskError(error_type_of(exc), str(exc))
-            retryable = spec is not None and spec.retries(exc)
+            retryable = spec is not None and (
+                spec.retries(exc)
+                # A process runner re-raises the job's exception as a stand-in that says so.
+                or (spec.executor == "process" and getattr(exc, "retryable", False) is True)
+            )
             logger.warning("task %s failed: %s: %s", task.task_id, error.type, error.message)
             logger.debug("task %s: the job raised", task.task_id, exc_info=exc)
         with contextlib.suppress(ActorStoppedError):  # the worker stopped while the job ran

@@ -207,7 +207,11 @@ async def test_a_process_job_runs_in_a_thread_when_no_process_runner_is_given(sy
 
 
 class RecordingRunner:
-    """A process runner that runs the job here and remembers what it was given."""
+    """A process runner that runs the job here and remembers what it was given.
+
+    A job of more than 5,000 fails the first time, as a process runner reports an
+    exception raised in the job's process: a stand-in named like it, marked retryable.
+    """
 
     def __init__(self) -> None:
         self.ran: list[tuple[str, object]] = []
@@ -215,6 +219,9 @@ class RecordingRunner:
 
     async def run(self, spec, params, ctx):
         self.ran.append((spec.name, params))
+        if params.up_to > 5000 and ctx.attempt == 1:
+            stand_in = type("ConnectionError", (Exception,), {"retryable": True})
+            raise stand_in("the peer went away, in the job's process")
         return spec.function(params, ctx)
 
     async def close(self) -> None:
@@ -236,6 +243,15 @@ async def test_a_process_job_goes_to_the_process_runner_the_system_is_given(
         assert done.result == 2_001_000
         assert done.progress == 1.0
         assert [(name, params.up_to) for name, params in runner.ran] == [("count", 2000)]
+        retried = await submit(actors, "count", {"up_to": 6000}, max_retries=1)
+        await settle()
+        first = await current(actors, retried)
+        assert first.status is TaskStatus.QUEUED
+        assert first.error is not None
+        assert first.error.type == "connection_error"
+        await clock.advance(2)  # past the backoff
+        await settle()
+        assert (await current(actors, retried)).result == 18_003_000
     finally:
         await actors.stop()
     assert runner.closed
