@@ -14,7 +14,11 @@ from pydantic import DirectoryPath, Field, ValidationError, field_validator, mod
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from taskmanager.extras import install_command
+from taskmanager.jobs import TaskTypeError, TaskTypes, load_task_types
 from taskmanager.keys import KeyRing, load_keys
+
+#: The modules whose task types exist when TASKMANAGER_TASKS is not set.
+DEFAULT_TASKS = ("taskmanager.demo",)
 
 type IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -78,6 +82,10 @@ class Settings(BaseSettings):
     processes: int = Field(default=1, ge=1, le=64)
     restart_pause: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False)
     lease: float = Field(default=10.0, ge=1, le=3600, allow_inf_nan=False)
+    # The task types, read from the modules TASKMANAGER_TASKS names (comma-separated).
+    tasks: Annotated[TaskTypes, NoDecode] = Field(
+        default_factory=lambda: load_task_types(DEFAULT_TASKS)
+    )
 
     @field_validator("rate_limit", mode="before")
     @classmethod
@@ -96,6 +104,16 @@ class Settings(BaseSettings):
     def _load_api_keys(cls, value: object) -> object:
         if isinstance(value, str | Path):
             return load_keys(Path(value)) if str(value).strip() else None
+        return value
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _load_tasks(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return load_task_types(_split(value))
+            except TaskTypeError as error:
+                raise ValueError(str(error)) from None
         return value
 
     @field_validator("redis_url", mode="before")

@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from taskmanager.actors.messages import GetTask, SubmitTask
-from taskmanager.actors.model import JobOptions, Task, TaskType
+from taskmanager.actors.model import JobOptions, Task
 from taskmanager.actors.runtime import Actor
-from taskmanager.actors.tasktypes import ComputeSum
+from taskmanager.demo import ComputeSum, GenerateReport, SimulateError
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -32,10 +32,18 @@ def sum_of(*numbers: float, **options: Any) -> dict[str, Any]:
     return {"task_type": "compute_sum", "parameters": {"numbers": list(numbers)}, **options}
 
 
+#: The demo task type each demo parameters model belongs to.
+TYPE_OF = {
+    ComputeSum: "compute_sum",
+    GenerateReport: "generate_report",
+    SimulateError: "simulate_error",
+}
+
+
 async def submit_to(system, parameters=None, **options: Any):
     """Submit straight to a system's store (a sum of 1, 2, 3 by default); return the task."""
     parameters = parameters or ComputeSum(numbers=(1, 2, 3))
-    message = SubmitTask(TaskType(parameters.task_type), parameters, JobOptions(**options))
+    message = SubmitTask(TYPE_OF[type(parameters)], parameters, JobOptions(**options))
     task = await system.store.ask(message)
     assert isinstance(task, Task), task
     return task

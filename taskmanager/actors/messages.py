@@ -13,9 +13,16 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from taskmanager.actors.model import JobOptions, Task, TaskError, TaskStatus, TaskType
+from taskmanager.actors.model import (
+    JobOptions,
+    Parameters,
+    Task,
+    TaskError,
+    TaskStatus,
+    TaskType,
+)
 from taskmanager.actors.runtime import Request
-from taskmanager.actors.tasktypes import JSONValue, Parameters
+from taskmanager.jobs import JSONValue
 
 #: Who asks: the name of an API key that sees only its own tasks, or None for everything.
 type Viewer = str | None
@@ -160,6 +167,9 @@ class FinishTask:
     lease: str
     result: JSONValue = None
     error: TaskError | None = None
+    #: The job declared this error worth another attempt (its class is in ``retry_on``);
+    #: ``timeout``, ``crash`` and ``worker_lost`` are retried whatever the job says.
+    retryable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import Annotated, Final
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, SerializeAsAny, WithJsonSchema
 
-from taskmanager.actors.tasktypes import PARAMETERS, JSONValue, Parameters
+from taskmanager.jobs import JSONValue
 
 
 class TaskStatus(StrEnum):
@@ -33,13 +33,46 @@ class TaskStatus(StrEnum):
 
 TERMINAL: Final = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 
-if TYPE_CHECKING:
-    TaskType = str
-else:
-    # One member per task type in tasktypes.PARAMETERS, so the schema lists them.
-    TaskType = StrEnum("TaskType", {cls.task_type.upper(): cls.task_type for cls in PARAMETERS})
+#: A task type's name; which names exist depends on ``TASKMANAGER_TASKS``.
+type TaskType = str
 
-#: Error types after which an attempt is retried when ``max_retries`` allows.
+
+class ParametersObject(BaseModel):
+    """A task's parameters read back from JSON: the object, with no model of its type.
+
+    A client, or a replica that reads a record, need not know every task type; the
+    worker that runs the task validates them as its type's model. Fields read as
+    attributes (``parameters.numbers``).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+def _parameters(value: object) -> BaseModel:
+    if isinstance(value, BaseModel):
+        return value
+    if isinstance(value, dict):
+        return ParametersObject.model_validate(value)
+    raise ValueError("parameters must be an object")
+
+
+#: A task's parameters: the validated instance of its type's model, sent as the object
+#: the client submitted (each type's request schema documents its fields).
+type Parameters = Annotated[
+    BaseModel,
+    PlainValidator(_parameters),
+    SerializeAsAny(),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": "The parameters, as the request schema of the task type says",
+            "additionalProperties": True,
+        }
+    ),
+]
+
+#: Error types after which an attempt is retried when ``max_retries`` allows, whatever
+#: the task type's ``retry_on`` says.
 RETRYABLE: Final = frozenset({"timeout", "crash", "worker_lost"})
 
 

@@ -47,7 +47,7 @@ from taskmanager.actors.messages import (
 )
 from taskmanager.actors.model import TERMINAL, Task, TaskError, TaskStatus
 from taskmanager.actors.runtime import Actor, ActorStoppedError
-from taskmanager.actors.tasktypes import JSONValue
+from taskmanager.jobs import JSONValue
 
 logger = logging.getLogger(__name__)
 
@@ -156,8 +156,10 @@ class TaskStore(Actor):
                 self._report_progress(task_id, lease, progress)
             case StartTask(task_id=task_id, lease=lease):
                 return self._start(task_id, lease)
-            case FinishTask(task_id=task_id, lease=lease, result=result, error=error):
-                self._finish(task_id, lease, result, error)
+            case FinishTask(
+                task_id=task_id, lease=lease, result=result, error=error, retryable=retryable
+            ):
+                self._finish(task_id, lease, result, error, retryable=retryable)
             case CancelTask(task_id=task_id, viewer=viewer):
                 return self._cancel(task_id, viewer)
             case WatchTask(task_id=task_id, seen=seen, viewer=viewer):
@@ -293,7 +295,13 @@ class TaskStore(Actor):
             self._changed("progress", updated)
 
     def _finish(
-        self, task_id: UUID, lease: str, result: JSONValue, error: TaskError | None
+        self,
+        task_id: UUID,
+        lease: str,
+        result: JSONValue,
+        error: TaskError | None,
+        *,
+        retryable: bool = False,
     ) -> None:
         task = self._running(task_id, lease)
         if task is None:
@@ -307,7 +315,11 @@ class TaskStore(Actor):
                 self._sizes[task_id] += size
                 self._bytes += size
             self._end(task, TaskStatus.COMPLETED, progress=1.0, result=result)
-        elif error.retryable and task.attempts <= task.max_retries and not self._draining:
+        elif (
+            (error.retryable or retryable)
+            and task.attempts <= task.max_retries
+            and not self._draining
+        ):
             self._retry(task, error)
         else:
             self._end(task, TaskStatus.FAILED, error=error)

@@ -11,6 +11,7 @@ from typing import Protocol
 from taskmanager.actors.clock import Clock, SystemClock
 from taskmanager.actors.dispatcher import Dispatcher
 from taskmanager.actors.events import CloseStreams, EventHub
+from taskmanager.actors.executors import JobThreads, ProcessRunner
 from taskmanager.actors.janitor import Janitor
 from taskmanager.actors.messages import (
     BeginDrain,
@@ -60,9 +61,16 @@ class ActorSystem:
     """
 
     def __init__(
-        self, settings: Settings, clock: Clock | None = None, rng: random.Random | None = None
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        *,
+        processes: ProcessRunner | None = None,
     ) -> None:
         self.settings = settings
+        #: The task types this process validates and runs (``TASKMANAGER_TASKS``).
+        self.task_types = settings.tasks
         self.clock = clock or SystemClock()
         self.supervisor = Supervisor()
         #: This process's name among the replicas; part of every lease it hands out.
@@ -93,6 +101,9 @@ class ActorSystem:
             self.store = shared.store(self.dispatcher, rng)
             self.limiter = shared.limiter()
             shared.attach(hub=self.events, store=self.store)
+        # Where thread jobs run (and process jobs, when no process runner is given).
+        self.threads = JobThreads()
+        self.processes = processes
         self.workers = tuple(
             Worker(
                 index,
@@ -100,6 +111,9 @@ class ActorSystem:
                 dispatcher=self.dispatcher,
                 clock=self.clock,
                 time_scale=settings.time_scale,
+                task_types=self.task_types,
+                threads=self.threads,
+                processes=processes,
                 replica=self.replica,
             )
             for index in range(settings.workers)
@@ -229,6 +243,8 @@ class ActorSystem:
         """Stop every actor, each within ``grace`` seconds."""
         for actor in self.actors:
             await actor.stop(grace)
+        if self.processes is not None:
+            await self.processes.close()
         if self._shared is not None:
             await self._shared.close()
         logger.info("actor system stopped")

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
+import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel, ValidationError
+
 from taskmanager.actors.clock import Clock
+from taskmanager.actors.executors import JobThreads, ProcessRunner
 from taskmanager.actors.messages import (
     CancelJob,
     FinishTask,
@@ -22,7 +28,7 @@ from taskmanager.actors.messages import (
 )
 from taskmanager.actors.model import Task, TaskError
 from taskmanager.actors.runtime import Actor, ActorStoppedError
-from taskmanager.actors.tasktypes import JSONValue, TaskFailedError
+from taskmanager.jobs import Context, JSONValue, TaskTypes, TaskTypeSpec, error_type_of
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +42,14 @@ class _JobDone:
     lease: str
     result: JSONValue
     error: TaskError | None
+    retryable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _ThreadReturned:
+    """The thread of an attempt whose outcome was already settled has returned."""
+
+    lease: str
 
 
 @dataclass(slots=True)
@@ -45,25 +59,17 @@ class _Attempt:
     task_id: UUID
     lease: str
     job: asyncio.Task[None]
+    ctx: Context
+    #: The pool thread running the job's code, for the thread executor.
+    thread: concurrent.futures.Future[Any] | None = field(default=None)
 
 
-class _JobWork:
-    """What a job may do: simulated waiting (scaled) and progress reports to the store."""
+class _JobFailedError(Exception):
+    """The job could not run or its outcome cannot be kept: ``error`` says why."""
 
-    __slots__ = ("_lease", "_store", "_task_id", "_worker")
-
-    def __init__(self, worker: Worker, task_id: UUID, lease: str) -> None:
-        self._worker = worker
-        self._store = worker.store
-        self._task_id = task_id
-        self._lease = lease
-
-    async def sleep(self, seconds: float) -> None:
-        await self._worker.clock.sleep(seconds * self._worker.time_scale)
-
-    def progress(self, fraction: float) -> None:
-        with contextlib.suppress(ActorStoppedError):
-            self._store.tell(ReportProgress(self._task_id, self._lease, fraction))
+    def __init__(self, error: TaskError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class Worker(Actor):
@@ -71,6 +77,11 @@ class Worker(Actor):
 
     Each attempt runs under a lease, a name no other attempt has: the store accepts
     progress and outcome only from the attempt that holds the task's current lease.
+
+    A ``thread`` job cannot be stopped: when its task is cancelled or times out, the
+    task ends at once, the job sees ``ctx.cancelled``, its late result is dropped, and
+    this worker stays busy until the thread returns, so no more jobs run user code at
+    once than there are workers.
     """
 
     def __init__(  # noqa: PLR0913 - collaborators and settings, all by name
@@ -81,6 +92,9 @@ class Worker(Actor):
         dispatcher: Actor,
         clock: Clock,
         time_scale: float,
+        task_types: TaskTypes,
+        threads: JobThreads,
+        processes: ProcessRunner | None = None,
         replica: str = "local",
     ) -> None:
         super().__init__(f"worker-{index}")
@@ -88,12 +102,17 @@ class Worker(Actor):
         self.store = store
         self.clock = clock
         self.time_scale = time_scale
+        self.task_types = task_types
+        self._threads = threads
+        self._processes = processes
         self._dispatcher = dispatcher
         self._leases = (f"{replica}/{index}/{number}" for number in itertools.count(1))
         # The task handed to this worker and not yet reported idle, started or not.
         self._assigned: tuple[Task, int] | None = None
         self._trying: str | None = None  # the lease of the last start this worker tried
         self._current: _Attempt | None = None
+        # The lease of a settled attempt whose thread still runs: the worker waits for it.
+        self._returning: str | None = None
         # Cancelled jobs that have not ended yet: kept so that they are never lost track of.
         self._abandoned: set[asyncio.Task[None]] = set()
 
@@ -106,11 +125,19 @@ class Worker(Actor):
             case _JobDone(task_id=task_id, lease=lease, result=result, error=error):
                 current = self._current
                 if current is not None and current.lease == lease:
-                    self._become_idle()
-                    self.store.tell(FinishTask(task_id, lease, result, error))
+                    self._settle(current)
+                    self.store.tell(
+                        FinishTask(task_id, lease, result, error, retryable=message.retryable)
+                    )
             case CancelJob(task_id=task_id):
-                if self._current is not None and self._current.task_id == task_id:
-                    self._release(self._current.job)
+                current = self._current
+                if current is not None and current.task_id == task_id:
+                    current.ctx.cancel()
+                    self._release(current.job)
+                    self._settle(current)
+            case _ThreadReturned(lease=lease):
+                if self._returning == lease:
+                    self._returning = None
                     self._become_idle()
             case _:
                 raise TypeError(f"{self.name} got an unknown message {message!r}")
@@ -131,38 +158,95 @@ class Worker(Actor):
         if started is None:  # cancelled while it waited in the queue
             self._become_idle()
             return
-        job = asyncio.create_task(self._execute(started, lease), name=f"job:{task.task_id}")
-        self._current = _Attempt(task.task_id, lease, job)
+        ctx = self._context(started, lease)
+        job = asyncio.create_task(self._execute(started, lease, ctx), name=f"job:{task.task_id}")
+        self._current = _Attempt(task.task_id, lease, job, ctx)
 
-    async def _execute(self, task: Task, lease: str) -> None:
+    def _context(self, task: Task, lease: str) -> Context:
+        loop = asyncio.get_running_loop()
+        store, task_id = self.store, task.task_id
+
+        def report(fraction: float) -> None:
+            with contextlib.suppress(ActorStoppedError):
+                store.tell(ReportProgress(task_id, lease, fraction))
+
+        async def sleep(seconds: float) -> None:
+            await self.clock.sleep(seconds * self.time_scale)
+
+        def schedule(callback: Callable[[], None]) -> None:
+            # Thread-safe, so that a thread or process job may report progress too; a job
+            # that outlives the service has nobody left to tell.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(callback)
+
+        return Context(
+            task_id,
+            max(task.attempts, 1),
+            report=report,
+            schedule=schedule,
+            sleep=sleep,
+            logger=logging.getLogger(f"taskmanager.jobs.{task.task_type}"),
+        )
+
+    async def _execute(self, task: Task, lease: str, ctx: Context) -> None:
         error: TaskError | None = None
         result: JSONValue = None
+        retryable = False
+        spec: TaskTypeSpec | None = None
         try:
-            result = await self._run_attempt(task, lease)
-        except Exception as exc:  # noqa: BLE001 - every failure of a job becomes the task's error
-            match exc:
-                case TaskFailedError():
-                    error = TaskError(exc.error_type, str(exc))
-                case _AttemptTimedOutError():
-                    error = TaskError("timeout", str(exc))
-                case _:
-                    logger.warning("task %s crashed: %r", task.task_id, exc)
-                    error = TaskError("crash", f"the job crashed: {type(exc).__name__}: {exc}")
+            spec, params = self._prepare(task)
+            result = _json_value(await self._run_attempt(task, spec, params, ctx))
+        except (_JobFailedError, _AttemptTimedOutError) as exc:
+            error = (
+                exc.error if isinstance(exc, _JobFailedError) else TaskError("timeout", str(exc))
+            )
+        except Exception as exc:
+            error = TaskError(error_type_of(exc), str(exc))
+            retryable = spec is not None and (
+                spec.retries(exc)
+                # A process runner re-raises the job's exception as a stand-in that says so.
+                or (spec.executor == "process" and getattr(exc, "retryable", False) is True)
+            )
+            logger.warning("task %s failed: %s: %s", task.task_id, error.type, error.message)
+            logger.debug("task %s: the job raised", task.task_id, exc_info=exc)
         with contextlib.suppress(ActorStoppedError):  # the worker stopped while the job ran
-            self.tell(_JobDone(task.task_id, lease, result, error))
+            self.tell(_JobDone(task.task_id, lease, result, error, retryable))
 
-    async def _run_attempt(self, task: Task, lease: str) -> JSONValue:
+    def _prepare(self, task: Task) -> tuple[TaskTypeSpec, BaseModel]:
+        """The task's type and its parameters as that type's model."""
+        spec = self.task_types.get(task.task_type)
+        if spec is None:
+            raise _JobFailedError(
+                TaskError(
+                    "unknown_task_type",
+                    f"this worker does not know the task type {task.task_type!r} "
+                    "(it is not in its TASKMANAGER_TASKS)",
+                )
+            )
+        params = task.parameters
+        if not isinstance(params, spec.parameters):
+            # Read back from a record: validated again as the type's model.
+            try:
+                params = spec.parameters.model_validate(params.model_dump(by_alias=True))
+            except ValidationError as exc:
+                message = f"the parameters no longer fit the task type: {exc.errors()[0]['msg']}"
+                raise _JobFailedError(TaskError("bad_parameters", message)) from None
+        return spec, params
+
+    async def _run_attempt(
+        self, task: Task, spec: TaskTypeSpec, params: BaseModel, ctx: Context
+    ) -> object:
         """The job, cancelled from inside its worker when it outlives the task's timeout."""
-        work = _JobWork(self, task.task_id, lease)
         if task.timeout is None:
-            return await task.parameters.run(work)
-        job = asyncio.ensure_future(task.parameters.run(work))
+            return await self._run_job(spec, params, ctx)
+        job = asyncio.ensure_future(self._run_job(spec, params, ctx))
         deadline = asyncio.ensure_future(self.clock.sleep(task.timeout))
         try:
             await asyncio.wait((job, deadline), return_when=asyncio.FIRST_COMPLETED)
         finally:
             deadline.cancel()
             if not job.done():
+                ctx.cancel()
                 job.cancel()
                 await asyncio.wait({job}, timeout=ABANDON_DEADLINE)
         if not job.done() or job.cancelled():
@@ -170,6 +254,46 @@ class Worker(Actor):
                 f"the attempt ran longer than its {task.timeout:g} s timeout"
             )
         return job.result()
+
+    async def _run_job(self, spec: TaskTypeSpec, params: BaseModel, ctx: Context) -> object:
+        """Run the job with its executor."""
+        match spec.executor:
+            case "async":
+                return await spec.function(params, ctx)
+            case "process" if self._processes is not None:
+                return await self._processes.run(spec, params, ctx)
+            case "thread" | "process":  # process: no process runner given, run in a thread
+                return await self._in_thread(spec.function, params, ctx)
+
+    async def _in_thread(
+        self, function: Callable[[BaseModel, Context], object], params: BaseModel, ctx: Context
+    ) -> object:
+        thread = self._threads.submit(function, params, ctx)
+        if self._current is not None and self._current.ctx is ctx:
+            self._current.thread = thread
+        return await asyncio.wrap_future(thread)
+
+    def _settle(self, attempt: _Attempt) -> None:
+        """The attempt's outcome is known: be idle, or once its thread returns."""
+        thread = attempt.thread
+        if thread is None or thread.done():
+            self._become_idle()
+            return
+        self._current = None
+        self._assigned = None
+        self._returning = attempt.lease
+        loop = asyncio.get_running_loop()
+        message = _ThreadReturned(attempt.lease)
+
+        def returned(_: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the service stopped meanwhile
+                loop.call_soon_threadsafe(self._tell_quietly, message)
+
+        thread.add_done_callback(returned)
+
+    def _tell_quietly(self, message: object) -> None:
+        with contextlib.suppress(ActorStoppedError):
+            self.tell(message)
 
     def _become_idle(self) -> None:
         self._assigned = None
@@ -199,9 +323,10 @@ class Worker(Actor):
         """
         current = self._current
         if current is not None:
+            current.ctx.cancel()
             self._release(current.job)
             lost = TaskError("worker_lost", f"the worker crashed: {error}")
-            self._become_idle()
+            self._settle(current)
             self.store.tell(FinishTask(current.task_id, current.lease, error=lost))
         elif self._assigned is not None:
             self._hand_back()
@@ -209,6 +334,7 @@ class Worker(Actor):
     async def on_stop(self) -> None:
         """Cancel the running job and wait a bounded time for every job to end."""
         if self._current is not None:
+            self._current.ctx.cancel()
             self._release(self._current.job)
             self._current = None
         if self._abandoned:
@@ -221,3 +347,13 @@ class Worker(Actor):
 
 class _AttemptTimedOutError(Exception):
     """The attempt ran longer than the task's ``timeout``."""
+
+
+def _json_value(result: object) -> JSONValue:
+    """The result as JSON holds it (tuples become lists), or a ``bad_result`` failure."""
+    try:
+        value: JSONValue = json.loads(json.dumps(result, allow_nan=False))
+    except (TypeError, ValueError, RecursionError) as exc:
+        message = f"the job returned {type(result).__name__}, not a JSON value: {exc}"
+        raise _JobFailedError(TaskError("bad_result", message)) from None
+    return value

@@ -16,7 +16,7 @@ from taskmanager.actors.model import Task
 from taskmanager.cli import display
 from taskmanager.cli.exit_status import ExitStatus, of_task, reader_gone
 from taskmanager.cli.ids import AmbiguousId, task_id_of
-from taskmanager.cli.params import ParameterError, parse_parameters
+from taskmanager.cli.params import ParameterError, field_kinds, parse_parameters
 from taskmanager.client import (
     BadRequest,
     Client,
@@ -97,9 +97,12 @@ def _status_of(exc: TaskManagerError) -> ExitStatus:
 
 def submit(args: argparse.Namespace, client: Client, output: Output) -> ExitStatus:
     """Submit a task; with ``--wait``, follow it to the end."""
+    # The service's task types are read from its OpenAPI document: only when a parameter
+    # is given, as only then does a field's kind matter.
+    kinds = field_kinds(client.openapi(), args.task_type) if args.parameters else {}
     task = client.submit(
         args.task_type,
-        parse_parameters(args.task_type, args.parameters),
+        parse_parameters(args.parameters, kinds),
         priority=args.priority,
         delay=args.delay,
         timeout=args.timeout,

@@ -2,29 +2,27 @@
 
 A value is read the way the task type's field wants it: a list field splits on commas,
 a text field keeps the text as typed, and anything else is read as JSON when it is
-JSON (``2``, ``true``, ``[1, 2]``) and as text otherwise. The service checks the rest.
+JSON (``2``, ``true``, ``[1, 2]``) and as text otherwise. What each field wants comes
+from the service's OpenAPI document, so a task type of the user's own needs nothing
+installed here. The service checks the rest.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from taskmanager.actors.tasktypes import TASK_TYPES
-
 type FieldKind = Literal["list", "text", "other"]
+_REF_PREFIX = "#/components/schemas/"
 
 
 class ParameterError(ValueError):
     """A ``name=value`` argument that cannot be read."""
 
 
-def parse_parameters(task_type: str, pairs: Sequence[str]) -> dict[str, Any]:
-    """The parameters object for ``task_type`` from ``name=value`` arguments."""
-    kinds = field_kinds(task_type)
+def parse_parameters(pairs: Sequence[str], kinds: Mapping[str, FieldKind]) -> dict[str, Any]:
+    """The parameters object from ``name=value`` arguments, each read as ``kinds`` says."""
     parameters: dict[str, Any] = {}
     for pair in pairs:
         name, equals, raw = pair.partition("=")
@@ -36,23 +34,47 @@ def parse_parameters(task_type: str, pairs: Sequence[str]) -> dict[str, Any]:
     return parameters
 
 
-def field_kinds(task_type: str) -> dict[str, FieldKind]:
-    """How each parameter of a known task type is read; empty for an unknown type."""
-    cls = TASK_TYPES.get(task_type)
-    if cls is None:
-        return {}
-    hints = typing.get_type_hints(cls)
-    kinds: dict[str, FieldKind] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]  # every task type is one
-        name, hint = field.name, hints[field.name]
-        origin = typing.get_origin(hint) or hint
-        if origin in {tuple, list}:
-            kinds[name] = "list"
-        elif hint is str:
-            kinds[name] = "text"
+def field_kinds(openapi: Mapping[str, Any], task_type: str) -> dict[str, FieldKind]:
+    """How each parameter of ``task_type`` is read, from the service's OpenAPI document.
+
+    Empty for a type the document does not describe (the service then says what is wrong).
+    """
+    schemas: Mapping[str, Any] = openapi.get("components", {}).get("schemas", {})
+    body = schemas.get("TaskRequest", {})
+    for member in body.get("oneOf", body.get("anyOf", [body])):
+        request = _resolve(schemas, member)
+        properties = request.get("properties", {})
+        if properties.get("task_type", {}).get("const") != task_type:
+            continue
+        model = _resolve(schemas, properties.get("parameters", {}))
+        return {
+            name: _kind(_resolve(schemas, field))
+            for name, field in model.get("properties", {}).items()
+        }
+    return {}
+
+
+def _resolve(schemas: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The schema a ``$ref`` (or a one-item ``allOf``) points to."""
+    while True:
+        if "$ref" in schema and str(schema["$ref"]).startswith(_REF_PREFIX):
+            schema = schemas.get(str(schema["$ref"]).removeprefix(_REF_PREFIX), {})
+        elif len(schema.get("allOf", ())) == 1:
+            schema = schema["allOf"][0]
         else:
-            kinds[name] = "other"
-    return kinds
+            return schema
+
+
+def _kind(field: Mapping[str, Any]) -> FieldKind:
+    # An optional field is anyOf its type and null: the type decides.
+    types = {
+        member.get("type") for member in field.get("anyOf", [field]) if isinstance(member, dict)
+    } - {"null"}
+    if types == {"array"}:
+        return "list"
+    if types == {"string"}:
+        return "text"
+    return "other"
 
 
 def _value(raw: str, kind: FieldKind) -> Any:  # noqa: ANN401 - any JSON value

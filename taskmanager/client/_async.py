@@ -83,6 +83,11 @@ class AsyncClient:
         )
         return protocol.submitted(await self._send(call))
 
+    async def openapi(self) -> dict[str, Any]:
+        """The service's OpenAPI document: its task types and their parameters, among others."""
+        document: dict[str, Any] = (await self._send(Call("GET", "/openapi.json"))).json()
+        return document
+
     async def get(self, task_id: UUID | str) -> Task:
         """The task as it is now."""
         response = await self._send(Call("GET", protocol.task_path(task_id)))

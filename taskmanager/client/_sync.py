@@ -81,6 +81,11 @@ class Client:
         )
         return protocol.submitted(self._send(call))
 
+    def openapi(self) -> dict[str, Any]:
+        """The service's OpenAPI document: its task types and their parameters, among others."""
+        document: dict[str, Any] = self._send(Call("GET", "/openapi.json")).json()
+        return document
+
     def get(self, task_id: UUID | str) -> Task:
         """The task as it is now."""
         return protocol.TASK.validate_json(

@@ -24,11 +24,12 @@ from taskmanager.config import Settings, load_settings
 from taskmanager.http import operations
 from taskmanager.http.admission import Admission, is_protected
 from taskmanager.http.cors import CORSMiddleware
+from taskmanager.http.examples import submissions
 from taskmanager.http.fastpath import FastPath
 from taskmanager.http.head import HeadAsGet
 from taskmanager.http.operations import BUSY_ERRORS, JSON_MEDIA_TYPE
 from taskmanager.http.routes import events, health, stats, tasks
-from taskmanager.http.schemas import TASK_REQUEST
+from taskmanager.http.schemas import TaskRequests
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class TaskManagerAPI(FastAPI):
         settings = system.settings
         app = super().build_middleware_stack()
         if self.fast_path:
-            app = FastPath(app, system=system)
+            app = FastPath(app, system=system, requests=self.state.requests)
         app = HeadAsGet(app)
         app = Admission(
             app,
@@ -87,6 +88,7 @@ def create_app(
     """
     settings = settings or load_settings()
     system = ActorSystem(settings, clock)
+    requests = TaskRequests(settings.tasks)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -110,6 +112,7 @@ def create_app(
     )
     app.fast_path = fast_path
     app.state.system = system
+    app.state.requests = requests
     app.state.heartbeat = events.HEARTBEAT_SECONDS
     app.include_router(tasks.router)
     app.include_router(events.router)
@@ -123,7 +126,9 @@ def create_app(
     for error in BUSY_ERRORS:
         app.add_exception_handler(error, _busy)
     app.add_exception_handler(Exception, _internal_error)
-    app.openapi = lambda: _openapi(app, keys=settings.api_keys_file is not None)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(  # type: ignore[method-assign]
+        app, requests, keys=settings.api_keys_file is not None
+    )
     return app
 
 
@@ -207,10 +212,12 @@ async def _internal_error(_: Request, exc: Exception) -> Response:
     return operations.INTERNAL_ERROR.response()
 
 
-def _openapi(app: FastAPI, *, keys: bool) -> dict[str, Any]:
+def _openapi(app: FastAPI, requests: TaskRequests, *, keys: bool) -> dict[str, Any]:
     """The generated schema, with the request body's models added and FastAPI's 422s removed.
 
-    The body is validated by hand (400, never 422), so FastAPI cannot see its model. With
+    The body is validated by hand (400, never 422), so FastAPI cannot see its model: one
+    ``<Type>Request`` per task type, with the type's example. ``TaskType`` lists the
+    task types this service runs. With
     API keys, the bearer scheme is declared (Swagger UI's Authorize button uses it) and
     every operation that needs a key says so.
     """
@@ -224,9 +231,33 @@ def _openapi(app: FastAPI, *, keys: bool) -> dict[str, Any]:
         routes=app.routes,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    request_schema = TASK_REQUEST.json_schema(ref_template="#/components/schemas/{model}")
+    request_schema = requests.json_schema()
     components.update(request_schema.pop("$defs", {}))
+    if "oneOf" not in request_schema:
+        # One task type: its request model is the whole body. Documented as a union of
+        # one all the same, so that readers of the document find the types one way.
+        (only,) = requests.models.items()
+        name, model = only
+        components[model.__name__] = request_schema
+        ref = f"#/components/schemas/{model.__name__}"
+        request_schema = {
+            "oneOf": [{"$ref": ref}],
+            "discriminator": {"propertyName": "task_type", "mapping": {name: ref}},
+        }
     components["TaskRequest"] = request_schema
+    components["TaskType"] = {
+        "type": "string",
+        "enum": list(requests.types),
+        "title": "TaskType",
+        "description": "A task type this service runs",
+    }
+    type_ref = {"$ref": "#/components/schemas/TaskType"}
+    components["Task"]["properties"]["task_type"] = type_ref
+    submit = schema["paths"]["/tasks"]["post"]["requestBody"]["content"][JSON_MEDIA_TYPE]
+    submit["examples"] = submissions(requests.types)
+    for parameter in schema["paths"]["/tasks"]["get"]["parameters"]:
+        if parameter["name"] == "task_type":
+            parameter["schema"] = {"anyOf": [type_ref, {"type": "null"}]}
     for path, path_item in schema["paths"].items():
         for operation in path_item.values():
             operation["responses"].pop("422", None)
@@ -244,7 +275,8 @@ def _openapi(app: FastAPI, *, keys: bool) -> dict[str, Any]:
                 "description": "An API key: `Authorization: Bearer <key>`",
             }
         }
-    for unused in ("HTTPValidationError", "ValidationError"):
+    # BaseModel: what a task's parameters are in Python; documented as "Parameters".
+    for unused in ("HTTPValidationError", "ValidationError", "BaseModel"):
         components.pop(unused, None)
     app.openapi_schema = schema
     return schema

@@ -1,6 +1,7 @@
 """Examples shown in the OpenAPI documentation (and tried from Swagger UI).
 
-Built from the task types and the Task model, so they always have today's fields.
+The submission examples come from the task types the service runs; the task examples
+show the demo types, built from the Task model, so they always have today's fields.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
 
-from taskmanager.actors.model import Task, TaskError, TaskStatus, TaskType
-from taskmanager.actors.tasktypes import PARAMETERS, ComputeSum, SimulateError
+from taskmanager.actors.model import Task, TaskError, TaskStatus
+from taskmanager.demo import ComputeSum, SimulateError
 from taskmanager.http.schemas import TASK
+from taskmanager.jobs import TaskTypes
 
 _ID: Final = UUID("3f2b8c1e-9a4d-4e7b-8f6a-2c1d0e9b7a65")
 _CREATED: Final = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
@@ -23,29 +25,28 @@ def _example(task: Task) -> dict[str, Any]:
     return example
 
 
-SUBMIT: Final[dict[str, Any]] = {
-    cls.task_type: {
-        "summary": (cls.__doc__ or cls.task_type).splitlines()[0].rstrip("."),
-        "value": {"task_type": cls.task_type, "parameters": cls.example},
+def submissions(types: TaskTypes) -> dict[str, Any]:
+    """One example per task type that has one, and one with job options."""
+    found: dict[str, Any] = {
+        spec.name: {
+            "summary": spec.summary.splitlines()[0].rstrip("."),
+            "value": {"task_type": spec.name, "parameters": dict(spec.example)},
+        }
+        for spec in types.values()
+        if spec.example is not None
     }
-    for cls in PARAMETERS
-} | {
-    "options": {
-        "summary": "With job options: urgent, in a minute, retried after a timeout",
-        "value": {
-            "task_type": "generate_report",
-            "parameters": {"title": "Nightly figures", "sections": 3},
-            "priority": 9,
-            "delay": 60,
-            "timeout": 20,
-            "max_retries": 2,
-        },
-    },
-}
+    first = next(iter(found.values()), None)
+    if first is not None and "with job options" not in found:
+        found["with job options"] = {
+            "summary": "With job options: urgent, in a minute, retried after a timeout",
+            "value": first["value"] | {"priority": 9, "delay": 60, "timeout": 20, "max_retries": 2},
+        }
+    return found
+
 
 _QUEUED: Final = Task(
     task_id=_ID,
-    task_type=TaskType("compute_sum"),
+    task_type="compute_sum",
     status=TaskStatus.QUEUED,
     parameters=ComputeSum(numbers=(1, 2, 3.5)),
     created_at=_CREATED,
@@ -64,7 +65,7 @@ _COMPLETED: Final = replace(
 )
 _FAILED: Final = replace(
     _QUEUED,
-    task_type=TaskType("simulate_error"),
+    task_type="simulate_error",
     status=TaskStatus.FAILED,
     parameters=SimulateError(error="timeout"),
     started_at=_STARTED,

@@ -21,6 +21,7 @@ from taskmanager.actors.system import ActorSystem
 from taskmanager.http import operations
 from taskmanager.http.admission import caller_of
 from taskmanager.http.operations import BUSY_ERRORS, Reply
+from taskmanager.http.schemas import TaskRequests
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +35,10 @@ class FastPath:
     It sits behind admission, like the app, so it sees only admitted requests.
     """
 
-    def __init__(self, app: ASGIApp, *, system: ActorSystem) -> None:
+    def __init__(self, app: ASGIApp, *, system: ActorSystem, requests: TaskRequests) -> None:
         self.app = app
         self.system = system
+        self.requests = requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a hot request, or hand the request to the app."""
@@ -64,6 +66,7 @@ class FastPath:
                 idempotency_key = value.decode("latin-1")
         return await operations.submit(
             self.system,
+            self.requests,
             content_type=content_type or "",
             content_length=content_length,
             idempotency_key=idempotency_key,

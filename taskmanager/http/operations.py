@@ -31,16 +31,10 @@ from taskmanager.actors.messages import (
     Viewer,
     WatchTask,
 )
-from taskmanager.actors.model import Task, TaskStatus, TaskType
+from taskmanager.actors.model import Task, TaskStatus
 from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError, UnavailableError
 from taskmanager.actors.system import ActorSystem
-from taskmanager.http.schemas import (
-    TASK,
-    TASK_REQUEST,
-    ConflictBody,
-    describe_validation_error,
-    options_of,
-)
+from taskmanager.http.schemas import TASK, ConflictBody, TaskRequests, options_of
 
 MAX_BODY: Final = 1024 * 1024
 JSON_MEDIA_TYPE: Final = "application/json"
@@ -174,6 +168,7 @@ def _location(task_id: UUID) -> Header:
 
 async def submit(  # noqa: PLR0913 - the parts of the request, by name
     system: ActorSystem,
+    requests: TaskRequests,
     *,
     content_type: str,
     content_length: str | None,
@@ -195,13 +190,13 @@ async def submit(  # noqa: PLR0913 - the parts of the request, by name
     except BodyIncompleteError:
         return HUNG_UP
     try:
-        request = TASK_REQUEST.validate_json(body)
+        request = requests.validate_json(body)
     except ValidationError as exc:
-        return error(400, describe_validation_error(exc))
+        return error(400, requests.describe(exc))
     if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         return error(400, "Idempotency-Key: 1 to 255 visible ASCII characters")
     message = SubmitTask(
-        TaskType(request.task_type),
+        request.task_type,
         request.parameters,
         options_of(request),
         idempotency_key,

@@ -1,13 +1,13 @@
 """Request and response shapes: what clients send and see, and what the OpenAPI documents.
 
-The submission models are built from ``taskmanager.actors.tasktypes``: one per task type,
-each with the same job options, so a new task type needs no change here.
+The submission models are built from the task types the service was started with: one
+per task type, each with the same job options, so a new task type needs no change here.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, fields
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Protocol, Union
+from collections.abc import Callable
+from typing import Annotated, Any, Final, Literal, Protocol, Union
 
 from pydantic import (
     BaseModel,
@@ -21,13 +21,8 @@ from pydantic import (
 )
 
 from taskmanager.actors.model import JobOptions, Task
-from taskmanager.actors.tasktypes import (
-    NO_CONTROL_CHARACTERS,
-    PARAMETERS,
-    TASK_TYPES,
-    TaskParameters,
-    integral,
-)
+from taskmanager.demo import NO_CONTROL_CHARACTERS, integral
+from taskmanager.jobs import TaskTypes, TaskTypeSpec
 
 _FORBID_EXTRA: Final = ConfigDict(extra="forbid")
 
@@ -59,7 +54,7 @@ class Submission(Protocol):
     """What every submission model has: the task type, its parameters and the options."""
 
     task_type: str
-    parameters: TaskParameters
+    parameters: BaseModel
     priority: int
     delay: float
     timeout: float | None
@@ -73,33 +68,107 @@ def options_of(submission: Submission) -> JobOptions:
     )
 
 
-def _submission_model(parameters: type[TaskParameters]) -> type[BaseModel]:
-    """``<Type>Request``: ``task_type`` names the type, ``parameters`` are its own."""
-    has_defaults = all(
-        field.default is not MISSING or field.default_factory is not MISSING
-        for field in fields(parameters)  # type: ignore[arg-type]
+def _model_name(spec: TaskTypeSpec) -> str:
+    """``compute_sum`` -> ``ComputeSumRequest``."""
+    return "".join(part.capitalize() for part in spec.name.split("_")) + "Request"
+
+
+def _known_fields(model: type[BaseModel]) -> Callable[[object], object]:
+    """A check that refuses parameters the model does not have.
+
+    Pydantic ignores unknown fields unless a model says otherwise; a client that
+    misspells a parameter should hear about it, unless the model chose to accept them.
+    """
+    names = frozenset(
+        name
+        for field_name, info in model.model_fields.items()
+        for name in (field_name, info.alias)
+        if name is not None
     )
+
+    def check(value: object) -> object:
+        if isinstance(value, dict) and not names.issuperset(value):
+            unknown = next(key for key in value if key not in names)
+            raise ValueError(f"unknown parameter {unknown!r}")
+        return value
+
+    return check
+
+
+def _submission_model(spec: TaskTypeSpec) -> type[BaseModel]:
+    """``<Type>Request``: ``task_type`` names the type, ``parameters`` are its own."""
+    model = spec.parameters
+    has_defaults = not any(info.is_required() for info in model.model_fields.values())
+    parameters: Any = model
+    if "extra" not in model.model_config:
+        parameters = Annotated[model, BeforeValidator(_known_fields(model))]
+    config = _FORBID_EXTRA
+    if spec.example is not None:
+        example: dict[str, Any] = {"task_type": spec.name, "parameters": dict(spec.example)}
+        config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
     return create_model(
-        f"{parameters.__name__}Request",
-        __config__=_FORBID_EXTRA,
-        __doc__=parameters.__doc__,
-        task_type=(Literal[parameters.task_type], ...),  # type: ignore[arg-type]
-        parameters=(parameters, parameters() if has_defaults else ...),
+        _model_name(spec),
+        __config__=config,
+        __doc__=spec.summary,
+        task_type=(Literal[spec.name], ...),  # type: ignore[arg-type]
+        parameters=(parameters, model() if has_defaults else ...),
         **_OPTIONS,
     )
 
 
-SUBMISSIONS: Final = {cls.task_type: _submission_model(cls) for cls in PARAMETERS}
+class TaskRequests:
+    """The body of ``POST /tasks`` for these task types: validated, described, documented."""
 
-if TYPE_CHECKING:
-    type TaskRequest = Submission
-else:
-    TaskRequest = Annotated[
-        Union[tuple(SUBMISSIONS.values())],  # noqa: UP007 - built from the registry
-        Field(discriminator="task_type"),
-    ]
+    def __init__(self, types: TaskTypes) -> None:
+        self.types = types
+        self.models = {name: _submission_model(spec) for name, spec in types.items()}
+        members = tuple(self.models.values())
+        # A discriminated union needs two members; one type is its own request model.
+        body: Any = (
+            members[0]
+            if len(members) == 1
+            else Annotated[Union[members], Field(discriminator="task_type")]  # noqa: UP007
+        )
+        self.adapter: TypeAdapter[Any] = TypeAdapter(body)
+        self._expected = ", ".join(types)
 
-TASK_REQUEST: Final = TypeAdapter[TaskRequest](TaskRequest)
+    def validate_json(self, body: bytes) -> Submission:
+        """The submission the body holds; raises ``ValidationError``."""
+        submission: Submission = self.adapter.validate_json(body)
+        return submission
+
+    def json_schema(self) -> dict[str, Any]:
+        """The body's JSON Schema, its models under ``$defs``."""
+        return self.adapter.json_schema(ref_template="#/components/schemas/{model}")
+
+    def describe(self, error: ValidationError) -> str:
+        """One readable line that names each wrong field and says why."""
+        # A union reports one error per member at the same place; the last one is kept.
+        by_field = dict(self._describe(item) for item in error.errors(include_url=False))
+        return "; ".join(f"{field}: {message}" for field, message in list(by_field.items())[:5])
+
+    def _describe(self, item: Any) -> tuple[str, str]:  # noqa: ANN401 - pydantic's ErrorDetails
+        loc: tuple[int | str, ...] = item["loc"]
+        kind: str = item["type"]
+        expected = self._expected
+        if kind == "union_tag_not_found" or (kind == "missing" and loc == ("task_type",)):
+            return "task_type", f"field required, one of {expected}"
+        if kind == "union_tag_invalid" or (kind == "literal_error" and loc == ("task_type",)):
+            tag = item.get("ctx", {}).get("tag", item.get("input"))
+            return "task_type", f"unknown task type {tag!r}, expected one of {expected}"
+        if loc and loc[0] in self.types:
+            loc = loc[1:]  # the discriminator's tag; the client already knows the task_type
+        # Union members add their own names to the location ("int", "float"): drop them.
+        path = ".".join(str(part) for part in loc if part not in _UNION_MEMBER_NAMES)
+        message = str(item["msg"]).replace("Tuple should", "List should")
+        message = message.removeprefix("Value error, ")
+        if kind == "finite_number":
+            message = "Input should be a finite number (not NaN or infinity)"
+        if kind == "string_pattern_mismatch" and item["ctx"]["pattern"] == NO_CONTROL_CHARACTERS:
+            message = "control characters (such as newlines or escape sequences) are not allowed"
+        return path or "body", message
+
+
 TASK: Final = TypeAdapter(Task)
 TASKS: Final = TypeAdapter(list[Task])
 
@@ -122,33 +191,6 @@ class Health(BaseModel):
 
     status: Literal["ok", "unhealthy"]
     detail: str = ""
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """One readable line that names each wrong field and says why."""
-    # A union reports one error per member at the same place; the last member's is kept.
-    by_field = dict(_describe(item) for item in error.errors(include_url=False))
-    return "; ".join(f"{field}: {message}" for field, message in list(by_field.items())[:5])
-
-
-def _describe(item: Any) -> tuple[str, str]:  # noqa: ANN401 - pydantic's ErrorDetails
-    loc: tuple[int | str, ...] = item["loc"]
-    kind: str = item["type"]
-    expected = ", ".join(TASK_TYPES)
-    if kind == "union_tag_not_found":
-        return "task_type", f"field required, one of {expected}"
-    if kind == "union_tag_invalid":
-        return "task_type", f"unknown task type {item['ctx']['tag']!r}, expected one of {expected}"
-    if loc and loc[0] in TASK_TYPES:
-        loc = loc[1:]  # the discriminator's tag; the client already knows the task_type
-    # Union members add their own names to the location ("int", "float"): drop them.
-    path = ".".join(str(part) for part in loc if part not in _UNION_MEMBER_NAMES)
-    message = str(item["msg"]).replace("Tuple should", "List should")
-    if kind == "finite_number":
-        message = "Input should be a finite number (not NaN or infinity)"
-    if kind == "string_pattern_mismatch" and item["ctx"]["pattern"] == NO_CONTROL_CHARACTERS:
-        message = "control characters (such as newlines or escape sequences) are not allowed"
-    return path or "body", message
 
 
 _UNION_MEMBER_NAMES = frozenset({"int", "float", "constrained-int", "constrained-float"})

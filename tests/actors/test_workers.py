@@ -11,7 +11,7 @@ from taskmanager.actors import Kill
 from taskmanager.actors.messages import CancelTask, GetDispatcherStatus, StartTask
 from taskmanager.actors.model import TaskStatus
 from taskmanager.actors.runtime import MailboxFullError
-from taskmanager.actors.tasktypes import ComputeSum, GenerateReport, SimulateError
+from taskmanager.demo import ComputeSum, GenerateReport, SimulateError
 
 # Every test here runs on both backends: in memory, and on Redis.
 pytestmark = pytest.mark.backends("memory", "redis")

@@ -25,7 +25,7 @@ async def test_submit_returns_the_queued_task_with_its_options(api):
     assert isinstance(task, Task)
     assert task.task_type == "compute_sum"
     assert task.status is TaskStatus.QUEUED
-    assert task.parameters.numbers == (1, 2, 3)
+    assert task.parameters.numbers == [1, 2, 3]
     assert (task.priority, task.timeout, task.max_retries) == (7, 9, 2)
     assert (task.run_at - task.created_at).total_seconds() == 30
     assert await api.get(task.task_id) == task
@@ -153,5 +153,14 @@ async def test_submit_is_one_request_and_cannot_fail_once_the_task_exists(make_a
     api = await make_api(client_options={"retry_budget": 0}, rate_limit="1/minute")
     task = await api.submit("compute_sum", {"numbers": [1, 2]})
     assert task.status is TaskStatus.QUEUED
-    assert task.parameters.numbers == (1, 2)
+    assert task.parameters.numbers == [1, 2]
     assert [request.method for request in api.recorder.requests] == ["POST"]
+
+
+async def test_openapi_is_the_services_document_with_its_task_types(api):
+    document = await api.openapi()
+    assert document["components"]["schemas"]["TaskType"]["enum"] == [
+        "compute_sum",
+        "generate_report",
+        "simulate_error",
+    ]

@@ -357,3 +357,18 @@ def test_a_start_of_another_keys_task_is_no_task(capsys, live_server, tmp_path):
     assert run("status", short, "--api-key", keys["bob"])[0] == 3
     assert run("cancel", short, "--api-key", keys["bob"])[0] == 3
     assert run("status", short, "--api-key", keys["alice"])[0] == 0
+
+
+def test_submit_reads_a_user_types_fields_from_the_services_openapi(capsys, live_server):
+    server = live_server(
+        fake_clock=False, time_scale=0.001, tasks="taskmanager.demo,jobmodules.usertypes"
+    )
+    parameters = ["text=1,2", "times=2", "tags=a,b"]
+    with pytest.raises(SystemExit) as exited:
+        main(["submit", "--url", server.url, "repeat", *parameters, "--wait", "--json"])
+    captured = capsys.readouterr()
+    assert exited.value.code == 0, captured.err
+    task = json.loads(captured.out)
+    # A text field keeps its commas, a list field splits on them, a number is a number.
+    assert task["parameters"] == {"text": "1,2", "times": 2, "tags": ["a", "b"]}
+    assert task["result"] == ["1,2", "1,2", "a", "b"]

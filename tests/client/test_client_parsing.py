@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
-from taskmanager.cli.params import ParameterError, parse_parameters
+from taskmanager.cli.params import ParameterError, field_kinds, parse_parameters
 from taskmanager.client._protocol import retry_after
 from taskmanager.client.sse import ServerSentEvent, SSEDecoder
+from taskmanager.config import Settings
+from taskmanager.http.app import create_app
+
+
+@pytest.fixture(scope="module")
+def openapi() -> dict[str, Any]:
+    """The service's OpenAPI document with the demo task types, as the CLI reads it."""
+    return create_app(Settings()).openapi()
 
 
 def decode(lines: list[str], decoder: SSEDecoder | None = None) -> list[ServerSentEvent]:
@@ -61,14 +71,14 @@ def test_an_id_with_a_nul_is_ignored_as_the_specification_says():
         ("not_known_here", ["flag=true", "name=x"], {"flag": True, "name": "x"}),
     ],
 )
-def test_parameters_are_read_as_each_field_wants(task_type, pairs, expected):
-    assert parse_parameters(task_type, pairs) == expected
+def test_parameters_are_read_as_each_field_wants(openapi, task_type, pairs, expected):
+    assert parse_parameters(pairs, field_kinds(openapi, task_type)) == expected
 
 
 @pytest.mark.parametrize("pairs", [["numbers"], ["=1"], ["numbers=1", "numbers=2"]])
 def test_a_parameter_that_is_not_name_value_once_is_refused(pairs):
     with pytest.raises(ParameterError):
-        parse_parameters("compute_sum", pairs)
+        parse_parameters(pairs, {"numbers": "list"})
 
 
 @pytest.mark.parametrize(

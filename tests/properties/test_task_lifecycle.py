@@ -23,7 +23,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from support import FakeClock, forget_watched, settle, watch
+from support import TYPE_OF, FakeClock, forget_watched, settle, watch
 
 from taskmanager.actors import ActorSystem, Kill
 from taskmanager.actors.messages import (
@@ -33,9 +33,9 @@ from taskmanager.actors.messages import (
     ListTasks,
     SubmitTask,
 )
-from taskmanager.actors.model import JobOptions, Task, TaskStatus, TaskType
-from taskmanager.actors.tasktypes import ComputeSum, GenerateReport, SimulateError
+from taskmanager.actors.model import JobOptions, Task, TaskStatus
 from taskmanager.config import Settings
+from taskmanager.demo import ComputeSum, GenerateReport, SimulateError
 
 WORKERS = 3
 # Datetimes keep microseconds; a timer set from one wakes on the float clock.
@@ -115,7 +115,7 @@ class TaskLifecycle(RuleBasedStateMachine):
 
     @rule(params=parameters, job=options, owner=owners)
     def submit(self, params, job, owner) -> None:
-        message = SubmitTask(TaskType(params.task_type), params, job, owner=owner)
+        message = SubmitTask(TYPE_OF[type(params)], params, job, owner=owner)
         task = self.run(self._settled(self.system.store.ask(message)))
         assert isinstance(task, Task)
         self._record(task, owner)
@@ -154,7 +154,7 @@ class TaskLifecycle(RuleBasedStateMachine):
     @rule(params=parameters, job=options, owner=owners, index=st.integers(0, WORKERS - 1))
     def submit_while_a_worker_crashes(self, params, job, owner, index) -> None:
         """The crash lands while messages about the new task are still in flight."""
-        message = SubmitTask(TaskType(params.task_type), params, job, owner=owner)
+        message = SubmitTask(TYPE_OF[type(params)], params, job, owner=owner)
 
         async def race() -> Task:
             submitted = asyncio.ensure_future(self.system.store.ask(message))

@@ -11,8 +11,8 @@ from support import http_scope, settle
 
 from taskmanager.actors.events import GetSubscriberCount
 from taskmanager.actors.messages import GetStoreStatus, SubmitTask
-from taskmanager.actors.model import JobOptions, TaskType
-from taskmanager.actors.tasktypes import ComputeSum
+from taskmanager.actors.model import JobOptions
+from taskmanager.demo import ComputeSum
 from taskmanager.http.routes import tasks as tasks_routes
 
 LONG_POLLERS = 1_000
@@ -81,7 +81,7 @@ async def crowded_client(client):
     """A client whose store holds 20,000 tasks."""
     store = client.app.state.system.store
     for _ in range(LISTED_TASKS):
-        await store.ask(SubmitTask(TaskType("compute_sum"), ComputeSum((1,)), JobOptions()))
+        await store.ask(SubmitTask("compute_sum", ComputeSum(numbers=(1,)), JobOptions()))
     return client
 
 

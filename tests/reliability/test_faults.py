@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import types
@@ -13,7 +14,10 @@ from support import REPORT, FakeClock, settle, submit, sum_of
 from taskmanager.actors import Kill, runtime
 from taskmanager.actors import worker as worker_module
 from taskmanager.actors.messages import GetDispatcherStatus
-from taskmanager.actors.tasktypes import ComputeSum
+from taskmanager.config import DEFAULT_TASKS
+from taskmanager.jobs import TaskTypes, load_task_types
+
+DEMO = load_task_types(DEFAULT_TASKS)
 
 
 async def status_of(client, task_id: str) -> str:
@@ -112,9 +116,9 @@ async def test_a_job_that_swallows_cancellation_is_freed_at_once_and_stopped_in_
             else:
                 return number
 
-    monkeypatch.setattr(ComputeSum, "run", stubborn_job)
+    stubborn = dataclasses.replace(DEMO["compute_sum"], function=stubborn_job)
     monkeypatch.setattr(worker_module, "ABANDON_DEADLINE", 0.1)
-    client = await make_client(workers=1)
+    client = await make_client(workers=1, tasks=TaskTypes([stubborn]))
     system = client.app.state.system
 
     first = await submit(client, sum_of(1))

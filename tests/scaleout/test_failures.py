@@ -19,7 +19,7 @@ from taskmanager.actors.redis.connection import READER_NAME, Scripts, connect
 from taskmanager.actors.redis.events import RedisLog
 from taskmanager.actors.runtime import UnavailableError
 from taskmanager.actors.system import ActorSystem
-from taskmanager.actors.tasktypes import GenerateReport
+from taskmanager.demo import GenerateReport
 
 RECOVERY_SECONDS = 5.0
 

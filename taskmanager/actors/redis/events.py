@@ -22,12 +22,11 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from taskmanager.actors.events import Change, EventKind, LogStarted, Published
-from taskmanager.actors.model import Task
+from taskmanager.actors.model import ParametersObject, Task
 from taskmanager.actors.redis.connection import READ_BLOCK_MS, is_unreachable, reachable
 from taskmanager.actors.redis.records import parse_parameters, task_from
 from taskmanager.actors.redis.store import Missed, Seen
 from taskmanager.actors.runtime import Actor, ActorStoppedError
-from taskmanager.actors.tasktypes import TaskParameters
 
 logger = logging.getLogger(__name__)
 
@@ -63,16 +62,15 @@ class _Parameters:
     are never parsed.
     """
 
-    __slots__ = ("_parsed", "_task_type", "_text")
+    __slots__ = ("_parsed", "_text")
 
-    def __init__(self, task_type: str, text: str) -> None:
-        self._task_type = task_type
+    def __init__(self, text: str) -> None:
         self._text = text
-        self._parsed: TaskParameters | None = None
+        self._parsed: ParametersObject | None = None
 
-    def get(self) -> TaskParameters:
+    def get(self) -> ParametersObject:
         if self._parsed is None:
-            self._parsed = parse_parameters(self._task_type, self._text)
+            self._parsed = parse_parameters(self._text)
         return self._parsed
 
 
@@ -180,7 +178,7 @@ class RedisLog:
         for _, fields in entries:
             if "status" in fields and (task_id := UUID(fields["i"])) not in self.parameters:
                 if "params" in fields:
-                    self._remember(task_id, _Parameters(fields["type"], fields["params"]))
+                    self._remember(task_id, _Parameters(fields["params"]))
                 else:
                     missing.add(task_id)
         if missing:
@@ -188,11 +186,11 @@ class RedisLog:
             with reachable():
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for task_id in ordered:
-                        pipe.hmget(f"{self._prefix}:task:{task_id}", "type", "params")
+                        pipe.hget(f"{self._prefix}:task:{task_id}", "params")
                     found = await pipe.execute()
-            for task_id, (task_type, params) in zip(ordered, found, strict=True):
+            for task_id, params in zip(ordered, found, strict=True):
                 if params is not None:
-                    self._remember(task_id, _Parameters(task_type, params))
+                    self._remember(task_id, _Parameters(params))
         result = []
         for stream_id, fields in entries:
             task_id = UUID(fields["i"])

@@ -8,14 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 from uuid import UUID
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel
 
-from taskmanager.actors.model import Task, TaskError, TaskStatus, TaskType
-from taskmanager.actors.tasktypes import TASK_TYPES, TaskParameters
+from taskmanager.actors.model import ParametersObject, Task, TaskError, TaskStatus
 
 UNIX_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
-_PARAMETERS: Final = {name: TypeAdapter(cls) for name, cls in TASK_TYPES.items()}
 
 
 def to_us(moment: datetime) -> int:
@@ -33,24 +31,23 @@ def pairs(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def parameters_json(parameters: TaskParameters) -> str:
+def parameters_json(parameters: BaseModel) -> str:
     """The parameters as the record keeps them."""
-    return _PARAMETERS[parameters.task_type].dump_json(parameters).decode()
+    return parameters.model_dump_json(by_alias=True)
 
 
-def parse_parameters(task_type: str, text: str) -> TaskParameters:
-    """The parameters of a record, as the task type's class."""
-    parameters: TaskParameters = _PARAMETERS[task_type].validate_json(text)
-    return parameters
+def parse_parameters(text: str) -> ParametersObject:
+    """The parameters of a record."""
+    return ParametersObject.model_validate_json(text)
 
 
-def task_from(fields: Mapping[str, str], parameters: TaskParameters | None = None) -> Task:
+def task_from(fields: Mapping[str, str], parameters: BaseModel | None = None) -> Task:
     """The task a record (or an event's copy of one) describes.
 
     ``parameters`` stands in for the record's own when it has none (events leave them out).
     """
     if parameters is None:
-        parameters = parse_parameters(fields["type"], fields["params"])
+        parameters = parse_parameters(fields["params"])
     created = from_us(fields["created"])
     run_at = from_us(fields["run_at"])
     assert created is not None  # noqa: S101 - every record has both
@@ -60,7 +57,7 @@ def task_from(fields: Mapping[str, str], parameters: TaskParameters | None = Non
     timeout = fields.get("timeout", "")
     return Task(
         task_id=UUID(fields["id"]),
-        task_type=TaskType(fields["type"]),
+        task_type=fields["type"],
         status=TaskStatus(fields["status"]),
         parameters=parameters,
         created_at=created,

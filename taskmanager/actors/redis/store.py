@@ -258,8 +258,10 @@ class RedisStore(Actor):
                 return Later(self._start(task_id, lease))
             case ReportProgress(task_id=task_id, lease=lease, progress=progress):
                 return Later(self._scripts("progress", task_id, lease, repr(float(progress))))
-            case FinishTask(task_id=task_id, lease=lease, result=result, error=error):
-                retry = error is not None and error.retryable
+            case FinishTask(
+                task_id=task_id, lease=lease, result=result, error=error, retryable=retryable
+            ):
+                retry = error is not None and (error.retryable or retryable)
                 self._finishing.add(task_id)
                 return Later(
                     self._finish(

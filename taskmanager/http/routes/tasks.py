@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from taskmanager.actors.messages import ListTasks, Order, TaskPage
-from taskmanager.actors.model import Task, TaskStatus, TaskType
+from taskmanager.actors.model import Task, TaskStatus
 from taskmanager.actors.runtime import Actor
 from taskmanager.actors.system import ActorSystem
 from taskmanager.http import examples, operations
@@ -90,8 +90,8 @@ def _system(request: Request) -> ActorSystem:
             "required": True,
             "content": {
                 JSON_MEDIA_TYPE: {
+                    # The examples follow from the task types, in create_app.
                     "schema": {"$ref": "#/components/schemas/TaskRequest"},
-                    "examples": examples.SUBMIT,
                 }
             },
         },
@@ -102,6 +102,7 @@ async def submit_task(request: Request) -> Response:
     headers = request.headers
     reply = await operations.submit(
         _system(request),
+        request.app.state.requests,
         content_type=headers.get("content-type", ""),
         content_length=headers.get("content-length"),
         idempotency_key=headers.get("idempotency-key"),
@@ -168,7 +169,7 @@ async def get_task(
 async def list_tasks(  # noqa: PLR0913, PLR0917 - one argument per query parameter
     request: Request,
     status: Annotated[TaskStatus | None, Query(description="Only tasks in this status")] = None,
-    task_type: Annotated[TaskType | None, Query(description="Only tasks of this type")] = None,
+    task_type: Annotated[str | None, Query(description="Only tasks of this type")] = None,
     order: Annotated[Order, Query(description="`oldest` first (default) or `newest`")] = "oldest",
     limit: Annotated[
         int | None, Query(ge=1, le=10_000, description="At most this many, with a next page")
@@ -182,6 +183,11 @@ async def list_tasks(  # noqa: PLR0913, PLR0917 - one argument per query paramet
     ] = None,
 ) -> Response:
     """Stream the tasks as one JSON array, with the next page in ``Link``."""
+    types = _system(request).task_types
+    if task_type is not None and task_type not in types:
+        expected = ", ".join(types)
+        detail = f"task_type: unknown task type {task_type!r}, expected one of {expected}"
+        return operations.error(400, detail).response()
     after = None if cursor is None else operations.decode_cursor(cursor)
     query = ListTasks(
         limit or LIST_PAGE, status, task_type, order, after, caller_of(request.scope).viewer

@@ -137,7 +137,7 @@ export interface components {
     schemas: {
         /**
          * ComputeSum
-         * @description Add up 1 to 10,000 finite numbers (5 s of simulated work).
+         * @description The numbers to add up.
          */
         ComputeSum: {
             /**
@@ -149,6 +149,18 @@ export interface components {
         /**
          * ComputeSumRequest
          * @description Add up 1 to 10,000 finite numbers (5 s of simulated work).
+         *
+         *     The sum is exact for integers and correctly rounded for floats.
+         * @example {
+         *       "parameters": {
+         *         "numbers": [
+         *           1,
+         *           2,
+         *           3.5
+         *         ]
+         *       },
+         *       "task_type": "compute_sum"
+         *     }
          */
         ComputeSumRequest: {
             /**
@@ -201,7 +213,7 @@ export interface components {
         };
         /**
          * GenerateReport
-         * @description Write a report of 1 to 10 sections under a title (5 s per section, 30 s at most).
+         * @description The report's title and how many sections it has.
          */
         GenerateReport: {
             /**
@@ -219,6 +231,13 @@ export interface components {
         /**
          * GenerateReportRequest
          * @description Write a report of 1 to 10 sections under a title (5 s per section, 30 s at most).
+         * @example {
+         *       "parameters": {
+         *         "sections": 2,
+         *         "title": "Quarterly figures"
+         *       },
+         *       "task_type": "generate_report"
+         *     }
          */
         GenerateReportRequest: {
             /**
@@ -286,9 +305,13 @@ export interface components {
         Number: number;
         /** @enum {string} */
         Order: "oldest" | "newest";
+        /** @description The parameters, as the request schema of the task type says */
+        Parameters: {
+            [key: string]: unknown;
+        };
         /**
          * SimulateError
-         * @description Run for 5 s, then fail the way ``error`` says.
+         * @description How the task fails.
          */
         SimulateError: {
             /**
@@ -301,7 +324,13 @@ export interface components {
         };
         /**
          * SimulateErrorRequest
-         * @description Run for 5 s, then fail the way ``error`` says.
+         * @description Run for 5 s, then fail the way `error` says.
+         * @example {
+         *       "parameters": {
+         *         "error": "timeout"
+         *       },
+         *       "task_type": "simulate_error"
+         *     }
          */
         SimulateErrorRequest: {
             /**
@@ -392,8 +421,7 @@ export interface components {
              * @default 0
              */
             max_retries: number;
-            /** Parameters */
-            parameters: components["schemas"]["ComputeSum"] | components["schemas"]["GenerateReport"] | components["schemas"]["SimulateError"];
+            parameters: components["schemas"]["Parameters"];
             /**
              * Priority
              * @description 0 to 9; higher runs first
@@ -446,6 +474,7 @@ export interface components {
         TaskStatus: "queued" | "processing" | "completed" | "failed" | "cancelled";
         /**
          * TaskType
+         * @description A task type this service runs
          * @enum {string}
          */
         TaskType: "compute_sum" | "generate_report" | "simulate_error";

@@ -1,0 +1,1 @@
+"""Task types to copy: see jobs.py."""
