@@ -22,6 +22,7 @@ from taskmanager.actors.messages import (
     WhenIdle,
 )
 from taskmanager.actors.model import TaskStatus
+from taskmanager.actors.processes import ProcessPool, ProcessPoolRunner
 from taskmanager.actors.queue import MemoryQueue
 from taskmanager.actors.ratelimiter import RateLimiter
 from taskmanager.actors.runtime import Actor, Supervisor, UnavailableError
@@ -101,8 +102,11 @@ class ActorSystem:
             self.store = shared.store(self.dispatcher, rng)
             self.limiter = shared.limiter()
             shared.attach(hub=self.events, store=self.store)
-        # Where thread jobs run (and process jobs, when no process runner is given).
+        # Where thread jobs run, and where process jobs do: a process of their own per
+        # worker, none started until a process job runs.
         self.threads = JobThreads()
+        if processes is None and settings.workers > 0:
+            processes = ProcessPoolRunner(ProcessPool(settings.workers))
         self.processes = processes
         self.workers = tuple(
             Worker(

@@ -197,7 +197,7 @@ async def test_an_async_job_gets_its_parameters_as_its_model(system):
     assert done.result == ["ab", "ab", "x"]
 
 
-async def test_a_process_job_runs_in_a_thread_when_no_process_runner_is_given(system):
+async def test_a_process_job_completes_in_the_process_pool_the_system_makes(system):
     task = await submit(system, "count", {"up_to": 10_000})
     done = await changed(system, task, TaskStatus.QUEUED)
     if done.status is TaskStatus.PROCESSING:
