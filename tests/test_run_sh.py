@@ -31,9 +31,11 @@ def checkout(tmp_path: Path) -> Path:
     (root / ".venv" / "bin").mkdir(parents=True)
     shutil.copy(ROOT / "run.sh", root / "run.sh")
     (root / "pyproject.toml").write_text("[project]\nname = 'stand-in'\n")
-    # The stamps ensure_env compares with pyproject.toml: installed, nothing to do.
-    for stamp in (".installed", ".installed-dev"):
-        (root / ".venv" / stamp).write_text((root / "pyproject.toml").read_text() + "\n")
+    # The stamp ensure_env reads: the extras installed (dev covers them all), then the
+    # pyproject.toml they were installed from. Installed: nothing to do.
+    (root / ".venv" / ".installed").write_text(
+        "dev\n" + (root / "pyproject.toml").read_text() + "\n"
+    )
     python = root / ".venv" / "bin" / "python"
     python.write_text(FAKE_PYTHON)
     python.chmod(0o755)
