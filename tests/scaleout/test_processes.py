@@ -20,6 +20,9 @@ PORTS = range(8600, 8700)
 LEASE = 2.0
 # A ten-section report takes 30 s of simulated work; scaled, about 1.5 s.
 TIME_SCALE = 0.05
+# A replica about to be killed or stopped runs it unscaled: it is still running when the
+# other replica, started only then (seconds on a loaded machine), is ready to take over.
+UNSCALED = 1.0
 SLOW_REPORT = {"task_type": "generate_report", "parameters": {"title": "long", "sections": 10}}
 
 
@@ -81,7 +84,7 @@ def submit_to(server: Server, body: dict[str, Any]) -> str:
 def test_a_replica_killed_mid_task_has_it_retried_or_failed_within_the_lease(
     replica, retries, outcome
 ):
-    doomed = replica("doomed")
+    doomed = replica("doomed", time_scale=UNSCALED)
     task_id = submit_to(doomed, SLOW_REPORT | {"max_retries": retries})
     wait_for(lambda: status_of(doomed, task_id)["status"] == "processing", 5, "started")
     survivor = replica("survivor")
@@ -107,7 +110,7 @@ def test_a_replica_killed_mid_task_has_it_retried_or_failed_within_the_lease(
 
 
 def test_a_replica_stopped_with_sigterm_hands_its_running_task_to_another(replica):
-    leaving = replica("leaving", shutdown_grace=0.3)
+    leaving = replica("leaving", shutdown_grace=0.3, time_scale=UNSCALED)
     task_id = submit_to(leaving, SLOW_REPORT)
     wait_for(lambda: status_of(leaving, task_id)["status"] == "processing", 5, "started")
     staying = replica("staying")
