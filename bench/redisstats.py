@@ -43,6 +43,8 @@ class RedisStats:
     def __init__(self, port: int) -> None:
         self.client = redis.Redis(port=port, decode_responses=True)
         self._script_names = _script_names()
+        # Commands the bench sent to see whether a peer drained, left out of the counts.
+        self._polled: Counter[str] = Counter()
 
     def close(self) -> None:
         """Close the connection."""
@@ -56,7 +58,7 @@ class RedisStats:
             if name.startswith("cmdstat_"):
                 command = name.removeprefix("cmdstat_")
                 if command not in OWN_COMMANDS and command != POLL_COMMAND:
-                    commands[command] = int(figures["calls"])
+                    commands[command] = int(figures["calls"]) - self._polled[command]
         stream_bytes = self.client.memory_usage(stream, samples=0) or 0
         return Snapshot(
             commands=commands,
@@ -75,6 +77,11 @@ class RedisStats:
             for name, count in counts.items()
             if name.endswith(("|queued", "|processing"))
         )
+
+    def members(self, key: str) -> int:
+        """ZCARD ``key``: the jobs a peer has not finished (its own count is left out)."""
+        self._polled["zcard"] += 1
+        return int(self.client.zcard(key))
 
     def start_counting_round_trips(self) -> None:
         """Log every command a client sends from now on."""

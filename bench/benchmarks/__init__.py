@@ -11,6 +11,7 @@ from bench.benchmarks.ask import measure_ask
 from bench.benchmarks.backlog import measure_delayed_backlog
 from bench.benchmarks.crossreplica import measure_cross_replica
 from bench.benchmarks.longpoll import measure_long_polls
+from bench.benchmarks.peers import measure_peers
 from bench.benchmarks.pipeline import measure_pipeline
 from bench.benchmarks.processjob import measure_loop_while_computing, measure_process_job
 from bench.benchmarks.rediscost import measure_redis_cost
@@ -26,6 +27,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "store": measure_store,
     "scaleout": measure_scale_out,
     "redis-cost": measure_redis_cost,
+    "peers": measure_peers,
     "cross-replica": measure_cross_replica,
     "ask": measure_ask,
     "process-job": measure_process_job,
