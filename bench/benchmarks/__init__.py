@@ -15,6 +15,7 @@ from bench.benchmarks.peers import measure_peers
 from bench.benchmarks.pipeline import measure_pipeline
 from bench.benchmarks.processjob import measure_loop_while_computing, measure_process_job
 from bench.benchmarks.rediscost import measure_redis_cost
+from bench.benchmarks.replicacost import measure_replica_cost
 from bench.benchmarks.scaleout import measure_scale_out
 from bench.benchmarks.store import measure_store
 from bench.harness import Benchmark
@@ -26,6 +27,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "longpoll": measure_long_polls,
     "store": measure_store,
     "scaleout": measure_scale_out,
+    "replica-cost": measure_replica_cost,
     "redis-cost": measure_redis_cost,
     "peers": measure_peers,
     "cross-replica": measure_cross_replica,
