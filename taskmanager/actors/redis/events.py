@@ -1,4 +1,9 @@
-"""The event log in Redis: a stream every script appends to, read by every replica.
+"""The event log in Redis: a stream every script appends to, read where someone subscribes.
+
+A replica reads the stream only while it has ``/events`` subscribers (as BullMQ's
+QueueEvents reads its events stream apart from the workers): its long-polls, its
+cancels and its dispatcher learn what concerns them from its inbox and the doorbell
+(``inbox.py``), so a service's cost does not grow with the square of its replicas.
 
 Event ids are ``<epoch>-<stream id>``. The epoch is a random name kept beside the stream;
 when Redis loses both (a restart without persistence), a new epoch is made, and an id
@@ -25,7 +30,6 @@ from taskmanager.actors.events import Change, EventKind, LogStarted, Published
 from taskmanager.actors.model import ParametersObject, Task
 from taskmanager.actors.redis.connection import READ_BLOCK_MS, is_unreachable, reachable
 from taskmanager.actors.redis.records import parse_parameters, task_from
-from taskmanager.actors.redis.store import Missed, Seen
 from taskmanager.actors.runtime import Actor, ActorStoppedError
 
 logger = logging.getLogger(__name__)
@@ -78,8 +82,22 @@ def _task(fields: dict[str, str], parameters: _Parameters) -> Task:
     return task_from(fields, parameters.get())
 
 
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """Read the stream after ``last`` (a stream id; None: from its start), for a follow."""
+
+    generation: int
+    epoch: str
+    last: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unfollow:
+    """Stop reading the stream: nobody here subscribes."""
+
+
 class RedisLog:
-    """Replays from the stream for a client that resumes (on any replica)."""
+    """Replays from the stream for a client that resumes (on any replica); starts the reader."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
@@ -87,7 +105,25 @@ class RedisLog:
         self._stream = f"{prefix}:events"
         self._epoch_key = f"{prefix}:epoch"
         self._epoch = ""
+        self._reader: Actor | None = None
         self.parameters: OrderedDict[UUID, _Parameters] = OrderedDict()
+
+    def attach(self, reader: Actor) -> None:
+        """The reader that follows the stream for this replica's subscribers."""
+        self._reader = reader
+
+    async def follow(self, generation: int) -> str | None:
+        """The newest event's id; the reader publishes what comes after it."""
+        epoch, newest = await self.open()
+        assert self._reader is not None  # noqa: S101 - attached at start-up
+        self._reader.tell(Follow(generation, epoch, newest))
+        return _full(epoch, newest)
+
+    def unfollow(self) -> None:
+        """The reader stops reading."""
+        if self._reader is not None:
+            with contextlib.suppress(ActorStoppedError):
+                self._reader.tell(Unfollow())
 
     @property
     def stream(self) -> str:
@@ -222,32 +258,39 @@ class _Read:
 
 
 class EventReader(Actor):
-    """Follows the stream, and tells every change, from every replica, in order.
-
-    The hub gets them for the event streams; the store gateway for the long-polls and
-    the dispatcher.
-    """
+    """Follows the stream while this replica has subscribers, and tells the hub, in order."""
 
     def __init__(self, redis: Redis, log: RedisLog) -> None:
         super().__init__("event-reader")
         self._redis = redis
         self._log = log
         self._hub: Actor | None = None
-        self._store: Actor | None = None
         self._reading: asyncio.Task[None] | None = None
+        self._following = asyncio.Event()
+        self._generation = 0
+        self._epoch = ""
+        self._last: str | None = None
         self.connected = False
 
-    def attach(self, *, hub: Actor, store: Actor) -> None:
+    def attach(self, *, hub: Actor) -> None:
         """Whom to tell; call before the reader starts."""
-        self._hub, self._store = hub, store
+        self._hub = hub
 
     async def on_start(self) -> None:
-        """Start reading."""
+        """Start reading (once followed)."""
         self._reading = asyncio.create_task(self._read_forever(), name="event-reader:read")
 
     async def receive(self, message: Any) -> Any:  # noqa: ANN401
-        """The reader takes no messages: it only reads."""
-        raise TypeError(f"event reader got an unknown message {message!r}")
+        """Follow from a position, or stop."""
+        match message:
+            case Follow(generation=generation, epoch=epoch, last=last):
+                self._generation, self._epoch, self._last = generation, epoch, last
+                self.connected = True  # the log was just read: it is this epoch's
+                self._following.set()
+            case Unfollow():
+                self._following.clear()
+            case _:
+                raise TypeError(f"event reader got an unknown message {message!r}")
 
     async def on_stop(self) -> None:
         """Stop reading."""
@@ -257,48 +300,33 @@ class EventReader(Actor):
 
     async def _read_forever(self) -> None:
         assert self._hub is not None  # noqa: S101 - attached before start
-        assert self._store is not None  # noqa: S101
-        last: str | None = None
-        epoch = ""
         while True:
+            await self._following.wait()
+            generation = self._generation
             try:
                 if not self.connected:
-                    new_epoch, newest = await self._log.open()
-                    if new_epoch != epoch:
-                        if epoch:
-                            # Redis lost the log, or its latest events: what it holds after
-                            # the events this replica read is all new here.
-                            logger.warning("the event log started over (Redis lost events)")
-                            newest = await self._log.kept_up_to(last)
-                            self._tell(self._store, Missed())
-                        epoch, last = new_epoch, newest
-                        self._tell(self._hub, LogStarted(_full(epoch, last)))
-                    elif last is not None and await self._trimmed_since(last):
-                        # Away so long that the log dropped events this replica never read.
-                        logger.warning("the event reader missed events; every feed resyncs")
-                        self._tell(self._hub, LogStarted(_full(epoch, last)))
-                        self._tell(self._store, Missed())
-                    self.connected = True
-                    logger.info("following the event log from %s", last or "its start")
-                read = await self._read(last)
+                    await self._reconnect(generation)
+                read = await self._read(self._last)
+                if generation != self._generation:
+                    continue  # a new follow began meanwhile: read again from its place
                 if read.lost:
                     # Redis came back without events it had handed out (its last second,
                     # with appendfsync everysec): their ids must not be continued.
-                    await self._log.start_over(epoch)
-                if read.lost or read.epoch != epoch:
+                    await self._log.start_over(self._epoch)
+                if read.lost or read.epoch != self._epoch:
                     self.connected = False  # the log started over: connect to it again
                     continue
                 if read.skipped:
                     # Fell behind what the log keeps while connected.
                     logger.warning("the event reader missed events; every feed resyncs")
-                    self._tell(self._hub, LogStarted(_full(epoch, last)))
-                    self._tell(self._store, Missed())
+                    self._tell(self._hub, LogStarted(_full(self._epoch, self._last), generation))
                 if not read.entries:
                     continue
                 changes = tuple(await self._log.changes(read.entries))
-                last = read.entries[-1][0]
-                self._tell(self._hub, Published(changes))
-                self._tell(self._store, Seen(changes))
+                if generation != self._generation:
+                    continue
+                self._last = read.entries[-1][0]
+                self._tell(self._hub, Published(changes, generation))
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -308,6 +336,23 @@ class EventReader(Actor):
                     logger.warning("the event reader lost Redis; it reconnects: %s", error)
                 self.connected = False
                 await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _reconnect(self, generation: int) -> None:
+        """Back after an error: go on where reading stopped, unless the log lost events."""
+        assert self._hub is not None  # noqa: S101 - attached before start
+        epoch, _ = await self._log.open()
+        if epoch != self._epoch:
+            # Redis lost the log, or its latest events: what it holds after the events
+            # this replica read is all new here.
+            logger.warning("the event log started over (Redis lost events)")
+            self._epoch, self._last = epoch, await self._log.kept_up_to(self._last)
+            self._tell(self._hub, LogStarted(_full(epoch, self._last), generation))
+        elif self._last is not None and await self._trimmed_since(self._last):
+            # Away so long that the log dropped events this replica never read.
+            logger.warning("the event reader missed events; every feed resyncs")
+            self._tell(self._hub, LogStarted(_full(epoch, self._last), generation))
+        self.connected = True
+        logger.info("following the event log from %s", self._last or "its start")
 
     async def _read(self, last: str | None) -> _Read:
         """The next events after ``last`` (it waits for them a while), and the log's state.

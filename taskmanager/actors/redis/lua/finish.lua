@@ -5,7 +5,8 @@
 --       11 result TTL µs, 12 jitter (0 to 0.1 of the backoff, the caller's random draw)
 local id, lease, etype = ARGV[4], ARGV[5], ARGV[7]
 local key = task_key(id)
-local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries')
+local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries',
+  'w')
 if f[1] ~= 'processing' or f[2] ~= lease then
   return false
 end
@@ -19,6 +20,7 @@ if etype == '' then
   redis.call('HSET', key, 'status', 'completed', 'progress', '1', 'result', ARGV[6],
     'finished', int(now), 'lease', '', 'etype', '', 'emsg', '')
   move(id, owner, seq, 'processing', 'completed')
+  wake(id, key, f[7])
   ended(id, 'completed', now, tonumber(ARGV[11]))
   if owner ~= '' then
     -- A key's own completions per minute, for its /stats.
@@ -36,6 +38,7 @@ if ARGV[9] == '1' and tonumber(f[5]) <= tonumber(f[6]) then
   redis.call('HSET', key, 'status', 'queued', 'run_at', int(run_at), 'lease', '',
     'etype', etype, 'emsg', ARGV[8])
   move(id, owner, seq, 'processing', 'queued')
+  wake(id, key, f[7])
   redis.call('ZADD', P .. ':delayed', int(run_at), id)
   redis.call('HINCRBY', P .. ':stats', 'retries', 1)
   publish('retrying', id, owner, key)
@@ -44,6 +47,7 @@ end
 redis.call('HSET', key, 'status', 'failed', 'finished', int(now), 'lease', '',
   'etype', etype, 'emsg', ARGV[8])
 move(id, owner, seq, 'processing', 'failed')
+wake(id, key, f[7])
 ended(id, 'failed', now, tonumber(ARGV[11]))
 publish('failed', id, owner, key)
 return 'failed'

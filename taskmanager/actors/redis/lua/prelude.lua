@@ -38,7 +38,7 @@ end
 -- read them back from the record; larger ones are read once per replica.
 local EVENT_PARAMS_MAX = 512
 -- Record fields an event leaves out: only the scripts use them (`o` carries the owner).
-local NOT_IN_EVENTS = {lease = true, idem = true, fp = true, seq = true, owner = true}
+local NOT_IN_EVENTS = {lease = true, idem = true, fp = true, seq = true, owner = true, w = true}
 
 -- Append an event; with a task, a copy of its record. Empty fields are left out (a
 -- reader takes a missing field as empty), and so are the parameters, which never change
@@ -62,6 +62,36 @@ local function publish(kind, id, owner, key, with_params)
     end
   end
   return redis.call('XADD', P .. ':events', 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
+end
+
+-- Idle dispatchers block on this key (BZPOPMIN), as BullMQ's workers block on their
+-- marker: a task that becomes ready rings it, one blocked replica wakes and claims. No
+-- replica reads what happens to tasks it has nothing to do with.
+local function ring()
+  redis.call('ZADD', P .. ':marker', 0, '0')
+end
+
+-- What concerns one replica only goes to its inbox, a list it blocks on (BLMPOP): 'c:id'
+-- to stop a job it runs, 'w:id' to look again at a task its long-polls wait for. An
+-- inbox nobody reads (its replica died) goes away by itself.
+local INBOX_TTL_MS = 60000
+local function tell(replica, message)
+  local inbox = P .. ':inbox:' .. replica
+  redis.call('RPUSH', inbox, message)
+  redis.call('PEXPIRE', inbox, INBOX_TTL_MS)
+end
+
+-- The task changed status: wake the replicas whose long-polls wait for it. `watchers`
+-- is the record's `w` field (their names, comma separated; set by the watch script),
+-- read by the caller with the fields it reads anyway, so a task nobody waits for costs
+-- nothing more.
+local function wake(id, key, watchers)
+  if watchers then
+    for replica in string.gmatch(watchers, '[^,]+') do
+      tell(replica, 'w:' .. id)
+    end
+    redis.call('HDEL', key, 'w')
+  end
 end
 
 -- Move a task from one status index to another, keeping the counts per owner.
@@ -93,8 +123,13 @@ local function prune(now, limit)
   for _, id in ipairs(due) do
     redis.call('ZREM', P .. ':idx:expiry', id)
     local key = task_key(id)
-    local f = redis.call('HMGET', key, 'status', 'owner', 'idem')
+    local f = redis.call('HMGET', key, 'status', 'owner', 'idem', 'w')
     if f[1] then
+      if f[4] then
+        for replica in string.gmatch(f[4], '[^,]+') do
+          tell(replica, 'w:' .. id)
+        end
+      end
       redis.call('DEL', key)
       redis.call('ZREM', P .. ':idx:all', id)
       if f[2] ~= '' then
@@ -116,6 +151,7 @@ local function enqueue(id, priority, seq, run_at, now)
     redis.call('ZADD', P .. ':delayed', int(run_at), id)
   else
     redis.call('ZADD', P .. ':ready', int(ready_score(priority, seq)), id)
+    ring()
   end
 end
 

@@ -16,7 +16,8 @@ for _, replica in ipairs(dead) do
   end
   for _, id in ipairs(redis.call('SMEMBERS', P .. ':running:' .. replica)) do
     local key = task_key(id)
-    local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries')
+    local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries',
+      'w')
     if f[1] == 'processing' and replica_of(f[2]) == replica then
       local message = 'the replica running the task stopped answering'
       if tonumber(f[5]) <= tonumber(f[6]) then
@@ -25,6 +26,7 @@ for _, replica in ipairs(dead) do
         redis.call('HSET', key, 'status', 'queued', 'run_at', int(run_at), 'lease', '',
           'etype', 'worker_lost', 'emsg', message)
         move(id, f[3], f[4], 'processing', 'queued')
+        wake(id, key, f[7])
         redis.call('ZADD', P .. ':delayed', int(run_at), id)
         redis.call('HINCRBY', P .. ':stats', 'retries', 1)
         publish('retrying', id, f[3], key)
@@ -32,13 +34,14 @@ for _, replica in ipairs(dead) do
         redis.call('HSET', key, 'status', 'failed', 'finished', int(now), 'lease', '',
           'etype', 'worker_lost', 'emsg', message)
         move(id, f[3], f[4], 'processing', 'failed')
+        wake(id, key, f[7])
         ended(id, 'failed', now, tonumber(ARGV[5]))
         publish('failed', id, f[3], key)
       end
     end
   end
   redis.call('DEL', P .. ':claimed:' .. replica, P .. ':running:' .. replica,
-    P .. ':replica:' .. replica)
+    P .. ':replica:' .. replica, P .. ':inbox:' .. replica)
   redis.call('ZREM', P .. ':replicas', replica)
 end
 return #dead
