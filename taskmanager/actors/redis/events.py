@@ -38,8 +38,10 @@ logger = logging.getLogger(__name__)
 REPLAY_LIMIT: Final = 10_000
 #: Events read per call while following the stream.
 READ_BATCH: Final = 500
-#: Parameters kept for tasks seen recently, so events need not carry them.
-PARAMETER_CACHE: Final = 20_000
+#: Tasks whose last state a following replica keeps, so events need not carry it.
+KNOWN_TASKS: Final = 20_000
+#: Event fields that are not the task's.
+_NOT_TASK_FIELDS: Final = frozenset({"k", "i", "o", "params"})
 RECONNECT_SECONDS: Final = 0.25
 _STREAM_ID: Final = re.compile(r"\d{1,20}-\d{1,20}")
 _MAX_PART: Final = 2**64 - 1  # a stream id's two parts are 64-bit numbers
@@ -106,7 +108,9 @@ class RedisLog:
         self._epoch_key = f"{prefix}:epoch"
         self._epoch = ""
         self._reader: Actor | None = None
-        self.parameters: OrderedDict[UUID, _Parameters] = OrderedDict()
+        # The tasks seen lately, as their last event left them (fields without the
+        # parameters, and those), so that an event need not carry the whole record.
+        self.known: OrderedDict[UUID, tuple[dict[str, str], _Parameters]] = OrderedDict()
 
     def attach(self, reader: Actor) -> None:
         """The reader that follows the stream for this replica's subscribers."""
@@ -206,45 +210,61 @@ class RedisLog:
         return await self.changes(entries)
 
     async def changes(self, entries: Sequence[tuple[str, dict[str, str]]]) -> list[Change]:
-        """Stream entries as changes; parameters come from the event, the cache or the records.
+        """Stream entries as changes, each with the task as it was right after it.
 
-        A task's first event carries its parameters unless they are large.
+        An event carries what its change set; the task is this replica's last view of
+        it with the change applied. A task first seen in the middle of its life (this
+        replica began following later, or a client resumes) is read once from its record.
         """
-        missing = set()
+        fresh: set[UUID] = set()
+        missing: set[UUID] = set()
         for _, fields in entries:
-            if "status" in fields and (task_id := UUID(fields["i"])) not in self.parameters:
-                if "params" in fields:
-                    self._remember(task_id, _Parameters(fields["params"]))
-                else:
-                    missing.add(task_id)
+            task_id = UUID(fields["i"])
+            if fields["k"] == "submitted" and "params" in fields:
+                fresh.add(task_id)
+            elif fields["k"] != "removed" and task_id not in fresh and task_id not in self.known:
+                missing.add(task_id)
         if missing:
-            ordered = sorted(missing)
-            with reachable():
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for task_id in ordered:
-                        pipe.hget(f"{self._prefix}:task:{task_id}", "params")
-                    found = await pipe.execute()
-            for task_id, params in zip(ordered, found, strict=True):
-                if params is not None:
-                    self._remember(task_id, _Parameters(params))
+            await self._read_records(sorted(missing))
         result = []
         for stream_id, fields in entries:
             task_id = UUID(fields["i"])
             kind: EventKind = fields["k"]  # type: ignore[assignment]
             build = None
-            if "status" in fields and (parameters := self.parameters.get(task_id)) is not None:
-                build = partial(_task, fields, parameters)
             if kind == "removed":
-                self.parameters.pop(task_id, None)
+                self.known.pop(task_id, None)
+            else:
+                changed = {k: v for k, v in fields.items() if k not in _NOT_TASK_FIELDS}
+                if kind == "submitted" and "params" in fields:
+                    parameters = _Parameters(fields["params"])
+                    self._remember(task_id, changed, parameters)
+                elif (seen := self.known.get(task_id)) is not None:
+                    if kind == "submitted":  # large parameters: read with the record
+                        self._remember(task_id, changed, seen[1])
+                    else:
+                        self._remember(task_id, seen[0] | changed, seen[1])
+                if (now := self.known.get(task_id)) is not None:
+                    build = partial(_task, now[0], now[1])
             change_id = f"{self._epoch}-{stream_id}"
             result.append(Change(change_id, kind, task_id, None, fields["o"] or None, build))
         return result
 
-    def _remember(self, task_id: UUID, parameters: _Parameters) -> None:
-        self.parameters[task_id] = parameters
-        self.parameters.move_to_end(task_id)
-        while len(self.parameters) > PARAMETER_CACHE:
-            self.parameters.popitem(last=False)
+    async def _read_records(self, task_ids: Sequence[UUID]) -> None:
+        with reachable():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for task_id in task_ids:
+                    pipe.hgetall(f"{self._prefix}:task:{task_id}")
+                records: list[dict[str, str]] = await pipe.execute()
+        for task_id, record in zip(task_ids, records, strict=True):
+            if record:
+                parameters = _Parameters(record.pop("params"))
+                self._remember(task_id, record, parameters)
+
+    def _remember(self, task_id: UUID, fields: dict[str, str], parameters: _Parameters) -> None:
+        self.known[task_id] = (fields, parameters)
+        self.known.move_to_end(task_id)
+        while len(self.known) > KNOWN_TASKS:
+            self.known.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)

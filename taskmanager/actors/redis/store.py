@@ -381,14 +381,22 @@ class RedisStore(Actor):
         minutes = range(this_minute - STATS_MINUTES + 1, this_minute + 1)
         with reachable():
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hgetall(self._key("counts"))
+                # The whole service's counts are the sizes of the status indexes; an API
+                # key's are kept apart (tasks submitted without a key keep none).
+                if viewer is None:
+                    for status in TaskStatus:
+                        pipe.zcard(self._key("idx", str(status)))
+                else:
+                    pipe.hmget(self._key("counts"), [f"{viewer}|{s}" for s in TaskStatus])
                 pipe.hgetall(self._key("stats"))
                 for minute in minutes:
                     # A client key's own completions; an admin's (or no key's) all of them.
                     done_key = self._key("done", str(minute))
                     pipe.get(done_key if viewer is None else f"{done_key}:{viewer}")
                 pipe.zrangebyscore(self._key("replicas"), now_us, "+inf")
-                counts_raw, stats, *done, replicas = await pipe.execute()
+                answers = await pipe.execute()
+            sizes = answers[: len(TaskStatus)] if viewer is None else answers[0]
+            stats, *done, replicas = answers[len(TaskStatus) if viewer is None else 1 :]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for replica in replicas:
                     pipe.hmget(self._key("replica", replica), "workers", "busy")
@@ -400,11 +408,7 @@ class RedisStore(Actor):
             (here.workers, here.busy) if replica == self._replica else figure
             for replica, figure in zip(replicas, figures, strict=True)
         ]
-        counts = dict.fromkeys(TaskStatus, 0)
-        for name, count in counts_raw.items():
-            owner, _, status = name.rpartition("|")
-            if viewer is None or owner == viewer:
-                counts[TaskStatus(status)] += int(count)
+        counts = {status: int(size or 0) for status, size in zip(TaskStatus, sizes, strict=True)}
         return StoreStatus(
             counts=counts,
             finished_total={s: int(stats.get(f"finished:{s}", 0)) for s in TERMINAL},

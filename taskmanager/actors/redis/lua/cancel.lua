@@ -20,10 +20,11 @@ if f[4] ~= '' then
   end
 end
 local now = now_us()
-redis.call('HSET', key, 'status', 'cancelled', 'finished', int(now), 'lease', '',
-  'etype', '', 'emsg', '')
+local changed = {'status', 'cancelled', 'finished', int(now), 'lease', '',
+  'etype', '', 'emsg', ''}
+redis.call('HSET', key, unpack(changed))
 move(id, f[2], f[3], f[1], 'cancelled')
 wake(id, key, f[5])
 ended(id, 'cancelled', now, tonumber(ARGV[6]))
-publish('cancelled', id, f[2], key)
+publish('cancelled', id, f[2], changed)
 return redis.call('HGETALL', key)

@@ -14,12 +14,19 @@ local function int(x)
   return string.format('%d', x)
 end
 
+-- Read once per script: a script is one moment.
+local script_now
 local function now_us()
-  if ARGV[3] ~= '' then
-    return tonumber(ARGV[3])
+  if script_now then
+    return script_now
   end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+  if ARGV[3] ~= '' then
+    script_now = tonumber(ARGV[3])
+  else
+    local t = redis.call('TIME')
+    script_now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  end
+  return script_now
 end
 
 local function task_key(id)
@@ -35,33 +42,35 @@ local function replica_of(lease)
 end
 
 -- Parameters up to this size travel in the `submitted` event, so that no replica has to
--- read them back from the record; larger ones are read once per replica.
+-- read them back from the record; larger ones are read once per replica that needs them.
 local EVENT_PARAMS_MAX = 512
 -- Record fields an event leaves out: only the scripts use them (`o` carries the owner).
 local NOT_IN_EVENTS = {lease = true, idem = true, fp = true, seq = true, owner = true, w = true}
 
--- Append an event; with a task, a copy of its record. Empty fields are left out (a
--- reader takes a missing field as empty), and so are the parameters, which never change
--- and can be large: `with_params` adds them to the task's first event when they are small.
--- Every replica reads every event: each field left out is read, sent and parsed less.
-local function publish(kind, id, owner, key, with_params)
+-- Append an event: the fields the change set, not the record (a replica that follows
+-- the stream for its subscribers keeps each task's state and applies the change). A
+-- `submitted` event carries the new record, its empty fields and large parameters left
+-- out. Only replicas with /events subscribers read the stream: it is written for them
+-- and for clients that resume.
+local function publish(kind, id, owner, changed)
   local fields = {'k', kind, 'i', id, 'o', owner}
-  if key then
-    local record = redis.call('HGETALL', key)
-    for i = 1, #record, 2 do
-      local name, value = record[i], record[i + 1]
-      if name == 'params' then
-        if with_params and #value <= EVENT_PARAMS_MAX then
-          fields[#fields + 1] = name
-          fields[#fields + 1] = value
-        end
-      elseif value ~= '' and not NOT_IN_EVENTS[name] then
+  if changed then
+    for i = 1, #changed, 2 do
+      local name, value = changed[i], changed[i + 1]
+      if not NOT_IN_EVENTS[name] and not (kind == 'submitted' and (value == ''
+          or (name == 'params' and #value > EVENT_PARAMS_MAX))) then
         fields[#fields + 1] = name
         fields[#fields + 1] = value
       end
     end
   end
   return redis.call('XADD', P .. ':events', 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
+end
+
+-- Set the fields of a change in the record, and append its event.
+local function change(kind, id, owner, key, changed)
+  redis.call('HSET', key, unpack(changed))
+  publish(kind, id, owner, changed)
 end
 
 -- Idle dispatchers block on this key (BZPOPMIN), as BullMQ's workers block on their
@@ -94,15 +103,20 @@ local function wake(id, key, watchers)
   end
 end
 
--- Move a task from one status index to another, keeping the counts per owner.
+-- Move a task from one status index to another, keeping the counts of an owner (an API
+-- key's; the whole service's are the sizes of the status indexes).
 local function move(id, owner, seq, from, to)
   if from then
     redis.call('ZREM', P .. ':idx:' .. from, id)
-    redis.call('HINCRBY', P .. ':counts', owner .. '|' .. from, -1)
+    if owner ~= '' then
+      redis.call('HINCRBY', P .. ':counts', owner .. '|' .. from, -1)
+    end
   end
   if to then
     redis.call('ZADD', P .. ':idx:' .. to, seq, id)
-    redis.call('HINCRBY', P .. ':counts', owner .. '|' .. to, 1)
+    if owner ~= '' then
+      redis.call('HINCRBY', P .. ':counts', owner .. '|' .. to, 1)
+    end
   end
 end
 
@@ -112,8 +126,9 @@ local function ended(id, status, now, ttl_us)
   redis.call('HINCRBY', P .. ':stats', 'finished:' .. status, 1)
   if status == 'completed' then
     local minute = P .. ':done:' .. math.floor(now / 60000000)
-    redis.call('INCR', minute)
-    redis.call('EXPIRE', minute, 3600)
+    if redis.call('INCR', minute) == 1 then
+      redis.call('EXPIRE', minute, 3600)
+    end
   end
 end
 
@@ -139,7 +154,7 @@ local function prune(now, limit)
       if f[3] ~= '' then
         redis.call('DEL', P .. ':idem:' .. f[2] .. ':' .. f[3])
       end
-      publish('removed', id, f[2], nil)
+      publish('removed', id, f[2])
     end
   end
   return #due

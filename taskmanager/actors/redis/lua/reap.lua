@@ -23,20 +23,22 @@ for _, replica in ipairs(dead) do
       if tonumber(f[5]) <= tonumber(f[6]) then
         local wait = math.min(tonumber(ARGV[4]) * 2 ^ (tonumber(f[5]) - 1), 60000000)
         local run_at = now + math.floor(wait * (1 + tonumber(ARGV[7]) * math.random()))
-        redis.call('HSET', key, 'status', 'queued', 'run_at', int(run_at), 'lease', '',
-          'etype', 'worker_lost', 'emsg', message)
+        local changed = {'status', 'queued', 'run_at', int(run_at), 'lease', '',
+          'etype', 'worker_lost', 'emsg', message}
+        redis.call('HSET', key, unpack(changed))
         move(id, f[3], f[4], 'processing', 'queued')
         wake(id, key, f[7])
         redis.call('ZADD', P .. ':delayed', int(run_at), id)
         redis.call('HINCRBY', P .. ':stats', 'retries', 1)
-        publish('retrying', id, f[3], key)
+        publish('retrying', id, f[3], changed)
       else
-        redis.call('HSET', key, 'status', 'failed', 'finished', int(now), 'lease', '',
-          'etype', 'worker_lost', 'emsg', message)
+        local changed = {'status', 'failed', 'finished', int(now), 'lease', '',
+          'etype', 'worker_lost', 'emsg', message}
+        redis.call('HSET', key, unpack(changed))
         move(id, f[3], f[4], 'processing', 'failed')
         wake(id, key, f[7])
         ended(id, 'failed', now, tonumber(ARGV[5]))
-        publish('failed', id, f[3], key)
+        publish('failed', id, f[3], changed)
       end
     end
   end
