@@ -117,6 +117,11 @@ def _script_names() -> dict[str, str]:
     names = {}
     for script in lua.iterdir():
         if script.name.endswith(".lua") and script.name != "prelude.lua":
-            text = prelude + script.read_text(encoding="utf-8")
+            body = script.read_text(encoding="utf-8")
+            flags = ""
+            if body.startswith("#!"):  # as the product loads it: its flags line first
+                flags, _, body = body.partition("\n")
+                flags += "\n"
+            text = flags + prelude + body
             names[hashlib.sha1(text.encode()).hexdigest()] = f"script {script.name[:-4]}"  # noqa: S324 - Redis's own name for a script
     return names
