@@ -42,6 +42,35 @@ READ_BATCH: Final = 500
 KNOWN_TASKS: Final = 20_000
 #: Event fields that are not the task's.
 _NOT_TASK_FIELDS: Final = frozenset({"k", "i", "o", "params"})
+#: What each kind of event says without a word (the scripts leave a field out when it
+#: has this value: lua/prelude.lua keeps the same table).
+_IMPLIED: Final[dict[str, dict[str, str]]] = {
+    "submitted": {
+        "status": "queued",
+        "progress": "0",
+        "attempts": "0",
+        "priority": "0",
+        "max_retries": "0",
+    },
+    "started": {"status": "processing", "progress": "0", "finished": ""},
+    "progress": {},
+    "completed": {"status": "completed", "progress": "1", "etype": "", "emsg": ""},
+    "failed": {"status": "failed"},
+    "cancelled": {"status": "cancelled", "etype": "", "emsg": ""},
+    "retrying": {"status": "queued"},
+    "removed": {},
+}
+
+
+def _changed(kind: str, fields: dict[str, str]) -> dict[str, str]:
+    """The task's fields an event sets: those it carries, and those its kind implies."""
+    changed = _IMPLIED[kind] | {k: v for k, v in fields.items() if k not in _NOT_TASK_FIELDS}
+    if kind == "submitted":
+        changed["id"] = fields["i"]
+        changed.setdefault("run_at", changed["created"])  # no delay: it runs at once
+    return changed
+
+
 RECONNECT_SECONDS: Final = 0.25
 _STREAM_ID: Final = re.compile(r"\d{1,20}-\d{1,20}")
 _MAX_PART: Final = 2**64 - 1  # a stream id's two parts are 64-bit numbers
@@ -234,7 +263,7 @@ class RedisLog:
             if kind == "removed":
                 self.known.pop(task_id, None)
             else:
-                changed = {k: v for k, v in fields.items() if k not in _NOT_TASK_FIELDS}
+                changed = _changed(kind, fields)
                 if kind == "submitted" and "params" in fields:
                     parameters = _Parameters(fields["params"])
                     self._remember(task_id, changed, parameters)
@@ -246,7 +275,8 @@ class RedisLog:
                 if (now := self.known.get(task_id)) is not None:
                     build = partial(_task, now[0], now[1])
             change_id = f"{self._epoch}-{stream_id}"
-            result.append(Change(change_id, kind, task_id, None, fields["o"] or None, build))
+            owner = fields.get("o") or None
+            result.append(Change(change_id, kind, task_id, None, owner, build))
         return result
 
     async def _read_records(self, task_ids: Sequence[UUID]) -> None:

@@ -44,21 +44,47 @@ end
 -- Parameters up to this size travel in the `submitted` event, so that no replica has to
 -- read them back from the record; larger ones are read once per replica that needs them.
 local EVENT_PARAMS_MAX = 512
--- Record fields an event leaves out: only the scripts use them (`o` carries the owner).
-local NOT_IN_EVENTS = {lease = true, idem = true, fp = true, seq = true, owner = true, w = true}
+-- Record fields an event leaves out: only the scripts use them (`i` carries the id, `o`
+-- the owner, the event's kind the rest of what IMPLIED says).
+local NOT_IN_EVENTS = {
+  id = true, lease = true, idem = true, fp = true, seq = true, owner = true, w = true}
+-- What each kind of event says without a word: a field that has this value is left out,
+-- and a reader takes it from here (taskmanager/actors/redis/events.py keeps the same
+-- table). A submission without a delay runs at its creation.
+local IMPLIED = {
+  submitted = {status = 'queued', progress = '0', attempts = '0', priority = '0',
+    max_retries = '0'},
+  started = {status = 'processing', progress = '0', finished = ''},
+  progress = {},
+  completed = {status = 'completed', progress = '1', etype = '', emsg = ''},
+  failed = {status = 'failed'},
+  cancelled = {status = 'cancelled', etype = '', emsg = ''},
+  retrying = {status = 'queued'},
+  removed = {},
+}
 
 -- Append an event: the fields the change set, not the record (a replica that follows
 -- the stream for its subscribers keeps each task's state and applies the change). A
 -- `submitted` event carries the new record, its empty fields and large parameters left
 -- out. Only replicas with /events subscribers read the stream: it is written for them
--- and for clients that resume.
+-- and for clients that resume, so every byte left out is kept less, for every task.
 local function publish(kind, id, owner, changed)
-  local fields = {'k', kind, 'i', id, 'o', owner}
+  local fields = {'k', kind, 'i', id}
+  if owner ~= '' then
+    fields[#fields + 1] = 'o'
+    fields[#fields + 1] = owner
+  end
+  local implied = IMPLIED[kind]
   if changed then
+    local created
     for i = 1, #changed, 2 do
       local name, value = changed[i], changed[i + 1]
-      if not NOT_IN_EVENTS[name] and not (kind == 'submitted' and (value == ''
-          or (name == 'params' and #value > EVENT_PARAMS_MAX))) then
+      if name == 'created' then
+        created = value
+      end
+      if not NOT_IN_EVENTS[name] and implied[name] ~= value and not (kind == 'submitted'
+          and (value == '' or (name == 'run_at' and value == created)
+            or (name == 'params' and #value > EVENT_PARAMS_MAX))) then
         fields[#fields + 1] = name
         fields[#fields + 1] = value
       end
