@@ -90,6 +90,7 @@ class RedisState:
             settings=self._settings,
             replica=self._replica,
             dispatcher=dispatcher,
+            doorbell=self._doorbell,
             workers=self._settings.workers,
             clock=self._clock,
             rng=rng,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
 
@@ -28,7 +27,7 @@ from redis.asyncio import Redis
 
 from taskmanager.actors.messages import Withdraw, WorkAvailable
 from taskmanager.actors.redis.connection import READ_BLOCK_MS, is_unreachable, reachable
-from taskmanager.actors.redis.store import Missed, Woken
+from taskmanager.actors.redis.store import Arm, Disarm, IsArmed, Missed, Woken
 from taskmanager.actors.runtime import Actor, ActorStoppedError
 
 logger = logging.getLogger(__name__)
@@ -111,16 +110,6 @@ class Inbox(Actor):
             _tell(self._store, Woken(tuple(woken)))
 
 
-@dataclass(frozen=True, slots=True)
-class Arm:
-    """This replica has an idle worker and found nothing to claim: wait for a ring."""
-
-
-@dataclass(frozen=True, slots=True)
-class Disarm:
-    """This replica is claiming (or has no idle worker): leave the rings to others."""
-
-
 class Doorbell(Actor):
     """Blocks on the ready-work marker while armed; tells the dispatcher when it rings."""
 
@@ -143,14 +132,17 @@ class Doorbell(Actor):
         self._ringing = asyncio.create_task(self._wait_forever(), name="doorbell:wait")
 
     async def receive(self, message: Any) -> Any:  # noqa: ANN401
-        """Arm or disarm."""
+        """Arm, disarm, or say which."""
         match message:
             case Arm():
                 self._armed.set()
             case Disarm():
                 self._armed.clear()
+            case IsArmed():
+                return self._armed.is_set()
             case _:
                 raise TypeError(f"doorbell got an unknown message {message!r}")
+        return None
 
     async def on_stop(self) -> None:
         """Stop waiting."""

@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 
 from taskmanager.actors.model import Task
 from taskmanager.actors.redis.connection import Scripts, reachable
-from taskmanager.actors.redis.inbox import Arm, Disarm
 from taskmanager.actors.redis.records import pairs, task_from
+from taskmanager.actors.redis.store import Arm, Disarm
 from taskmanager.actors.runtime import Actor
 
 #: With an idle worker and nothing due, the dispatcher looks again this often anyway,

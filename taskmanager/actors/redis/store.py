@@ -56,7 +56,13 @@ from taskmanager.actors.messages import (
 from taskmanager.actors.model import TERMINAL, Task, TaskStatus
 from taskmanager.actors.redis.connection import CommandBatcher, Scripts, reachable
 from taskmanager.actors.redis.records import from_us, pairs, parameters_json, task_from
-from taskmanager.actors.runtime import Actor, ActorStoppedError, Later, UnavailableError
+from taskmanager.actors.runtime import (
+    Actor,
+    ActorStoppedError,
+    Later,
+    Request,
+    UnavailableError,
+)
 from taskmanager.actors.store import JITTER, STATS_MINUTES
 from taskmanager.config import Settings
 
@@ -86,6 +92,21 @@ class Woken:
     """These tasks changed status, and a long-poll here waits for each (said the inbox)."""
 
     task_ids: tuple[UUID, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    """To the doorbell: an idle worker here found nothing to claim; wait for a ring."""
+
+
+@dataclass(frozen=True, slots=True)
+class Disarm:
+    """This replica is claiming (or has no idle worker): leave the rings to others."""
+
+
+@dataclass(frozen=True, slots=True)
+class IsArmed(Request[bool]):
+    """Whether this replica waits for work with an idle worker (it claims what comes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +174,7 @@ class RedisStore(Actor):
         settings: Settings,
         replica: str,
         dispatcher: Actor,
+        doorbell: Actor,
         workers: int,
         clock: Clock,
         rng: random.Random | None = None,
@@ -165,6 +187,7 @@ class RedisStore(Actor):
         self._prefix = settings.redis_prefix
         self._replica = replica
         self._dispatcher = dispatcher
+        self._doorbell = doorbell
         self._workers = workers
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
@@ -442,6 +465,8 @@ class RedisStore(Actor):
     async def _submit(self, message: SubmitTask) -> SubmitOutcome:
         task_id = uuid.uuid4()
         options = message.options
+        # An idle replica elsewhere is woken only when this one cannot take the task now.
+        here = await self._doorbell.ask(IsArmed())
         reply = await self._scripts(
             "submit",
             task_id,
@@ -456,6 +481,7 @@ class RedisStore(Actor):
             # Compared only when a later submission brings the same key.
             fingerprint(message) if message.idempotency_key else "",
             self._settings.max_tasks,
+            "1" if here else "0",
         )
         match reply:
             case ["created", _, created, run_at]:

@@ -187,12 +187,15 @@ local function prune(now, limit)
 end
 
 -- Back to the queue, at its place: delayed until run_at, else ready.
-local function enqueue(id, priority, seq, run_at, now)
+-- `quiet`: the caller's replica will claim it itself (it has an idle worker waiting).
+local function enqueue(id, priority, seq, run_at, now, quiet)
   if tonumber(run_at) > now then
     redis.call('ZADD', P .. ':delayed', int(run_at), id)
   else
     redis.call('ZADD', P .. ':ready', int(ready_score(priority, seq)), id)
-    ring()
+    if not quiet then
+      ring()
+    end
   end
 end
 

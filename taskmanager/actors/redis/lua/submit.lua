@@ -1,6 +1,7 @@
 -- Create a queued task (or answer for an idempotency key, or say the store is full).
 -- ARGV: 4 id, 5 type, 6 params, 7 priority, 8 delay_us, 9 timeout, 10 max_retries,
---       11 owner, 12 idempotency key, 13 fingerprint, 14 max tasks
+--       11 owner, 12 idempotency key, 13 fingerprint, 14 max tasks, 15 '1' when the
+--       caller's replica has an idle worker waiting for work (no other needs waking)
 local id, owner, idem, fp = ARGV[4], ARGV[11], ARGV[12], ARGV[13]
 local key = task_key(id)
 if idem ~= '' then
@@ -50,7 +51,7 @@ if owner ~= '' then
   redis.call('ZADD', P .. ':idx:own:' .. owner, seq, id)
 end
 move(id, owner, seq, nil, 'queued')
-enqueue(id, ARGV[7], seq, run_at, now)
+enqueue(id, ARGV[7], seq, run_at, now, ARGV[15] == '1')
 if idem ~= '' then
   redis.call('SET', P .. ':idem:' .. owner .. ':' .. idem, fp .. '|' .. id)
 end
