@@ -4,7 +4,7 @@ Each service (``TASKMANAGER_PROCESSES`` = 1, 2, 4; one port, the supervisor's pr
 behind it; a key prefix of its own in one redis-server) is driven by the same wrk in
 turn, the order rotating each round. The CPU counted runs from wrk's start until every
 accepted task has run and the processes are idle again, so a task's whole life is in
-it: its submission, its claim, start and finish, and the events every replica reads.
+it: its submission, its claim, start and finish, and what the other replicas hear of it.
 A service whose work per replica does not grow with its size costs the same per POST
 at every size; what it may not hide is the share of two cores four processes get.
 """

@@ -1,9 +1,10 @@
 """The event hub: fans task changes out to subscribers, and replays what they missed.
 
 Where the changes are kept is the event log's business: in this process (``MemoryLog``,
-fed by the store) or in Redis (a stream every replica reads). Either way an event id is
-``<epoch>-<position>``: the epoch names one log, so an id from another log, or from
-before the log was lost, is recognised as such and answered with a resync.
+fed by the store) or in Redis (a stream, read by a replica while it has subscribers).
+Either way an event id is ``<epoch>-<position>``: the epoch names one log, so an id from
+another log, or from before the log was lost, is recognised as such and answered with a
+resync.
 """
 
 from __future__ import annotations
