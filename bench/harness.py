@@ -21,6 +21,7 @@ from bench.wrk import Wrk
 PORTS = range(8300, 8400)
 RATE_LIMIT = "1000000/second"  # on, checked and recorded per request, but never refusing
 MAX_TASKS = 1_000_000
+WORKERS = 5  # the product's default; the peers get as many
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,11 @@ class Servers:
     def redis(self, name: str = "redis") -> Server:
         """Debian's redis-server, keeping nothing on disk."""
         return redis_server(self.log_dir, ports=PORTS, name=name)
+
+    def peer(self, name: str, module: str, redis: Server, python: Path) -> Server:
+        """A peer's app (``bench.peers``) run by ``python``, enqueueing into ``redis``."""
+        env = {"PEER_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0", "PEER_WORKERS": str(WORKERS)}
+        return python_server(name, module, self.log_dir, ports=PORTS, env=env, python=python)
 
     def baseline(self, name: str) -> Server:
         """``bench/baseline.py``, served with the product's uvicorn options.

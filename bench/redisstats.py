@@ -19,9 +19,9 @@ import redis
 
 #: The bench's own commands, left out of every count.
 OWN_COMMANDS = frozenset({"info", "config|set", "config|resetstat", "slowlog|get", "memory|usage"})
-#: What the bench polls with; the product never sends it, so its count is left out too.
-POLL_COMMAND = "hscan"
 SLOWLOG_ENTRIES = 1_000_000
+#: The name of the bench's own connection: what it sends is no round trip of the product's.
+BENCH_CLIENT = "bench"
 #: The address the slow log gives commands that a script called.
 SCRIPT_CLIENT = "?:0"
 
@@ -41,8 +41,10 @@ class RedisStats:
     """A connection to the redis-server under measurement, for its counters."""
 
     def __init__(self, port: int) -> None:
-        self.client = redis.Redis(port=port, decode_responses=True)
+        self.client = redis.Redis(port=port, decode_responses=True, client_name=BENCH_CLIENT)
         self._script_names = _script_names()
+        # Commands the bench sent to see whether a peer drained, left out of the counts.
+        self._polled: Counter[str] = Counter()
 
     def close(self) -> None:
         """Close the connection."""
@@ -55,8 +57,8 @@ class RedisStats:
         for name, figures in info.items():
             if name.startswith("cmdstat_"):
                 command = name.removeprefix("cmdstat_")
-                if command not in OWN_COMMANDS and command != POLL_COMMAND:
-                    commands[command] = int(figures["calls"])
+                if command not in OWN_COMMANDS:
+                    commands[command] = int(figures["calls"]) - self._polled[command]
         stream_bytes = self.client.memory_usage(stream, samples=0) or 0
         return Snapshot(
             commands=commands,
@@ -68,13 +70,12 @@ class RedisStats:
 
     def unfinished(self, prefix: str) -> int:
         """Tasks of the service under ``prefix`` that are queued or processing."""
-        counts: dict[str, str]
-        _, counts = self.client.hscan(f"{prefix}:counts", count=10_000)  # type: ignore[assignment]
-        return sum(
-            int(count)
-            for name, count in counts.items()
-            if name.endswith(("|queued", "|processing"))
-        )
+        return self.members(f"{prefix}:idx:queued") + self.members(f"{prefix}:idx:processing")
+
+    def members(self, key: str) -> int:
+        """ZCARD ``key``, left out of the counts: how many tasks a service has not finished."""
+        self._polled["zcard"] += 1
+        return int(self.client.zcard(key))
 
     def start_counting_round_trips(self) -> None:
         """Log every command a client sends from now on."""
@@ -91,13 +92,15 @@ class RedisStats:
         for entry in entries:
             if _text(entry.get("client_address", "")) == SCRIPT_CLIENT:
                 continue  # called by a script: not a round trip
+            if _text(entry.get("client_name", "")) == BENCH_CLIENT:
+                continue
             words = _text(entry["command"]).split(" ")
             name = words[0].lower()
             if name == "evalsha" and len(words) > 1:
                 name = self._script_names.get(words[1], f"script {words[1][:8]}")
             elif name in {"config", "slowlog", "memory"} and len(words) > 1:
                 name = f"{name}|{words[1].lower()}"
-            if name not in OWN_COMMANDS and name != POLL_COMMAND:
+            if name not in OWN_COMMANDS:
                 sent[name] += 1
         return sent
 
@@ -114,6 +117,11 @@ def _script_names() -> dict[str, str]:
     names = {}
     for script in lua.iterdir():
         if script.name.endswith(".lua") and script.name != "prelude.lua":
-            text = prelude + script.read_text(encoding="utf-8")
+            body = script.read_text(encoding="utf-8")
+            flags = ""
+            if body.startswith("#!"):  # as the product loads it: its flags line first
+                flags, _, body = body.partition("\n")
+                flags += "\n"
+            text = flags + prelude + body
             names[hashlib.sha1(text.encode()).hexdigest()] = f"script {script.name[:-4]}"  # noqa: S324 - Redis's own name for a script
     return names

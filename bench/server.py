@@ -217,14 +217,16 @@ def python_server(  # noqa: PLR0913 - past the third all keywords, and only port
     ports: range,
     env: Mapping[str, str] | None = None,
     probe: Probe | None = None,
+    python: Path | None = None,
 ) -> Server:
     """``python -m <module> --host 127.0.0.1 --port <a free one>`` from the repository root.
 
-    This interpreter runs it, with this process's environment minus TASKMANAGER_*, plus
-    ``env``, and unbuffered output so that the log is complete at any moment.
+    This interpreter runs it (or ``python``), with this process's environment minus
+    TASKMANAGER_*, plus ``env``, and unbuffered output so that the log is complete at any
+    moment.
     """
     port = free_port(ports)
-    argv = [sys.executable, "-m", module, "--host", HOST, "--port", str(port)]
+    argv = [str(python or sys.executable), "-m", module, "--host", HOST, "--port", str(port)]
     full_env = clean_environment() | dict(env or {}) | {"PYTHONUNBUFFERED": "1"}
     return Server(name, argv, port=port, log_dir=log_dir, env=full_env, cwd=ROOT, probe=probe)
 

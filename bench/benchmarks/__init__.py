@@ -11,9 +11,11 @@ from bench.benchmarks.ask import measure_ask
 from bench.benchmarks.backlog import measure_delayed_backlog
 from bench.benchmarks.crossreplica import measure_cross_replica
 from bench.benchmarks.longpoll import measure_long_polls
+from bench.benchmarks.peers import measure_peers
 from bench.benchmarks.pipeline import measure_pipeline
 from bench.benchmarks.processjob import measure_loop_while_computing, measure_process_job
 from bench.benchmarks.rediscost import measure_redis_cost
+from bench.benchmarks.replicacost import measure_replica_cost
 from bench.benchmarks.scaleout import measure_scale_out
 from bench.benchmarks.store import measure_store
 from bench.harness import Benchmark
@@ -25,7 +27,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "longpoll": measure_long_polls,
     "store": measure_store,
     "scaleout": measure_scale_out,
+    "replica-cost": measure_replica_cost,
     "redis-cost": measure_redis_cost,
+    "peers": measure_peers,
     "cross-replica": measure_cross_replica,
     "ask": measure_ask,
     "process-job": measure_process_job,

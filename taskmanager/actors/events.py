@@ -1,9 +1,10 @@
 """The event hub: fans task changes out to subscribers, and replays what they missed.
 
 Where the changes are kept is the event log's business: in this process (``MemoryLog``,
-fed by the store) or in Redis (a stream every replica reads). Either way an event id is
-``<epoch>-<position>``: the epoch names one log, so an id from another log, or from
-before the log was lost, is recognised as such and answered with a resync.
+fed by the store) or in Redis (a stream, read by a replica while it has subscribers).
+Either way an event id is ``<epoch>-<position>``: the epoch names one log, so an id from
+another log, or from before the log was lost, is recognised as such and answered with a
+resync.
 """
 
 from __future__ import annotations
@@ -104,6 +105,18 @@ class EventLog(Protocol):
         """The changes after ``last_event_id`` up to ``up_to``, or None if not exactly known."""
         ...
 
+    async def follow(self, generation: int) -> str | None:
+        """The newest change's id; the changes after it are published from now on.
+
+        A shared log is read only while someone subscribes: what it publishes is tagged
+        with ``generation``, so that what was read for an earlier follower is told apart.
+        """
+        ...
+
+    def unfollow(self) -> None:
+        """Nobody subscribes any more: stop reading a shared log."""
+        ...
+
 
 class MemoryLog:
     """The most recent changes, kept in this process; a new run is a new epoch."""
@@ -127,6 +140,13 @@ class MemoryLog:
         self._buffer.append(change)
         return change
 
+    async def follow(self, generation: int) -> str | None:  # noqa: ARG002 - always published
+        """The newest change's id: the store tells the hub every change anyway."""
+        return f"{self._epoch}-{self._last}" if self._last else None
+
+    def unfollow(self) -> None:
+        """Nothing to stop: the store tells the hub every change anyway."""
+
     async def since(self, last_event_id: str, up_to: str | None) -> list[Change] | None:  # noqa: ARG002 - everything here is published
         """The changes after ``last_event_id``, or None when the buffer cannot tell exactly."""
         epoch, _, position_text = last_event_id.partition("-")
@@ -142,20 +162,25 @@ class MemoryLog:
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """Changes read from a shared log, in its order, with their ids; for the hub to fan out."""
+    """Changes read from a shared log, in its order, with their ids; for the hub to fan out.
+
+    ``generation`` is the follow they were read for (see ``EventLog.follow``).
+    """
 
     changes: tuple[Change, ...]
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class LogStarted:
     """The shared log is read from ``last_id`` on (None: it is empty).
 
-    Told when reading starts, and again when the log turns out to have started over (its
-    store lost it, so it has a new epoch): every open feed then resyncs.
+    Told when the log turns out to have started over (its store lost it, so it has a new
+    epoch) or to have dropped events its reader never read: every open feed resyncs.
     """
 
     last_id: str | None
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +254,9 @@ class EventHub(Actor):
         self._subscriptions: dict[int, Subscription] = {}
         self._subscription_ids = itertools.count(1)
         self._streams_closed = False
+        # A shared log is read only while someone subscribes; each follow has a number.
+        self._following = False
+        self._generation = 0
 
     @property
     def epoch(self) -> str:
@@ -241,10 +269,13 @@ class EventHub(Actor):
             case TaskChanged(kind=kind, task_id=task_id, task=task, owner=owner):
                 assert isinstance(self._log, MemoryLog)  # noqa: S101 - only it is told changes
                 self._publish(self._log.append(kind, task_id, task, owner))
-            case Published(changes=changes):
-                for change in changes:
-                    self._publish(change)
-            case LogStarted(last_id=last_id):
+            case Published(changes=changes, generation=generation):
+                if generation == self._generation:  # else read for an earlier follow
+                    for change in changes:
+                        self._publish(change)
+            case LogStarted(last_id=last_id, generation=generation):
+                if generation != self._generation:
+                    return None
                 if self._last is not None:
                     for subscription in self._subscriptions.values():
                         _deliver(subscription, Resync())
@@ -253,16 +284,23 @@ class EventHub(Actor):
                 return await self._subscribe(task_id, last_event_id, viewer)
             case Unsubscribe(subscription_id=subscription_id):
                 self._subscriptions.pop(subscription_id, None)
+                self._unfollow_if_unwatched()
             case CloseStreams():
                 self._streams_closed = True
                 for subscription in self._subscriptions.values():
                     _offer(subscription, None)
                 self._subscriptions.clear()
+                self._unfollow_if_unwatched()
             case GetSubscriberCount():
                 return len(self._subscriptions)
             case _:
                 raise TypeError(f"event hub got an unknown message {message!r}")
         return None
+
+    def _unfollow_if_unwatched(self) -> None:
+        if self._following and not self._subscriptions:
+            self._following = False
+            self._log.unfollow()
 
     def _publish(self, change: Change) -> None:
         self._last = change.id
@@ -280,6 +318,11 @@ class EventHub(Actor):
         if self._streams_closed:
             _offer(subscription, None)
             return subscription
+        if not self._following:
+            # From the newest change on, the log publishes here; a replay goes up to it.
+            self._generation += 1
+            self._last = await self._log.follow(self._generation)
+            self._following = True
         if last_event_id is not None and last_event_id != self._last:
             # Read while no other message is handled: nothing is published in between, so
             # the replay and the live events meet with no gap and no repeat.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.benchmarks import BENCHMARKS
 from bench.harness import QUICK
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +43,9 @@ ROWS = (
     "Redis memory per finished task",
     "Redis memory per finished task: event stream",
     "Redis CPU per task",
+    "replica CPU per POST, Redis, 1 process",
+    "replica CPU per POST, Redis, 4 processes",
+    "Redis CPU per POST, Redis, 4 processes",
     "long-poll on one replica, cancel on another: wake-up, p99",
     "cancel on one replica reaches the job on another, p99",
     "actor ask round trip",
@@ -51,15 +55,18 @@ ROWS = (
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(200)
 def test_the_quick_benchmark_starts_measures_and_prints_every_row(tmp_path):
     figures = tmp_path / "figures.json"
     done = subprocess.run(  # noqa: S603 - our own interpreter and harness
-        [sys.executable, "-m", "bench.run", "--quick", "--json", str(figures)],
+        # Every section but the peers', which installs SAQ and arq into an environment of
+        # its own (from the package registry) before it can measure anything.
+        [sys.executable, "-m", "bench.run", "--quick", "--json", str(figures), "--only"]
+        + [name for name in BENCHMARKS if name != "peers"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=190,
         check=False,
     )
     # 0: every target met, 3: some missed; not asserted, a one-second run is noise.

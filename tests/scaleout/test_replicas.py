@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+import redis as redis_sync
 from support import REPORT, SUM, FakeClock, Stream, settle, submit, sum_of
 
 from taskmanager.actors.messages import GetDispatcherStatus
@@ -148,3 +149,39 @@ async def test_events_carry_the_parameters_of_the_other_replicas_tasks_small_or_
         seen[task["task_id"]] = task["parameters"]
     await on_a.close()
     assert seen == submitted
+
+
+def _reading_the_log(redis_url: str) -> int:
+    """Clients blocked reading the event stream right now."""
+    admin = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return sum(1 for c in admin.client_list() if c["cmd"] == "xread" and "b" in c["flags"])
+    finally:
+        admin.close()
+
+
+async def test_only_a_replica_with_a_stream_open_reads_the_event_log(pair, redis_url):
+    a, b = pair
+    await submit(a)
+    await settle()
+    assert _reading_the_log(redis_url) == 0  # nobody subscribes: nobody reads every change
+    on_b = Stream(b.app)
+    await settle()
+    task_id = await submit(a)
+    event = await on_b.message()
+    assert (event["event"], json.loads(event["data"])["task_id"]) == ("submitted", task_id)
+    assert _reading_the_log(redis_url) == 1
+    await on_b.close()
+
+
+async def test_an_idle_replica_takes_what_a_busy_one_was_given_without_polling(make_client):
+    busy = await make_client(workers=1)
+    idle = await make_client(workers=1)
+    await submit(busy, REPORT)
+    await settle()
+    task_id = await submit(busy, sum_of(1))
+    # The fake clock stands still: no timer looks at the queue, only the doorbell wakes.
+    deadline = time.monotonic() + 2
+    while (await idle.get(f"/tasks/{task_id}")).json()["status"] == "queued":
+        assert time.monotonic() < deadline, "the idle replica never took the task"
+        await asyncio.sleep(0.01)  # the other replica works through Redis: nothing to await

@@ -11,6 +11,7 @@ from typing import Final
 from taskmanager.actors.clock import Clock
 from taskmanager.actors.redis.connection import CommandBatcher, Scripts, connect, is_unreachable
 from taskmanager.actors.redis.events import EventReader, RedisLog
+from taskmanager.actors.redis.inbox import Doorbell, Inbox
 from taskmanager.actors.redis.queue import RedisQueue
 from taskmanager.actors.redis.ratelimiter import RedisRateLimiter
 from taskmanager.actors.redis.store import RedisStore
@@ -34,13 +35,19 @@ class RedisState:
         self._replica = replica
         self._clock = clock
         self._redis = connect(settings.redis_url)
-        # The reader blocks on the stream: it has a connection of its own.
+        # The readers block on Redis: each has a connection of its own.
         self._reading = connect(settings.redis_url, blocking_reads=True)
         self._batcher = CommandBatcher(self._redis)
         self._scripts = Scripts(self._redis, settings.redis_prefix, clock, self._batcher)
-        self.queue = RedisQueue(self._redis, self._scripts, settings.redis_prefix, replica)
+        self._doorbell = Doorbell(self._reading, settings.redis_prefix)
+        self._inbox = Inbox(self._reading, settings.redis_prefix, replica)
+        self.queue = RedisQueue(
+            self._redis, self._scripts, settings.redis_prefix, replica, self._doorbell
+        )
         self.log = RedisLog(self._redis, settings.redis_prefix)
         self._reader = EventReader(self._reading, self.log)
+        self.log.attach(self._reader)
+        self._dispatcher: Actor | None = None
 
     async def wait_reachable(self) -> None:
         """Return once Redis answers; until then try again, and say so now and every few seconds.
@@ -75,6 +82,7 @@ class RedisState:
 
     def store(self, dispatcher: Actor, rng: random.Random | None) -> RedisStore:
         """The store gateway."""
+        self._dispatcher = dispatcher
         return RedisStore(
             redis=self._redis,
             batcher=self._batcher,
@@ -82,6 +90,7 @@ class RedisState:
             settings=self._settings,
             replica=self._replica,
             dispatcher=dispatcher,
+            doorbell=self._doorbell,
             workers=self._settings.workers,
             clock=self._clock,
             rng=rng,
@@ -92,12 +101,15 @@ class RedisState:
         return RedisRateLimiter(self._settings.rate_limit, self._scripts)
 
     def attach(self, *, hub: Actor, store: Actor) -> None:
-        """Tell the event reader whom to tell what it reads."""
-        self._reader.attach(hub=hub, store=store)
+        """Tell the readers whom to tell what they read."""
+        assert self._dispatcher is not None  # noqa: S101 - the store is made first
+        self._reader.attach(hub=hub)
+        self._inbox.attach(store=store, dispatcher=self._dispatcher)
+        self._doorbell.attach(dispatcher=self._dispatcher)
 
     def actors(self) -> tuple[Actor, ...]:
-        """The event reader."""
-        return (self._reader,)
+        """The event reader, the inbox and the doorbell."""
+        return (self._reader, self._inbox, self._doorbell)
 
     async def close(self) -> None:
         """Close both connections."""

@@ -39,6 +39,9 @@ CONNECT_SECONDS: Final = 0.5
 COMMAND_SECONDS: Final = 0.7
 CONNECTIONS: Final = 64
 READER_NAME: Final = "taskmanager-events"
+#: Readers that block on Redis, each on a connection of its own: the event reader, the
+#: inbox and the doorbell.
+BLOCKING_READERS: Final = 3
 #: How long the event reader blocks on the stream in one call.
 READ_BLOCK_MS: Final = 1_000
 #: Events the stream keeps (Redis trims whole nodes, so a few more).
@@ -55,6 +58,7 @@ SCRIPTS: Final = (
     "heartbeat",
     "reap",
     "ratelimit",
+    "watch",
 )
 
 
@@ -65,7 +69,8 @@ def connect(url: str, *, blocking_reads: bool = False) -> Redis:
         url,
         # Named, so that an operator (or a test) finds the event reader in CLIENT LIST.
         client_name=READER_NAME if blocking_reads else "taskmanager",
-        max_connections=2 if blocking_reads else CONNECTIONS,
+        # The event reader, the inbox and the doorbell each block on one of their own.
+        max_connections=BLOCKING_READERS + 1 if blocking_reads else CONNECTIONS,
         timeout=COMMAND_SECONDS,  # waiting for a free connection
         decode_responses=True,
         socket_connect_timeout=CONNECT_SECONDS,

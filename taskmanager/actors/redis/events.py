@@ -1,4 +1,9 @@
-"""The event log in Redis: a stream every script appends to, read by every replica.
+"""The event log in Redis: a stream every script appends to, read where someone subscribes.
+
+A replica reads the stream only while it has ``/events`` subscribers (as BullMQ's
+QueueEvents reads its events stream apart from the workers): its long-polls, its
+cancels and its dispatcher learn what concerns them from its inbox and the doorbell
+(``inbox.py``), so a service's cost does not grow with the square of its replicas.
 
 Event ids are ``<epoch>-<stream id>``. The epoch is a random name kept beside the stream;
 when Redis loses both (a restart without persistence), a new epoch is made, and an id
@@ -25,7 +30,6 @@ from taskmanager.actors.events import Change, EventKind, LogStarted, Published
 from taskmanager.actors.model import ParametersObject, Task
 from taskmanager.actors.redis.connection import READ_BLOCK_MS, is_unreachable, reachable
 from taskmanager.actors.redis.records import parse_parameters, task_from
-from taskmanager.actors.redis.store import Missed, Seen
 from taskmanager.actors.runtime import Actor, ActorStoppedError
 
 logger = logging.getLogger(__name__)
@@ -34,8 +38,39 @@ logger = logging.getLogger(__name__)
 REPLAY_LIMIT: Final = 10_000
 #: Events read per call while following the stream.
 READ_BATCH: Final = 500
-#: Parameters kept for tasks seen recently, so events need not carry them.
-PARAMETER_CACHE: Final = 20_000
+#: Tasks whose last state a following replica keeps, so events need not carry it.
+KNOWN_TASKS: Final = 20_000
+#: Event fields that are not the task's.
+_NOT_TASK_FIELDS: Final = frozenset({"k", "i", "o", "params"})
+#: What each kind of event says without a word (the scripts leave a field out when it
+#: has this value: lua/prelude.lua keeps the same table).
+_IMPLIED: Final[dict[str, dict[str, str]]] = {
+    "submitted": {
+        "status": "queued",
+        "progress": "0",
+        "attempts": "0",
+        "priority": "0",
+        "max_retries": "0",
+    },
+    "started": {"status": "processing", "progress": "0", "finished": ""},
+    "progress": {},
+    "completed": {"status": "completed", "progress": "1", "etype": "", "emsg": ""},
+    "failed": {"status": "failed"},
+    "cancelled": {"status": "cancelled", "etype": "", "emsg": ""},
+    "retrying": {"status": "queued"},
+    "removed": {},
+}
+
+
+def _changed(kind: str, fields: dict[str, str]) -> dict[str, str]:
+    """The task's fields an event sets: those it carries, and those its kind implies."""
+    changed = _IMPLIED[kind] | {k: v for k, v in fields.items() if k not in _NOT_TASK_FIELDS}
+    if kind == "submitted":
+        changed["id"] = fields["i"]
+        changed.setdefault("run_at", changed["created"])  # no delay: it runs at once
+    return changed
+
+
 RECONNECT_SECONDS: Final = 0.25
 _STREAM_ID: Final = re.compile(r"\d{1,20}-\d{1,20}")
 _MAX_PART: Final = 2**64 - 1  # a stream id's two parts are 64-bit numbers
@@ -78,8 +113,22 @@ def _task(fields: dict[str, str], parameters: _Parameters) -> Task:
     return task_from(fields, parameters.get())
 
 
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """Read the stream after ``last`` (a stream id; None: from its start), for a follow."""
+
+    generation: int
+    epoch: str
+    last: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unfollow:
+    """Stop reading the stream: nobody here subscribes."""
+
+
 class RedisLog:
-    """Replays from the stream for a client that resumes (on any replica)."""
+    """Replays from the stream for a client that resumes (on any replica); starts the reader."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
@@ -87,7 +136,27 @@ class RedisLog:
         self._stream = f"{prefix}:events"
         self._epoch_key = f"{prefix}:epoch"
         self._epoch = ""
-        self.parameters: OrderedDict[UUID, _Parameters] = OrderedDict()
+        self._reader: Actor | None = None
+        # The tasks seen lately, as their last event left them (fields without the
+        # parameters, and those), so that an event need not carry the whole record.
+        self.known: OrderedDict[UUID, tuple[dict[str, str], _Parameters]] = OrderedDict()
+
+    def attach(self, reader: Actor) -> None:
+        """The reader that follows the stream for this replica's subscribers."""
+        self._reader = reader
+
+    async def follow(self, generation: int) -> str | None:
+        """The newest event's id; the reader publishes what comes after it."""
+        epoch, newest = await self.open()
+        assert self._reader is not None  # noqa: S101 - attached at start-up
+        self._reader.tell(Follow(generation, epoch, newest))
+        return _full(epoch, newest)
+
+    def unfollow(self) -> None:
+        """The reader stops reading."""
+        if self._reader is not None:
+            with contextlib.suppress(ActorStoppedError):
+                self._reader.tell(Unfollow())
 
     @property
     def stream(self) -> str:
@@ -170,45 +239,62 @@ class RedisLog:
         return await self.changes(entries)
 
     async def changes(self, entries: Sequence[tuple[str, dict[str, str]]]) -> list[Change]:
-        """Stream entries as changes; parameters come from the event, the cache or the records.
+        """Stream entries as changes, each with the task as it was right after it.
 
-        A task's first event carries its parameters unless they are large.
+        An event carries what its change set; the task is this replica's last view of
+        it with the change applied. A task first seen in the middle of its life (this
+        replica began following later, or a client resumes) is read once from its record.
         """
-        missing = set()
+        fresh: set[UUID] = set()
+        missing: set[UUID] = set()
         for _, fields in entries:
-            if "status" in fields and (task_id := UUID(fields["i"])) not in self.parameters:
-                if "params" in fields:
-                    self._remember(task_id, _Parameters(fields["params"]))
-                else:
-                    missing.add(task_id)
+            task_id = UUID(fields["i"])
+            if fields["k"] == "submitted" and "params" in fields:
+                fresh.add(task_id)
+            elif fields["k"] != "removed" and task_id not in fresh and task_id not in self.known:
+                missing.add(task_id)
         if missing:
-            ordered = sorted(missing)
-            with reachable():
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for task_id in ordered:
-                        pipe.hget(f"{self._prefix}:task:{task_id}", "params")
-                    found = await pipe.execute()
-            for task_id, params in zip(ordered, found, strict=True):
-                if params is not None:
-                    self._remember(task_id, _Parameters(params))
+            await self._read_records(sorted(missing))
         result = []
         for stream_id, fields in entries:
             task_id = UUID(fields["i"])
             kind: EventKind = fields["k"]  # type: ignore[assignment]
             build = None
-            if "status" in fields and (parameters := self.parameters.get(task_id)) is not None:
-                build = partial(_task, fields, parameters)
             if kind == "removed":
-                self.parameters.pop(task_id, None)
+                self.known.pop(task_id, None)
+            else:
+                changed = _changed(kind, fields)
+                if kind == "submitted" and "params" in fields:
+                    parameters = _Parameters(fields["params"])
+                    self._remember(task_id, changed, parameters)
+                elif (seen := self.known.get(task_id)) is not None:
+                    if kind == "submitted":  # large parameters: read with the record
+                        self._remember(task_id, changed, seen[1])
+                    else:
+                        self._remember(task_id, seen[0] | changed, seen[1])
+                if (now := self.known.get(task_id)) is not None:
+                    build = partial(_task, now[0], now[1])
             change_id = f"{self._epoch}-{stream_id}"
-            result.append(Change(change_id, kind, task_id, None, fields["o"] or None, build))
+            owner = fields.get("o") or None
+            result.append(Change(change_id, kind, task_id, None, owner, build))
         return result
 
-    def _remember(self, task_id: UUID, parameters: _Parameters) -> None:
-        self.parameters[task_id] = parameters
-        self.parameters.move_to_end(task_id)
-        while len(self.parameters) > PARAMETER_CACHE:
-            self.parameters.popitem(last=False)
+    async def _read_records(self, task_ids: Sequence[UUID]) -> None:
+        with reachable():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for task_id in task_ids:
+                    pipe.hgetall(f"{self._prefix}:task:{task_id}")
+                records: list[dict[str, str]] = await pipe.execute()
+        for task_id, record in zip(task_ids, records, strict=True):
+            if record:
+                parameters = _Parameters(record.pop("params"))
+                self._remember(task_id, record, parameters)
+
+    def _remember(self, task_id: UUID, fields: dict[str, str], parameters: _Parameters) -> None:
+        self.known[task_id] = (fields, parameters)
+        self.known.move_to_end(task_id)
+        while len(self.known) > KNOWN_TASKS:
+            self.known.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,32 +308,39 @@ class _Read:
 
 
 class EventReader(Actor):
-    """Follows the stream, and tells every change, from every replica, in order.
-
-    The hub gets them for the event streams; the store gateway for the long-polls and
-    the dispatcher.
-    """
+    """Follows the stream while this replica has subscribers, and tells the hub, in order."""
 
     def __init__(self, redis: Redis, log: RedisLog) -> None:
         super().__init__("event-reader")
         self._redis = redis
         self._log = log
         self._hub: Actor | None = None
-        self._store: Actor | None = None
         self._reading: asyncio.Task[None] | None = None
+        self._following = asyncio.Event()
+        self._generation = 0
+        self._epoch = ""
+        self._last: str | None = None
         self.connected = False
 
-    def attach(self, *, hub: Actor, store: Actor) -> None:
+    def attach(self, *, hub: Actor) -> None:
         """Whom to tell; call before the reader starts."""
-        self._hub, self._store = hub, store
+        self._hub = hub
 
     async def on_start(self) -> None:
-        """Start reading."""
+        """Start reading (once followed)."""
         self._reading = asyncio.create_task(self._read_forever(), name="event-reader:read")
 
     async def receive(self, message: Any) -> Any:  # noqa: ANN401
-        """The reader takes no messages: it only reads."""
-        raise TypeError(f"event reader got an unknown message {message!r}")
+        """Follow from a position, or stop."""
+        match message:
+            case Follow(generation=generation, epoch=epoch, last=last):
+                self._generation, self._epoch, self._last = generation, epoch, last
+                self.connected = True  # the log was just read: it is this epoch's
+                self._following.set()
+            case Unfollow():
+                self._following.clear()
+            case _:
+                raise TypeError(f"event reader got an unknown message {message!r}")
 
     async def on_stop(self) -> None:
         """Stop reading."""
@@ -257,48 +350,33 @@ class EventReader(Actor):
 
     async def _read_forever(self) -> None:
         assert self._hub is not None  # noqa: S101 - attached before start
-        assert self._store is not None  # noqa: S101
-        last: str | None = None
-        epoch = ""
         while True:
+            await self._following.wait()
+            generation = self._generation
             try:
                 if not self.connected:
-                    new_epoch, newest = await self._log.open()
-                    if new_epoch != epoch:
-                        if epoch:
-                            # Redis lost the log, or its latest events: what it holds after
-                            # the events this replica read is all new here.
-                            logger.warning("the event log started over (Redis lost events)")
-                            newest = await self._log.kept_up_to(last)
-                            self._tell(self._store, Missed())
-                        epoch, last = new_epoch, newest
-                        self._tell(self._hub, LogStarted(_full(epoch, last)))
-                    elif last is not None and await self._trimmed_since(last):
-                        # Away so long that the log dropped events this replica never read.
-                        logger.warning("the event reader missed events; every feed resyncs")
-                        self._tell(self._hub, LogStarted(_full(epoch, last)))
-                        self._tell(self._store, Missed())
-                    self.connected = True
-                    logger.info("following the event log from %s", last or "its start")
-                read = await self._read(last)
+                    await self._reconnect(generation)
+                read = await self._read(self._last)
+                if generation != self._generation:
+                    continue  # a new follow began meanwhile: read again from its place
                 if read.lost:
                     # Redis came back without events it had handed out (its last second,
                     # with appendfsync everysec): their ids must not be continued.
-                    await self._log.start_over(epoch)
-                if read.lost or read.epoch != epoch:
+                    await self._log.start_over(self._epoch)
+                if read.lost or read.epoch != self._epoch:
                     self.connected = False  # the log started over: connect to it again
                     continue
                 if read.skipped:
                     # Fell behind what the log keeps while connected.
                     logger.warning("the event reader missed events; every feed resyncs")
-                    self._tell(self._hub, LogStarted(_full(epoch, last)))
-                    self._tell(self._store, Missed())
+                    self._tell(self._hub, LogStarted(_full(self._epoch, self._last), generation))
                 if not read.entries:
                     continue
                 changes = tuple(await self._log.changes(read.entries))
-                last = read.entries[-1][0]
-                self._tell(self._hub, Published(changes))
-                self._tell(self._store, Seen(changes))
+                if generation != self._generation:
+                    continue
+                self._last = read.entries[-1][0]
+                self._tell(self._hub, Published(changes, generation))
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -308,6 +386,23 @@ class EventReader(Actor):
                     logger.warning("the event reader lost Redis; it reconnects: %s", error)
                 self.connected = False
                 await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _reconnect(self, generation: int) -> None:
+        """Back after an error: go on where reading stopped, unless the log lost events."""
+        assert self._hub is not None  # noqa: S101 - attached before start
+        epoch, _ = await self._log.open()
+        if epoch != self._epoch:
+            # Redis lost the log, or its latest events: what it holds after the events
+            # this replica read is all new here.
+            logger.warning("the event log started over (Redis lost events)")
+            self._epoch, self._last = epoch, await self._log.kept_up_to(self._last)
+            self._tell(self._hub, LogStarted(_full(epoch, self._last), generation))
+        elif self._last is not None and await self._trimmed_since(self._last):
+            # Away so long that the log dropped events this replica never read.
+            logger.warning("the event reader missed events; every feed resyncs")
+            self._tell(self._hub, LogStarted(_full(epoch, self._last), generation))
+        self.connected = True
+        logger.info("following the event log from %s", self._last or "its start")
 
     async def _read(self, last: str | None) -> _Read:
         """The next events after ``last`` (it waits for them a while), and the log's state.

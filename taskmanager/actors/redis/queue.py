@@ -15,17 +15,22 @@ from redis.asyncio import Redis
 from taskmanager.actors.model import Task
 from taskmanager.actors.redis.connection import Scripts, reachable
 from taskmanager.actors.redis.records import pairs, task_from
+from taskmanager.actors.redis.store import Arm, Disarm
+from taskmanager.actors.runtime import Actor
 
 #: With an idle worker and nothing due, the dispatcher looks again this often anyway,
-#: in case a wake-up from the event reader was missed (the reader reconnecting).
+#: in case a ring of the doorbell was missed (or taken by a replica that got busy).
 RECHECK_SECONDS: Final = 1.0
 
 
 class RedisQueue:
     """The dispatcher's view of the shared queue (see ``taskmanager.actors.queue``)."""
 
-    def __init__(self, redis: Redis, scripts: Scripts, prefix: str, replica: str) -> None:
+    def __init__(
+        self, redis: Redis, scripts: Scripts, prefix: str, replica: str, doorbell: Actor
+    ) -> None:
         self._redis = redis
+        self._doorbell = doorbell
         self._scripts = scripts
         self._prefix = prefix
         self._replica = replica
@@ -43,11 +48,16 @@ class RedisQueue:
         return False
 
     async def take(self, now: float) -> tuple[Task, int] | None:  # noqa: ARG002 - Redis's clock
-        """Claim the next ready task for this replica, if there is one."""
+        """Claim the next ready task for this replica, if there is one.
+
+        With none, the doorbell waits for the next one to become ready (anywhere).
+        """
+        self._doorbell.tell(Disarm())
         reply = await self._scripts("claim", self._replica)
         if reply[0] == "task":
             fields = pairs(reply[1:])
             return task_from(fields), int(fields["seq"])
+        self._doorbell.tell(Arm())
         self._next_due = int(reply[1]) / 1_000_000 if reply[1] else None
         return None
 

@@ -15,7 +15,6 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -24,7 +23,6 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from taskmanager.actors.clock import Clock
-from taskmanager.actors.events import Change
 from taskmanager.actors.messages import (
     BeginDrain,
     CancelTask,
@@ -58,7 +56,13 @@ from taskmanager.actors.messages import (
 from taskmanager.actors.model import TERMINAL, Task, TaskStatus
 from taskmanager.actors.redis.connection import CommandBatcher, Scripts, reachable
 from taskmanager.actors.redis.records import from_us, pairs, parameters_json, task_from
-from taskmanager.actors.runtime import Actor, ActorStoppedError, Later, UnavailableError
+from taskmanager.actors.runtime import (
+    Actor,
+    ActorStoppedError,
+    Later,
+    Request,
+    UnavailableError,
+)
 from taskmanager.actors.store import JITTER, STATS_MINUTES
 from taskmanager.config import Settings
 
@@ -84,15 +88,30 @@ _MINUTE_US: Final = 60_000_000
 
 
 @dataclass(frozen=True, slots=True)
-class Seen:
-    """Changes the event reader saw: wake whoever waits for those tasks."""
+class Woken:
+    """These tasks changed status, and a long-poll here waits for each (said the inbox)."""
 
-    changes: tuple[Change, ...]
+    task_ids: tuple[UUID, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    """To the doorbell: an idle worker here found nothing to claim; wait for a ring."""
+
+
+@dataclass(frozen=True, slots=True)
+class Disarm:
+    """This replica is claiming (or has no idle worker): leave the rings to others."""
+
+
+@dataclass(frozen=True, slots=True)
+class IsArmed(Request[bool]):
+    """Whether this replica waits for work with an idle worker (it claims what comes)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Missed:
-    """The event reader may have missed changes (it fell behind what the log keeps)."""
+    """Wake-ups may have been missed (the inbox could not be read for a while)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +174,7 @@ class RedisStore(Actor):
         settings: Settings,
         replica: str,
         dispatcher: Actor,
+        doorbell: Actor,
         workers: int,
         clock: Clock,
         rng: random.Random | None = None,
@@ -167,6 +187,7 @@ class RedisStore(Actor):
         self._prefix = settings.redis_prefix
         self._replica = replica
         self._dispatcher = dispatcher
+        self._doorbell = doorbell
         self._workers = workers
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
@@ -282,8 +303,10 @@ class RedisStore(Actor):
                 return self._watch(task_id, seen, viewer)
             case _DropWaiter(task_id=task_id, waiter=waiter):
                 self._drop(task_id, waiter)
-            case Seen(changes=changes):
-                self._see(changes)
+            case Woken(task_ids=task_ids):
+                woken = [(i, list(self._waiters[i])) for i in task_ids if i in self._waiters]
+                if woken:
+                    return Later(self._recheck(woken))
             case ListTasks():
                 return Later(self._list(message))
             case SweepExpired():
@@ -309,7 +332,7 @@ class RedisStore(Actor):
                 waiting = [(task_id, [w for _, w in ws]) for task_id, ws in self._waiters.items()]
                 return Later(self._answer_waiters(waiting))
             case Missed():
-                # Changes may have been missed: whoever waits looks again, and so does the
+                # Wake-ups may have been missed: whoever waits looks again, and so does the
                 # dispatcher; a missed cancel is caught by the next heartbeat.
                 self._dispatcher.tell(WorkAvailable())
                 watching = [(task_id, list(ws)) for task_id, ws in self._waiters.items()]
@@ -381,14 +404,22 @@ class RedisStore(Actor):
         minutes = range(this_minute - STATS_MINUTES + 1, this_minute + 1)
         with reachable():
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hgetall(self._key("counts"))
+                # The whole service's counts are the sizes of the status indexes; an API
+                # key's are kept apart (tasks submitted without a key keep none).
+                if viewer is None:
+                    for status in TaskStatus:
+                        pipe.zcard(self._key("idx", str(status)))
+                else:
+                    pipe.hmget(self._key("counts"), [f"{viewer}|{s}" for s in TaskStatus])
                 pipe.hgetall(self._key("stats"))
                 for minute in minutes:
                     # A client key's own completions; an admin's (or no key's) all of them.
                     done_key = self._key("done", str(minute))
                     pipe.get(done_key if viewer is None else f"{done_key}:{viewer}")
                 pipe.zrangebyscore(self._key("replicas"), now_us, "+inf")
-                counts_raw, stats, *done, replicas = await pipe.execute()
+                answers = await pipe.execute()
+            sizes = answers[: len(TaskStatus)] if viewer is None else answers[0]
+            stats, *done, replicas = answers[len(TaskStatus) if viewer is None else 1 :]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for replica in replicas:
                     pipe.hmget(self._key("replica", replica), "workers", "busy")
@@ -400,11 +431,7 @@ class RedisStore(Actor):
             (here.workers, here.busy) if replica == self._replica else figure
             for replica, figure in zip(replicas, figures, strict=True)
         ]
-        counts = dict.fromkeys(TaskStatus, 0)
-        for name, count in counts_raw.items():
-            owner, _, status = name.rpartition("|")
-            if viewer is None or owner == viewer:
-                counts[TaskStatus(status)] += int(count)
+        counts = {status: int(size or 0) for status, size in zip(TaskStatus, sizes, strict=True)}
         return StoreStatus(
             counts=counts,
             finished_total={s: int(stats.get(f"finished:{s}", 0)) for s in TERMINAL},
@@ -438,6 +465,8 @@ class RedisStore(Actor):
     async def _submit(self, message: SubmitTask) -> SubmitOutcome:
         task_id = uuid.uuid4()
         options = message.options
+        # An idle replica elsewhere is woken only when this one cannot take the task now.
+        here = await self._doorbell.ask(IsArmed())
         reply = await self._scripts(
             "submit",
             task_id,
@@ -452,10 +481,11 @@ class RedisStore(Actor):
             # Compared only when a later submission brings the same key.
             fingerprint(message) if message.idempotency_key else "",
             self._settings.max_tasks,
+            "1" if here else "0",
         )
         match reply:
             case ["created", _, created, run_at]:
-                # Here at once; the other replicas hear of it from the event log.
+                # Here at once; an idle replica elsewhere hears the doorbell.
                 self._dispatcher.tell(WorkAvailable())
                 return Task(
                     task_id=task_id,
@@ -510,10 +540,10 @@ class RedisStore(Actor):
         return task_from(pairs(flat)) if flat else None
 
     async def _cancel(self, task_id: UUID, viewer: Viewer) -> Task | None:
-        flat = await self._scripts("cancel", task_id, viewer or "", self._ttl_us)
+        flat = await self._scripts("cancel", task_id, viewer or "", self._ttl_us, self._replica)
         if not flat:
             return None
-        # Stopped at once if it runs here; every other replica hears of it from the log.
+        # Stopped at once if it runs here; the replica that runs it hears of it (only it).
         self._dispatcher.tell(Withdraw(task_id))
         return task_from(pairs(flat))
 
@@ -639,19 +669,26 @@ class RedisStore(Actor):
     async def _check(
         self, waiter: Waiter, task_id: UUID, seen: TaskStatus, viewer: Viewer
     ) -> Waiter:
-        task = await self._get(task_id, viewer)
+        task = await self._read_watching(task_id, viewer)
         if (task is None or task.status is not seen or task.status.terminal) and not waiter.done():
             waiter.set_result(task)
         return waiter
+
+    async def _read_watching(self, task_id: UUID, viewer: Viewer) -> Task | None:
+        """The task, as ``_get`` reads it; its next change of status wakes this replica."""
+        fields = pairs(await self._scripts("watch", task_id, self._replica))
+        if not fields or (viewer is not None and fields["owner"] != viewer):
+            return None
+        return task_from(fields)
 
     async def _resolve_now(self, waiter: Waiter, task_id: UUID, viewer: Viewer) -> Waiter:
         waiter.set_result(await self._get(task_id, viewer))
         return waiter
 
     def _forget(self, task_id: UUID, waiter: Waiter) -> None:
-        if waiter.cancelled():
-            with contextlib.suppress(ActorStoppedError):
-                self.tell(_DropWaiter(task_id, waiter))
+        # Answered or given up on: either way nobody waits on it any more.
+        with contextlib.suppress(ActorStoppedError):
+            self.tell(_DropWaiter(task_id, waiter))
 
     def _drop(self, task_id: UUID, waiter: Waiter) -> None:
         waiters = self._waiters.get(task_id)
@@ -659,38 +696,6 @@ class RedisStore(Actor):
             waiters[:] = [(seen, w) for seen, w in waiters if w is not waiter]
             if not waiters:
                 del self._waiters[task_id]
-
-    def _see(self, changes: Sequence[Change]) -> None:
-        work = False
-        for change in changes:
-            if change.kind in {"submitted", "retrying"}:
-                work = True
-            elif change.kind == "cancelled":
-                self._dispatcher.tell(Withdraw(change.task_id))
-        if work:
-            self._dispatcher.tell(WorkAvailable())
-        # Last: building a task is the one step here that can fail.
-        for change in changes:
-            if change.kind != "progress" and change.task_id in self._waiters:
-                self._wake(change.task_id, change.task)
-
-    def _wake(self, task_id: UUID, task: Task | None) -> None:
-        waiters = self._waiters.get(task_id)
-        if not waiters:
-            return
-        status = task.status if task else None
-        keep = []
-        for seen, waiter in waiters:
-            if waiter.done():
-                continue
-            if status is not seen:
-                waiter.set_result(task)
-            else:
-                keep.append((seen, waiter))
-        if keep:
-            self._waiters[task_id] = keep
-        else:
-            del self._waiters[task_id]
 
     async def _answer_waiters(self, waiting: list[tuple[UUID, list[Waiter]]]) -> tuple[Task, ...]:
         """Shutting down: every long-poll gets the task as it is now. Nothing is cancelled.
@@ -711,12 +716,17 @@ class RedisStore(Actor):
         return ()
 
     async def _recheck(self, waiting: list[tuple[UUID, list[tuple[TaskStatus, Waiter]]]]) -> None:
-        """Look again at each task someone waits for, as after a change (see ``_check``)."""
+        """Look again at each task someone waits for, as after a change (see ``_check``).
+
+        Whoever still waits (the task is back at the status it saw) is watching again.
+        """
         for task_id, waiters in waiting:
             task = await self._get(task_id, None)
             for seen, waiter in waiters:
                 if not waiter.done() and (task is None or task.status is not seen):
                     waiter.set_result(task)
+            if task is not None and any(not waiter.done() for _, waiter in waiters):
+                await self._read_watching(task_id, None)
 
 
 def _matches(fields: dict[str, str], query: ListTasks) -> bool:

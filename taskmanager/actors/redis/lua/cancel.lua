@@ -1,9 +1,9 @@
 -- Cancel a queued or processing task. The replica running it sees the event and stops
 -- the job; its late report then finds the task cancelled and changes nothing.
--- ARGV: 4 id, 5 viewer ('' for every task), 6 result TTL µs
+-- ARGV: 4 id, 5 viewer ('' for every task), 6 result TTL µs, 7 the calling replica
 local id, viewer = ARGV[4], ARGV[5]
 local key = task_key(id)
-local f = redis.call('HMGET', key, 'status', 'owner', 'seq', 'lease')
+local f = redis.call('HMGET', key, 'status', 'owner', 'seq', 'lease', 'w')
 if not f[1] or (viewer ~= '' and f[2] ~= viewer) then
   return false
 end
@@ -13,12 +13,18 @@ end
 redis.call('ZREM', P .. ':ready', id)
 redis.call('ZREM', P .. ':delayed', id)
 if f[4] ~= '' then
-  redis.call('SREM', P .. ':running:' .. replica_of(f[4]), id)
+  local runner = replica_of(f[4])
+  redis.call('SREM', P .. ':running:' .. runner, id)
+  if runner ~= ARGV[7] then
+    tell(runner, 'c:' .. id) -- the caller stops its own job itself
+  end
 end
 local now = now_us()
-redis.call('HSET', key, 'status', 'cancelled', 'finished', int(now), 'lease', '',
-  'etype', '', 'emsg', '')
+local changed = {'status', 'cancelled', 'finished', int(now), 'lease', '',
+  'etype', '', 'emsg', ''}
+redis.call('HSET', key, unpack(changed))
 move(id, f[2], f[3], f[1], 'cancelled')
+wake(id, key, f[5])
 ended(id, 'cancelled', now, tonumber(ARGV[6]))
-publish('cancelled', id, f[2], key)
+publish('cancelled', id, f[2], changed)
 return redis.call('HGETALL', key)

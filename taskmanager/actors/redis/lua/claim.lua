@@ -28,6 +28,13 @@ while true do
     -- start would refuse it.
     redis.call('ZADD', P .. ':delayed', f[2], id)
   elseif f[1] == 'queued' then
+    -- The doorbell rings while ready tasks remain (another idle replica may take the
+    -- next), and falls silent with the last: no replica wakes for a task taken already.
+    if redis.call('ZCARD', P .. ':ready') == 0 then
+      redis.call('DEL', P .. ':marker')
+    else
+      ring()
+    end
     redis.call('ZADD', P .. ':claimed:' .. replica, int(now), id)
     local result = redis.call('HGETALL', task_key(id))
     table.insert(result, 1, 'task')

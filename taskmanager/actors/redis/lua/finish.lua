@@ -5,7 +5,8 @@
 --       11 result TTL µs, 12 jitter (0 to 0.1 of the backoff, the caller's random draw)
 local id, lease, etype = ARGV[4], ARGV[5], ARGV[7]
 local key = task_key(id)
-local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries')
+local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries',
+  'w')
 if f[1] ~= 'processing' or f[2] ~= lease then
   return false
 end
@@ -16,34 +17,41 @@ if etype == 'timeout' then
   redis.call('HINCRBY', P .. ':stats', 'timeouts', 1)
 end
 if etype == '' then
-  redis.call('HSET', key, 'status', 'completed', 'progress', '1', 'result', ARGV[6],
-    'finished', int(now), 'lease', '', 'etype', '', 'emsg', '')
+  local changed = {'status', 'completed', 'progress', '1', 'result', ARGV[6],
+    'finished', int(now), 'lease', '', 'etype', '', 'emsg', ''}
+  redis.call('HSET', key, unpack(changed))
   move(id, owner, seq, 'processing', 'completed')
+  wake(id, key, f[7])
   ended(id, 'completed', now, tonumber(ARGV[11]))
   if owner ~= '' then
     -- A key's own completions per minute, for its /stats.
     local mine = P .. ':done:' .. math.floor(now / 60000000) .. ':' .. owner
-    redis.call('INCR', mine)
-    redis.call('EXPIRE', mine, 3600)
+    if redis.call('INCR', mine) == 1 then
+      redis.call('EXPIRE', mine, 3600)
+    end
   end
-  publish('completed', id, owner, key)
+  publish('completed', id, owner, changed)
   return 'completed'
 end
 if ARGV[9] == '1' and tonumber(f[5]) <= tonumber(f[6]) then
   -- Backoff before retry n: base * 2^(n-1), at most a minute, plus the caller's jitter.
   local wait = math.min(tonumber(ARGV[10]) * 2 ^ (tonumber(f[5]) - 1), 60000000)
   local run_at = now + math.floor(wait * (1 + tonumber(ARGV[12])))
-  redis.call('HSET', key, 'status', 'queued', 'run_at', int(run_at), 'lease', '',
-    'etype', etype, 'emsg', ARGV[8])
+  local changed = {'status', 'queued', 'run_at', int(run_at), 'lease', '',
+    'etype', etype, 'emsg', ARGV[8]}
+  redis.call('HSET', key, unpack(changed))
   move(id, owner, seq, 'processing', 'queued')
+  wake(id, key, f[7])
   redis.call('ZADD', P .. ':delayed', int(run_at), id)
   redis.call('HINCRBY', P .. ':stats', 'retries', 1)
-  publish('retrying', id, owner, key)
+  publish('retrying', id, owner, changed)
   return 'queued'
 end
-redis.call('HSET', key, 'status', 'failed', 'finished', int(now), 'lease', '',
-  'etype', etype, 'emsg', ARGV[8])
+local changed = {'status', 'failed', 'finished', int(now), 'lease', '',
+  'etype', etype, 'emsg', ARGV[8]}
+redis.call('HSET', key, unpack(changed))
 move(id, owner, seq, 'processing', 'failed')
+wake(id, key, f[7])
 ended(id, 'failed', now, tonumber(ARGV[11]))
-publish('failed', id, owner, key)
+publish('failed', id, owner, changed)
 return 'failed'

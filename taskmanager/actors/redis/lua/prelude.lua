@@ -14,12 +14,19 @@ local function int(x)
   return string.format('%d', x)
 end
 
+-- Read once per script: a script is one moment.
+local script_now
 local function now_us()
-  if ARGV[3] ~= '' then
-    return tonumber(ARGV[3])
+  if script_now then
+    return script_now
   end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+  if ARGV[3] ~= '' then
+    script_now = tonumber(ARGV[3])
+  else
+    local t = redis.call('TIME')
+    script_now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  end
+  return script_now
 end
 
 local function task_key(id)
@@ -35,27 +42,49 @@ local function replica_of(lease)
 end
 
 -- Parameters up to this size travel in the `submitted` event, so that no replica has to
--- read them back from the record; larger ones are read once per replica.
+-- read them back from the record; larger ones are read once per replica that needs them.
 local EVENT_PARAMS_MAX = 512
--- Record fields an event leaves out: only the scripts use them (`o` carries the owner).
-local NOT_IN_EVENTS = {lease = true, idem = true, fp = true, seq = true, owner = true}
+-- Record fields an event leaves out: only the scripts use them (`i` carries the id, `o`
+-- the owner, the event's kind the rest of what IMPLIED says).
+local NOT_IN_EVENTS = {
+  id = true, lease = true, idem = true, fp = true, seq = true, owner = true, w = true}
+-- What each kind of event says without a word: a field that has this value is left out,
+-- and a reader takes it from here (taskmanager/actors/redis/events.py keeps the same
+-- table). A submission without a delay runs at its creation.
+local IMPLIED = {
+  submitted = {status = 'queued', progress = '0', attempts = '0', priority = '0',
+    max_retries = '0'},
+  started = {status = 'processing', progress = '0', finished = ''},
+  progress = {},
+  completed = {status = 'completed', progress = '1', etype = '', emsg = ''},
+  failed = {status = 'failed'},
+  cancelled = {status = 'cancelled', etype = '', emsg = ''},
+  retrying = {status = 'queued'},
+  removed = {},
+}
 
--- Append an event; with a task, a copy of its record. Empty fields are left out (a
--- reader takes a missing field as empty), and so are the parameters, which never change
--- and can be large: `with_params` adds them to the task's first event when they are small.
--- Every replica reads every event: each field left out is read, sent and parsed less.
-local function publish(kind, id, owner, key, with_params)
-  local fields = {'k', kind, 'i', id, 'o', owner}
-  if key then
-    local record = redis.call('HGETALL', key)
-    for i = 1, #record, 2 do
-      local name, value = record[i], record[i + 1]
-      if name == 'params' then
-        if with_params and #value <= EVENT_PARAMS_MAX then
-          fields[#fields + 1] = name
-          fields[#fields + 1] = value
-        end
-      elseif value ~= '' and not NOT_IN_EVENTS[name] then
+-- Append an event: the fields the change set, not the record (a replica that follows
+-- the stream for its subscribers keeps each task's state and applies the change). A
+-- `submitted` event carries the new record, its empty fields and large parameters left
+-- out. Only replicas with /events subscribers read the stream: it is written for them
+-- and for clients that resume, so every byte left out is kept less, for every task.
+local function publish(kind, id, owner, changed)
+  local fields = {'k', kind, 'i', id}
+  if owner ~= '' then
+    fields[#fields + 1] = 'o'
+    fields[#fields + 1] = owner
+  end
+  local implied = IMPLIED[kind]
+  if changed then
+    local created
+    for i = 1, #changed, 2 do
+      local name, value = changed[i], changed[i + 1]
+      if name == 'created' then
+        created = value
+      end
+      if not NOT_IN_EVENTS[name] and implied[name] ~= value and not (kind == 'submitted'
+          and (value == '' or (name == 'run_at' and value == created)
+            or (name == 'params' and #value > EVENT_PARAMS_MAX))) then
         fields[#fields + 1] = name
         fields[#fields + 1] = value
       end
@@ -64,15 +93,56 @@ local function publish(kind, id, owner, key, with_params)
   return redis.call('XADD', P .. ':events', 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
 end
 
--- Move a task from one status index to another, keeping the counts per owner.
+-- Set the fields of a change in the record, and append its event.
+local function change(kind, id, owner, key, changed)
+  redis.call('HSET', key, unpack(changed))
+  publish(kind, id, owner, changed)
+end
+
+-- Idle dispatchers block on this key (BZPOPMIN), as BullMQ's workers block on their
+-- marker: a task that becomes ready rings it, one blocked replica wakes and claims. No
+-- replica reads what happens to tasks it has nothing to do with.
+local function ring()
+  redis.call('ZADD', P .. ':marker', 0, '0')
+end
+
+-- What concerns one replica only goes to its inbox, a list it blocks on (BLMPOP): 'c:id'
+-- to stop a job it runs, 'w:id' to look again at a task its long-polls wait for. An
+-- inbox nobody reads (its replica died) goes away by itself.
+local INBOX_TTL_MS = 60000
+local function tell(replica, message)
+  local inbox = P .. ':inbox:' .. replica
+  redis.call('RPUSH', inbox, message)
+  redis.call('PEXPIRE', inbox, INBOX_TTL_MS)
+end
+
+-- The task changed status: wake the replicas whose long-polls wait for it. `watchers`
+-- is the record's `w` field (their names, comma separated; set by the watch script),
+-- read by the caller with the fields it reads anyway, so a task nobody waits for costs
+-- nothing more.
+local function wake(id, key, watchers)
+  if watchers then
+    for replica in string.gmatch(watchers, '[^,]+') do
+      tell(replica, 'w:' .. id)
+    end
+    redis.call('HDEL', key, 'w')
+  end
+end
+
+-- Move a task from one status index to another, keeping the counts of an owner (an API
+-- key's; the whole service's are the sizes of the status indexes).
 local function move(id, owner, seq, from, to)
   if from then
     redis.call('ZREM', P .. ':idx:' .. from, id)
-    redis.call('HINCRBY', P .. ':counts', owner .. '|' .. from, -1)
+    if owner ~= '' then
+      redis.call('HINCRBY', P .. ':counts', owner .. '|' .. from, -1)
+    end
   end
   if to then
     redis.call('ZADD', P .. ':idx:' .. to, seq, id)
-    redis.call('HINCRBY', P .. ':counts', owner .. '|' .. to, 1)
+    if owner ~= '' then
+      redis.call('HINCRBY', P .. ':counts', owner .. '|' .. to, 1)
+    end
   end
 end
 
@@ -82,8 +152,9 @@ local function ended(id, status, now, ttl_us)
   redis.call('HINCRBY', P .. ':stats', 'finished:' .. status, 1)
   if status == 'completed' then
     local minute = P .. ':done:' .. math.floor(now / 60000000)
-    redis.call('INCR', minute)
-    redis.call('EXPIRE', minute, 3600)
+    if redis.call('INCR', minute) == 1 then
+      redis.call('EXPIRE', minute, 3600)
+    end
   end
 end
 
@@ -93,8 +164,13 @@ local function prune(now, limit)
   for _, id in ipairs(due) do
     redis.call('ZREM', P .. ':idx:expiry', id)
     local key = task_key(id)
-    local f = redis.call('HMGET', key, 'status', 'owner', 'idem')
+    local f = redis.call('HMGET', key, 'status', 'owner', 'idem', 'w')
     if f[1] then
+      if f[4] then
+        for replica in string.gmatch(f[4], '[^,]+') do
+          tell(replica, 'w:' .. id)
+        end
+      end
       redis.call('DEL', key)
       redis.call('ZREM', P .. ':idx:all', id)
       if f[2] ~= '' then
@@ -104,18 +180,22 @@ local function prune(now, limit)
       if f[3] ~= '' then
         redis.call('DEL', P .. ':idem:' .. f[2] .. ':' .. f[3])
       end
-      publish('removed', id, f[2], nil)
+      publish('removed', id, f[2])
     end
   end
   return #due
 end
 
 -- Back to the queue, at its place: delayed until run_at, else ready.
-local function enqueue(id, priority, seq, run_at, now)
+-- `quiet`: the caller's replica will claim it itself (it has an idle worker waiting).
+local function enqueue(id, priority, seq, run_at, now, quiet)
   if tonumber(run_at) > now then
     redis.call('ZADD', P .. ':delayed', int(run_at), id)
   else
     redis.call('ZADD', P .. ':ready', int(ready_score(priority, seq)), id)
+    if not quiet then
+      ring()
+    end
   end
 end
 

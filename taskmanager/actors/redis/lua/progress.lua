@@ -5,6 +5,5 @@ local f = redis.call('HMGET', key, 'status', 'lease', 'owner')
 if f[1] ~= 'processing' or f[2] ~= ARGV[5] then
   return false
 end
-redis.call('HSET', key, 'progress', ARGV[6])
-publish('progress', ARGV[4], f[3], key)
+change('progress', ARGV[4], f[3], key, {'progress', ARGV[6]})
 return true

@@ -9,15 +9,18 @@ local now = now_us()
 if unclaim(id, now) == 'queued' then
   return 'queued'
 end
-local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'priority', 'run_at')
+local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'priority', 'run_at', 'w')
 if f[1] == 'processing' and lease ~= '' and f[2] == lease and replica_of(lease) == replica then
   redis.call('SREM', P .. ':running:' .. replica, id)
   -- The attempt is undone, not failed: it does not count against the retries.
-  redis.call('HSET', key, 'status', 'queued', 'started', '', 'progress', '0', 'lease', '')
-  redis.call('HINCRBY', key, 'attempts', -1)
+  local changed = {'status', 'queued', 'started', '', 'progress', '0', 'lease', ''}
+  redis.call('HSET', key, unpack(changed))
+  changed[#changed + 1] = 'attempts'
+  changed[#changed + 1] = tostring(redis.call('HINCRBY', key, 'attempts', -1))
   move(id, f[3], f[4], 'processing', 'queued')
+  wake(id, key, f[7])
   enqueue(id, f[5], f[4], f[6], now)
-  publish('retrying', id, f[3], key)
+  publish('retrying', id, f[3], changed)
   return 'released'
 end
 return false

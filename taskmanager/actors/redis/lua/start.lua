@@ -5,7 +5,7 @@
 local id, lease, replica = ARGV[4], ARGV[5], ARGV[6]
 local key = task_key(id)
 redis.call('ZREM', P .. ':claimed:' .. replica, id)
-local f = redis.call('HMGET', key, 'status', 'owner', 'seq', 'lease', 'run_at')
+local f = redis.call('HMGET', key, 'status', 'owner', 'seq', 'lease', 'run_at', 'w')
 if f[1] == 'processing' and f[4] == lease then
   return redis.call('HGETALL', key) -- this very start, sent again: the same answer
 end
@@ -21,10 +21,13 @@ if tonumber(f[5]) > now or not redis.call('ZSCORE', P .. ':replicas', replica) t
 end
 redis.call('ZREM', P .. ':ready', id)
 redis.call('ZREM', P .. ':delayed', id)
-redis.call('HSET', key, 'status', 'processing', 'lease', lease, 'started', int(now),
-  'finished', '', 'progress', '0')
-redis.call('HINCRBY', key, 'attempts', 1)
+local changed = {'status', 'processing', 'lease', lease, 'started', int(now),
+  'finished', '', 'progress', '0'}
+redis.call('HSET', key, unpack(changed))
+changed[#changed + 1] = 'attempts'
+changed[#changed + 1] = tostring(redis.call('HINCRBY', key, 'attempts', 1))
 move(id, f[2], f[3], 'queued', 'processing')
+wake(id, key, f[6])
 redis.call('SADD', P .. ':running:' .. replica, id)
-publish('started', id, f[2], key)
+publish('started', id, f[2], changed)
 return redis.call('HGETALL', key)
