@@ -204,7 +204,8 @@ async def test_a_long_poll_answers_a_finished_task_at_once(client, clock: FakeCl
 async def test_a_long_poll_ignores_progress_and_times_out_with_the_task_as_it_is(
     make_client, clock
 ):
-    client = await make_client(long_poll_timeout=0.05)
+    # Real time: long enough for the progress update to land first, on Redis and loaded.
+    client = await make_client(long_poll_timeout=0.5)
     task_id = await submit(client, {"task_type": "generate_report", "parameters": {"title": "t"}})
     await settle()
     waiting = asyncio.create_task(client.get(f"/tasks/{task_id}", params={"wait": "true"}))
