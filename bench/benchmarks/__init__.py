@@ -13,7 +13,11 @@ from bench.benchmarks.crossreplica import measure_cross_replica
 from bench.benchmarks.longpoll import measure_long_polls
 from bench.benchmarks.peers import measure_peers
 from bench.benchmarks.pipeline import measure_pipeline
-from bench.benchmarks.processjob import measure_loop_while_computing, measure_process_job
+from bench.benchmarks.processjob import (
+    measure_api_while_computing,
+    measure_process_job,
+    measure_process_task,
+)
 from bench.benchmarks.rediscost import measure_redis_cost
 from bench.benchmarks.replicacost import measure_replica_cost
 from bench.benchmarks.scaleout import measure_scale_out
@@ -33,7 +37,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "cross-replica": measure_cross_replica,
     "ask": measure_ask,
     "process-job": measure_process_job,
-    "process-load": measure_loop_while_computing,
+    "process-task": measure_process_task,
+    "process-load": measure_api_while_computing,
 }
 
 __all__ = ["BENCHMARKS"]

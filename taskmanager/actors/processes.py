@@ -46,6 +46,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 from uuid import UUID
 
@@ -72,6 +73,8 @@ INLINE_SEND_BYTES: Final = 16 * 1024
 REAP_POLLS: Final = 100
 #: Where ``@task_type`` (``taskmanager.jobs``) leaves its description on the function.
 TASK_TYPE_ATTRIBUTE: Final = "__task_type__"
+#: What a job's process is called in ``ps -o comm``, ``top`` and ``pgrep``.
+PROCESS_NAME: Final = "taskmanager-job"
 #: How long ``close`` lets an idle child end on its own once its pipe is closed.
 CLOSE_GRACE: Final = 0.5
 
@@ -330,6 +333,10 @@ def _child_main(conn: Connection) -> None:
     # A CPU-bound job must not starve the service's own process of a core: with every
     # core computing, the scheduler then still runs the API at once.
     os.nice(JOB_NICENESS)
+    # Spawned children all read "python" in ps, top and pgrep, like every other pool on the
+    # machine; Linux lets a process rename itself (at most 15 bytes). Elsewhere: no name.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(PROCESS_NAME)
     # A job's logger is under "taskmanager.jobs", which the server logs at INFO: so here.
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))

@@ -29,6 +29,11 @@ def gone(pid: int) -> bool:
     return state in {"Z", "X"}
 
 
+def process_name(pid: int) -> str:
+    """The name ps -o comm, top and pgrep show."""
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
 def wait_until_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not gone(pid):
@@ -83,6 +88,12 @@ async def test_a_job_computes_at_a_lower_priority_than_the_service(pool):
     # So that the API's process keeps a core's attention while every job computes.
     result = await pool.run(("processjobs", "whoami"), {}, "t", 1, ignore)
     assert result["niceness"] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+
+
+async def test_a_jobs_process_is_named_so_that_ps_and_top_can_tell_it_apart(pool):
+    # Otherwise it shows as one more "python" among every pool on the machine.
+    result = await pool.run(("processjobs", "whoami"), {}, "t", 1, ignore)
+    assert process_name(result["pid"]) == "taskmanager-job"
 
 
 async def test_the_result_comes_back_as_json(pool):

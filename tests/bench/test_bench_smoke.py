@@ -50,7 +50,8 @@ ROWS = (
     "cancel on one replica reaches the job on another, p99",
     "actor ask round trip",
     "no-op process job, round trip p50 / p99",
-    "event loop lateness p50 / p99, every process slot computing",
+    "no-op process task, submit to completed, p50 / p99",
+    "GET /tasks/{id} p50 / p99, every worker running a CPU-bound process job",
 )
 
 

@@ -310,7 +310,13 @@ async function main() {
   const base = `http://127.0.0.1:${port}`;
   log(`backend on ${base}, time scale ${TIME_SCALE}; browser ${executablePath}`);
   // High enough for the 10,000-task load check; the limiter itself is tested in Python.
-  backend = await startBackend(port, { rateLimit: `${LOAD_TASKS + 1000}/minute`, logName: "backend.log" });
+  // Five task types, the demo's and the example module's, as a user who adds their own has:
+  // the form's tabs must still fit.
+  backend = await startBackend(port, {
+    rateLimit: `${LOAD_TASKS + 1000}/minute`,
+    logName: "backend.log",
+    env: { TASKMANAGER_TASKS: "taskmanager.demo,examples.jobs" },
+  });
 
   browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
   const page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
@@ -470,6 +476,27 @@ async function main() {
         await narrow.close();
         await fetch(`${base}/tasks/${waiting}`, { method: "DELETE" });
         await fetch(`${base}/tasks/${running}`, { method: "DELETE" });
+      }
+    });
+  }
+
+  for (const width of [1280, 1400]) {
+    await check(`at ${width} px the form's five task-type tabs fit their card, and the page never scrolls sideways`, async () => {
+      const narrow = await browser.newPage({ viewport: { width, height: 900 } });
+      try {
+        await narrow.goto(`${base}/`, { waitUntil: "domcontentloaded" });
+        await narrow.getByRole("tab", { name: "Fetch url" }).waitFor();
+        const sizes = await narrow.evaluate(() => {
+          const tabs = document.querySelector(".tabs");
+          const page = document.documentElement;
+          return { tabs: [tabs.scrollWidth, tabs.clientWidth], page: [page.scrollWidth, page.clientWidth] };
+        });
+        const problems = [];
+        if (sizes.tabs[0] > sizes.tabs[1]) problems.push(`the tabs are ${sizes.tabs[0]} px wide in a box of ${sizes.tabs[1]} px`);
+        if (sizes.page[0] > sizes.page[1]) problems.push(`the page is ${sizes.page[0]} px wide in a window of ${sizes.page[1]} px`);
+        if (problems.length > 0) throw new Error(problems.join("\n"));
+      } finally {
+        await narrow.close();
       }
     });
   }
