@@ -130,7 +130,29 @@ cmd_test() {
     echo "== web: API types match the backend's OpenAPI" && (cd webapp && PYTHON=$PWD/../$bin/python npm run --silent check:api)
     echo "== web: vitest" && (cd webapp && npm test --silent)
     echo "== web: end-to-end in Chromium" && (cd webapp && PYTHON=$PWD/../$bin/python npm run --silent e2e)
-    echo "== pytest" && "$bin/pytest" "$@"
+    run_pytest "$@"
+}
+
+# pytest in two phases: every test not marked `serial` spread over the cores (pytest-xdist),
+# then the serial ones, which assert latencies and deadlines, alone on a quiet machine so
+# that the load of the first phase cannot fail them. Extra arguments go to both phases; a
+# phase they select nothing from is skipped (pytest's status 5) unless both select nothing.
+run_pytest() {
+    local bin=$VENV/bin parallel=0 serial=0
+    local workers=${TASKMANAGER_TEST_WORKERS:-$(nproc)}
+    echo "== pytest: $workers processes, every test not marked serial"
+    "$bin/pytest" --phase=parallel -n "$workers" "$@" || parallel=$?
+    echo "== pytest: the tests marked serial (latencies and deadlines), alone"
+    "$bin/pytest" --phase=serial -n 0 "$@" || serial=$?
+    if ((parallel == 5 && serial == 5)); then
+        return 5
+    fi
+    ((parallel == 5)) && parallel=0
+    ((serial == 5)) && serial=0
+    if ((parallel || serial)); then
+        echo "run.sh: pytest failed: parallel phase status $parallel, serial phase status $serial" >&2
+        return 1
+    fi
 }
 
 cmd_web() {

@@ -66,6 +66,7 @@ async def read_stream(client: httpx.AsyncClient) -> bytes:
         return b"".join([chunk async for chunk in response.aiter_raw()])
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 async def test_sigterm_answers_every_client_and_ends_within_the_grace_period(server: Server):
     async with httpx.AsyncClient(base_url=server.url(), timeout=30) as client:
