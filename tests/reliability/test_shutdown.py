@@ -17,6 +17,10 @@ import pytest
 
 from bench.server import Server, taskmanager_server
 
+# Signals to a real server and exits timed against its grace period: alone, not under the
+# load of a parallel run (./run.sh test runs tests marked serial on a quiet machine).
+pytestmark = pytest.mark.serial
+
 GRACE = 2
 PORTS = range(8400, 8500)
 REPORT = {"task_type": "generate_report", "parameters": {"title": "long", "sections": 10}}
@@ -66,7 +70,6 @@ async def read_stream(client: httpx.AsyncClient) -> bytes:
         return b"".join([chunk async for chunk in response.aiter_raw()])
 
 
-@pytest.mark.serial
 @pytest.mark.slow
 async def test_sigterm_answers_every_client_and_ends_within_the_grace_period(server: Server):
     async with httpx.AsyncClient(base_url=server.url(), timeout=30) as client:
