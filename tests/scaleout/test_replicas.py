@@ -176,6 +176,7 @@ async def test_only_a_replica_with_a_stream_open_reads_the_event_log(pair, redis
     await on_b.close()
 
 
+@pytest.mark.serial
 async def test_an_idle_replica_takes_what_a_busy_one_was_given_without_polling(make_client):
     busy = await make_client(workers=1)
     idle = await make_client(workers=1)
