@@ -10,7 +10,6 @@ module there and one line in that list. A benchmark that needs another kind of s
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,18 +68,6 @@ QUICK = Profile(
     redis_tasks=300,
     latency_samples=50,
     settle=False,
-)
-
-#: The test suite's run: every benchmark end to end, every row printed, on the smallest
-#: counts that still give each figure a few samples (wrk cannot measure under a second).
-SMOKE = dataclasses.replace(
-    QUICK,
-    longpoll_tasks=50,
-    list_tasks=300,
-    ask_count=5_000,
-    backlog_tasks=200,
-    redis_tasks=30,
-    latency_samples=10,
 )
 
 

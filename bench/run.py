@@ -1,8 +1,7 @@
 """The benchmark: Task Manager against a hand-written FastAPI baseline, in one table.
 
 Run ``python -m bench.run`` (or ``./run.sh bench``); ``--quick`` measures about one second
-each, with small counts, to check that the harness works; ``--smoke`` is the test suite's
-run of every benchmark, on the smallest counts. Servers run as
+each, with small counts, to check that the harness works. Servers run as
 ``python -m taskmanager`` would under ``./run.sh start`` (one uvicorn process, uvloop and
 httptools), each on its own loopback port; wrk drives the HTTP figures; product and
 baseline runs alternate and the medians are compared, so a noisy machine cannot fake a
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 from bench.benchmarks import BENCHMARKS
-from bench.harness import FULL, QUICK, SMOKE, Servers
+from bench.harness import FULL, QUICK, Servers
 from bench.report import Report
 from bench.server import ServerError
 from bench.wrk import CONNECTIONS, THREADS, Wrk
@@ -35,8 +34,7 @@ TARGETS_MISSED = 3  # the table was printed but a target was missed; 1 means the
 def main(argv: list[str] | None = None) -> int:
     """Run every measurement and print the table; 0 when every target is met, else 3."""
     args = parse_arguments(argv)
-    kind = "smoke" if args.smoke else "quick" if args.quick else "full"
-    profile = {"smoke": SMOKE, "quick": QUICK, "full": FULL}[kind]
+    profile = QUICK if args.quick else FULL
     if args.duration or args.rounds:
         profile = dataclasses.replace(
             profile,
@@ -67,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     sys.stdout.write(
-        f"\nTask Manager benchmark ({kind}: "
+        f"\nTask Manager benchmark ({'quick' if args.quick else 'full'}: "
         f"{profile.duration:g} s x {profile.rounds} rounds per HTTP figure, "
         f"{CONNECTIONS} connections, {THREADS} wrk threads; "
         f"{os.cpu_count()} CPUs; {time.monotonic() - started:.0f} s)\n\n"
@@ -82,11 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     """The command line; ``--help`` lists the sections ``--only`` may name."""
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="about 1 s per measurement")
-    size.add_argument(
-        "--smoke", action="store_true", help="--quick on the smallest counts: the tests' run"
-    )
+    parser.add_argument("--quick", action="store_true", help="about 1 s per measurement")
     parser.add_argument("--duration", type=float, help="seconds per wrk measurement")
     parser.add_argument("--rounds", type=int, help="alternating rounds per HTTP figure")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")

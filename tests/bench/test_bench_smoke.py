@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.benchmarks import BENCHMARKS
-from bench.harness import SMOKE
+from bench.harness import QUICK
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,8 +22,8 @@ ROWS = (
     "GET /tasks/{id} p50",
     "GET /tasks/{id} p99",
     "pipeline: tasks completed/s",
-    f"requests/s, {SMOKE.backlog_tasks:,} delayed tasks waiting",
-    f"p99, {SMOKE.backlog_tasks:,} delayed tasks waiting",
+    f"requests/s, {QUICK.backlog_tasks:,} delayed tasks waiting",
+    f"p99, {QUICK.backlog_tasks:,} delayed tasks waiting",
     "long-polls: server memory growth",
     "long-poll wake-up after completion, p50",
     "long-poll wake-up after completion, p99",
@@ -58,12 +58,12 @@ ROWS = (
 @pytest.mark.serial
 @pytest.mark.slow
 @pytest.mark.timeout(200)
-def test_every_benchmark_starts_measures_and_prints_every_row(tmp_path):
+def test_the_quick_benchmark_starts_measures_and_prints_every_row(tmp_path):
     figures = tmp_path / "figures.json"
     done = subprocess.run(  # noqa: S603 - our own interpreter and harness
         # Every section but the peers', which installs SAQ and arq into an environment of
         # its own (from the package registry) before it can measure anything.
-        [sys.executable, "-m", "bench.run", "--smoke", "--json", str(figures), "--only"]
+        [sys.executable, "-m", "bench.run", "--quick", "--json", str(figures), "--only"]
         + [name for name in BENCHMARKS if name != "peers"],
         cwd=ROOT,
         capture_output=True,
