@@ -125,12 +125,60 @@ cmd_test() {
     local bin=$VENV/bin
     echo "== ruff check" && "$bin/ruff" check .
     echo "== ruff format --check" && "$bin/ruff" format --check .
+    # mypy and the monitor's checks mostly wait on a single process or on the browser, so
+    # they run beside pytest's parallel phase; their output is shown once that phase ends,
+    # and they are over before the serial phase starts.
+    local checks_log checks_pid checks=0 parallel=0 serial=0
+    checks_log=$(mktemp)
+    # shellcheck disable=SC2064 # the path is known now; the local is gone at exit
+    trap "rm -f '$checks_log'" EXIT
+    echo "== mypy and the web checks: running beside pytest, shown after its parallel phase"
+    static_and_web_checks >"$checks_log" 2>&1 &
+    checks_pid=$!
+    pytest_phase parallel "$@" || parallel=$?
+    wait "$checks_pid" || checks=$?
+    cat "$checks_log"
+    pytest_phase serial "$@" || serial=$?
+    # Status 5 is pytest's "no test selected": fine for one phase (the arguments picked
+    # tests of the other one only), not for both.
+    if ((parallel == 5 && serial == 5)); then
+        serial=0
+    else
+        ((parallel == 5)) && parallel=0
+        ((serial == 5)) && serial=0
+    fi
+    ((checks == 0)) || echo "run.sh: mypy or a web check failed (status $checks): see above" >&2
+    ((parallel == 0 || parallel == 5)) || echo "run.sh: pytest's parallel phase failed (status $parallel)" >&2
+    ((serial == 0)) || echo "run.sh: pytest's serial phase failed (status $serial)" >&2
+    ((checks == 0 && serial == 0)) || return 1
+    return "$parallel"
+}
+
+# What runs beside pytest; stops at the first failure, with the usual section headers.
+static_and_web_checks() {
+    local bin=$VENV/bin
+    set -e
     echo "== mypy" && "$bin/mypy"
     ensure_web_deps
     echo "== web: API types match the backend's OpenAPI" && (cd webapp && PYTHON=$PWD/../$bin/python npm run --silent check:api)
     echo "== web: vitest" && (cd webapp && npm test --silent)
     echo "== web: end-to-end in Chromium" && (cd webapp && PYTHON=$PWD/../$bin/python npm run --silent e2e)
-    echo "== pytest" && "$bin/pytest" "$@"
+}
+
+# pytest in two phases: every test not marked `serial` spread over the cores (pytest-xdist),
+# then those marked serial, which assert latencies and deadlines, alone, so that the load of
+# the first phase cannot fail them. Both get the extra arguments of `./run.sh test`.
+pytest_phase() {
+    local phase=$1
+    shift
+    if [[ $phase == parallel ]]; then
+        local workers=${TASKMANAGER_TEST_WORKERS:-$(nproc)}
+        echo "== pytest: every test not marked serial, in $workers processes"
+        "$VENV/bin/pytest" --phase=parallel -n "$workers" "$@"
+    else
+        echo "== pytest: the tests marked serial (latencies, deadlines), alone"
+        "$VENV/bin/pytest" --phase=serial -n 0 "$@"
+    fi
 }
 
 cmd_web() {

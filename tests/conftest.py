@@ -16,6 +16,33 @@ from taskmanager.config import Settings
 from taskmanager.http.app import create_app
 
 REDIS_PORTS = range(8500, 8600)
+PHASES = ("all", "parallel", "serial")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--phase",
+        choices=PHASES,
+        default="all",
+        help="parallel: leave out the tests marked serial; serial: only those (./run.sh test "
+        "runs the first on every core, then the second alone)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the tests of the phase asked for; the others are reported as deselected."""
+    phase = config.getoption("phase")
+    if phase == "all":
+        return
+    wanted = phase == "serial"
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        serial = item.get_closest_marker("serial") is not None
+        (kept if serial == wanted else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)

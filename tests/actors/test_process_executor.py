@@ -65,6 +65,7 @@ async def test_a_process_job_completes_with_its_progress(system):
     assert done.progress == 1.0
 
 
+@pytest.mark.serial
 async def test_a_cancelled_process_job_loses_its_process_within_a_second(system, tmp_path):
     pid_file = tmp_path / "pid"
     task = await submit(system, "spin", {"path": str(pid_file)})

@@ -164,6 +164,7 @@ async def test_a_process_that_dies_is_a_retryable_crash_and_is_replaced(pool, ki
     assert after["pid"] != before["pid"]
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("job", ["spin_forever", "spin_ignoring_sigterm"])
 async def test_cancelling_a_job_kills_its_process_within_a_second(pool, tmp_path, job):
     pid_file = tmp_path / "pid"
@@ -203,6 +204,7 @@ async def test_a_timeout_around_a_job_kills_its_process(pool, tmp_path):
     assert gone(int(pid_file.read_text()))
 
 
+@pytest.mark.serial
 async def test_progress_reaches_the_parent_within_100_ms_while_the_job_computes(pool, tmp_path):
     stamp = tmp_path / "stamp"
     progress = Progress()
@@ -239,6 +241,7 @@ async def test_no_more_than_size_processes_run_jobs_at_once(pool):
     assert len(pool.pids) <= pool.size
 
 
+@pytest.mark.serial
 @pytest.mark.slow  # starts a pool of its own
 async def test_closing_the_pool_ends_every_child_even_one_running_a_job(tmp_path):
     pool = ProcessPool(2)
@@ -281,6 +284,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.serial
 @pytest.mark.slow  # starts a pool of its own
 def test_children_do_not_outlive_a_parent_killed_with_sigkill(tmp_path):
     parent = subprocess.Popen(  # noqa: S603 - this interpreter, the script above
@@ -350,6 +354,7 @@ async def test_the_runner_raises_what_names_the_error_and_says_if_it_is_retried(
     assert failed.value.retryable is retryable
 
 
+@pytest.mark.serial
 @pytest.mark.slow  # starts a pool of its own
 async def test_large_parameters_to_a_child_still_starting_do_not_block_the_event_loop():
     pool = ProcessPool(1)
@@ -383,6 +388,7 @@ async def test_large_parameters_to_a_child_still_starting_do_not_block_the_event
         await pool.close()
 
 
+@pytest.mark.serial
 @pytest.mark.slow  # starts a pool of its own
 async def test_a_job_cancelled_while_its_large_parameters_are_sent_is_killed_at_once():
     pool = ProcessPool(1)

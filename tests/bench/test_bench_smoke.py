@@ -55,6 +55,7 @@ ROWS = (
 )
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 @pytest.mark.timeout(200)
 def test_the_quick_benchmark_starts_measures_and_prints_every_row(tmp_path):

@@ -115,6 +115,7 @@ def test_the_api_paths_answer_through_the_proxy(proxy):
         assert client.get("/tasks", params={"limit": 1}).status_code == 200
 
 
+@pytest.mark.serial
 def test_an_event_arrives_through_the_proxy_as_soon_as_it_happens(proxy):
     with (
         proxy.client("127.0.0.12", timeout=2) as listener,
@@ -151,6 +152,7 @@ def test_a_forged_forwarded_for_header_does_not_dodge_the_limit(proxy):
         assert statuses == [200, 200, 200, 429]
 
 
+@pytest.mark.serial
 def test_a_held_long_poll_is_answered_by_the_api_not_cut_by_the_proxy(tmp_path):
     settings = {
         "trusted_proxies": "127.0.0.1",

@@ -157,6 +157,7 @@ def test_a_long_poll_through_nginx_sees_the_task_finish_wherever_it_ran(service)
     assert status == "completed"
 
 
+@pytest.mark.serial
 def test_an_event_stream_through_nginx_carries_a_change_made_on_the_other_replica(service):
     marker = probe()
     with (

@@ -100,6 +100,7 @@ async def test_a_dead_actor_makes_health_answer_503(client):
     assert (await client.get("/healthz")).status_code == 503
 
 
+@pytest.mark.serial
 async def test_a_job_that_swallows_cancellation_is_freed_at_once_and_stopped_in_bounded_time(
     make_client, clock: FakeClock, monkeypatch, caplog
 ):

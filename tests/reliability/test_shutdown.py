@@ -17,6 +17,10 @@ import pytest
 
 from bench.server import Server, taskmanager_server
 
+# Signals to a real server and exits timed against its grace period: alone, not under the
+# load of a parallel run (./run.sh test runs tests marked serial on a quiet machine).
+pytestmark = pytest.mark.serial
+
 GRACE = 2
 PORTS = range(8400, 8500)
 REPORT = {"task_type": "generate_report", "parameters": {"title": "long", "sections": 10}}

@@ -45,6 +45,7 @@ def restart(server: Server, tmp_path) -> Server:
     return again
 
 
+@pytest.mark.serial
 async def test_while_redis_is_down_every_request_gets_503_in_time_and_it_recovers(
     make_client, own_redis, tmp_path, caplog
 ):

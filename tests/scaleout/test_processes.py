@@ -80,6 +80,7 @@ def submit_to(server: Server, body: dict[str, Any]) -> str:
     return response.json()["task_id"]
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize(("retries", "outcome"), [(1, "completed"), (0, "failed")])
 def test_a_replica_killed_mid_task_has_it_retried_or_failed_within_the_lease(
     replica, retries, outcome
@@ -109,6 +110,7 @@ def test_a_replica_killed_mid_task_has_it_retried_or_failed_within_the_lease(
     assert final["attempts"] == 1 + retries
 
 
+@pytest.mark.serial
 def test_a_replica_stopped_with_sigterm_hands_its_running_task_to_another(replica):
     leaving = replica("leaving", shutdown_grace=0.3, time_scale=UNSCALED)
     task_id = submit_to(leaving, SLOW_REPORT)
@@ -127,6 +129,7 @@ def test_a_replica_stopped_with_sigterm_hands_its_running_task_to_another(replic
     assert "Traceback" not in log
 
 
+@pytest.mark.serial
 def test_a_replica_answers_503_while_redis_is_down_and_recovers_when_it_is_back(
     replica, redis, tmp_path
 ):
@@ -218,6 +221,7 @@ def test_an_outcome_reported_while_redis_hangs_lands_when_it_answers_again(repli
     assert "Traceback" not in alone.output()
 
 
+@pytest.mark.serial
 def test_a_replica_that_cannot_renew_its_lease_stops_its_jobs_before_others_take_them(
     replica, redis
 ):

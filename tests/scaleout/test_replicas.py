@@ -32,6 +32,7 @@ async def test_a_task_submitted_on_one_replica_is_readable_on_the_other_at_once(
     assert response.json()["task_id"] == task_id
 
 
+@pytest.mark.serial
 async def test_a_long_poll_on_one_replica_wakes_when_the_other_changes_the_task(pair):
     a, b = pair
     task_id = await submit(a, sum_of(1, delay=3600))
@@ -45,6 +46,7 @@ async def test_a_long_poll_on_one_replica_wakes_when_the_other_changes_the_task(
     assert time.monotonic() - started < 1
 
 
+@pytest.mark.serial
 async def test_a_cancel_on_one_replica_stops_the_job_running_on_the_other(make_client, clock):
     a = await make_client(workers=1)
     b = await make_client(workers=1)
@@ -174,6 +176,7 @@ async def test_only_a_replica_with_a_stream_open_reads_the_event_log(pair, redis
     await on_b.close()
 
 
+@pytest.mark.serial
 async def test_an_idle_replica_takes_what_a_busy_one_was_given_without_polling(make_client):
     busy = await make_client(workers=1)
     idle = await make_client(workers=1)

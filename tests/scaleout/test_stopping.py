@@ -20,6 +20,10 @@ from conftest import REDIS_PORTS
 
 from bench.server import Server, redis_ping, redis_server, taskmanager_server
 
+# Signals to real processes and exits timed against the grace period: alone, not under the
+# load of a parallel run (./run.sh test runs tests marked serial on a quiet machine).
+pytestmark = pytest.mark.serial
+
 PORTS = range(8600, 8700)
 GRACE = 0.5
 #: Exit statuses of a clean stop: 0, or the signal re-raised once the server shut down.

@@ -133,6 +133,7 @@ def test_an_api_only_replica_and_a_worker_process_run_tasks_and_count_its_worker
     assert "Traceback" not in worker.output()
 
 
+@pytest.mark.serial
 def test_sigterm_to_a_worker_process_hands_its_running_task_back(service):
     api = service.api()
     leaving, _ = service.worker("leaving", workers=1, shutdown_grace=0.3)
@@ -153,6 +154,7 @@ def test_sigterm_to_a_worker_process_hands_its_running_task_back(service):
     assert final["attempts"] == 1  # handed back, not failed, no retry used
 
 
+@pytest.mark.serial
 def test_the_health_file_is_fresh_while_the_worker_lives_and_goes_stale_when_it_dies(service):
     worker, health_file = service.worker()
     # The worker touches it every quarter of a lease (0.5 s here).
@@ -162,6 +164,7 @@ def test_the_health_file_is_fresh_while_the_worker_lives_and_goes_stale_when_it_
     wait_for(lambda: not fresh(health_file, max_age=LEASE / 2), LEASE + 2, "stale")
 
 
+@pytest.mark.serial
 def test_the_health_file_goes_stale_while_the_worker_cannot_reach_redis(service, redis, tmp_path):
     worker, health_file = service.worker()
     redis.stop()
