@@ -172,6 +172,19 @@ class FakeClock:
         self._now = target
         await settle()
 
+    async def jump(self, seconds: float) -> None:
+        """Move time forward at once, as a suspended process sees it when it wakes.
+
+        Every sleeper that came due meanwhile wakes together, at the new time.
+        """
+        await settle()
+        self._now += seconds
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, wake = heapq.heappop(self._sleepers)
+            if not wake.done():
+                wake.set_result(None)
+        await settle()
+
 
 def http_scope(
     path: str,

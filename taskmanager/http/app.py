@@ -28,7 +28,7 @@ from taskmanager.http.examples import submissions
 from taskmanager.http.fastpath import FastPath
 from taskmanager.http.head import HeadAsGet
 from taskmanager.http.operations import BUSY_ERRORS, JSON_MEDIA_TYPE
-from taskmanager.http.routes import events, health, stats, tasks
+from taskmanager.http.routes import events, health, queue, schedules, stats, tasks
 from taskmanager.http.schemas import TaskRequests
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRA
 DESCRIPTION = """
 Submit long-running tasks, follow them (poll, long-poll), list and cancel them.
 Five workers run them; every request to `/tasks` counts against the client's rate limit.
+Schedules submit a task at every due time; an operator may pause the queue.
 """
 
 
@@ -72,7 +73,7 @@ class TaskManagerAPI(FastAPI):
         return CORSMiddleware(
             app,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
             expose_headers=["Link", "Location", "Retry-After", "RateLimit", "RateLimit-Policy"],
         )
@@ -115,8 +116,10 @@ def create_app(
     app.state.requests = requests
     app.state.heartbeat = events.HEARTBEAT_SECONDS
     app.include_router(tasks.router)
+    app.include_router(schedules.router)
     app.include_router(events.router)
     app.include_router(stats.router)
+    app.include_router(queue.router)
     app.include_router(health.router)
     if local_swagger:
         _serve_local_docs(app)
@@ -258,6 +261,9 @@ def _openapi(app: FastAPI, requests: TaskRequests, *, keys: bool) -> dict[str, A
     for parameter in schema["paths"]["/tasks"]["get"]["parameters"]:
         if parameter["name"] == "task_type":
             parameter["schema"] = {"anyOf": [type_ref, {"type": "null"}]}
+    schedule_schema = requests.schedule_json_schema()
+    components.update(schedule_schema.pop("$defs", {}))
+    components["ScheduleRequest"] = schedule_schema
     for path, path_item in schema["paths"].items():
         for operation in path_item.values():
             operation["responses"].pop("422", None)
