@@ -105,6 +105,11 @@ def watch(actors: Iterable[Actor]) -> None:
     _WATCHED.update(actors)
 
 
+def unwatch(actors: Iterable[Actor]) -> None:
+    """Make settle() ignore these actors (a replica a test lets hang, then kills)."""
+    _WATCHED.difference_update(actors)
+
+
 def forget_watched() -> None:
     """Stop watching every actor: the test that built them has ended."""
     _WATCHED.clear()

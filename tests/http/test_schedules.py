@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from support import EPOCH, SUM, FakeClock, sum_of
 
+from taskmanager.keys import file_line, new_key
+
 # Every test here runs on both backends: in memory, and on Redis.
 pytestmark = pytest.mark.backends("memory", "redis")
 
@@ -193,3 +195,36 @@ async def test_schedule_requests_count_against_the_rate_limit(make_client):
     refused = await client.get("/schedules/a")
     assert refused.status_code == 429
     assert "retry-after" in refused.headers
+
+
+async def test_with_api_keys_a_schedule_and_its_tasks_belong_to_the_key_that_made_it(
+    make_client, tmp_path, clock: FakeClock
+):
+    keys = {"alice": new_key(), "bob": new_key(), "root": new_key()}
+    path = tmp_path / "keys"
+    path.write_text(
+        f"{file_line('alice', 'client', keys['alice'])}\n"
+        f"{file_line('bob', 'client', keys['bob'])}\n"
+        f"{file_line('root', 'admin', keys['root'])}\n"
+    )
+    alice, bob, root = ({"Authorization": f"Bearer {keys[n]}"} for n in ("alice", "bob", "root"))
+    client = await make_client(api_keys_file=path)
+    assert (await client.put("/schedules/mine", json=every(60))).status_code == 401
+    assert (await client.put("/schedules/mine", json=every(60), headers=alice)).status_code == 201
+    # Another client key neither sees nor changes it.
+    assert (await client.get("/schedules/mine", headers=bob)).status_code == 404
+    assert (await client.get("/schedules", headers=bob)).json() == []
+    taken = await client.put("/schedules/mine", json=every(5), headers=bob)
+    assert taken.status_code == 404
+    assert (await client.delete("/schedules/mine", headers=bob)).status_code == 404
+    # An admin key sees every schedule and may change it; it stays alice's.
+    assert [s["name"] for s in (await client.get("/schedules", headers=root)).json()] == ["mine"]
+    replaced = await client.put("/schedules/mine", json=every(30), headers=root)
+    assert replaced.status_code == 200
+    await clock.advance(30)
+    (made,) = (await client.get("/tasks", headers=alice)).json()
+    assert made["schedule"] == "mine"
+    assert (await client.get(f"/tasks/{made['task_id']}", headers=bob)).status_code == 404
+    assert (await client.get("/tasks", headers=bob)).json() == []
+    assert (await client.get("/schedules/mine", headers=alice)).json()["every"] == 30
+    assert (await client.delete("/schedules/mine", headers=alice)).status_code == 200

@@ -1,0 +1,26 @@
+"""Pausing at the store: a task handed out just before the pause does not start either."""
+
+from __future__ import annotations
+
+import pytest
+from support import FakeClock, current, settle, submit_to
+
+from taskmanager.actors.messages import GetStoreStatus, PauseQueue
+from taskmanager.actors.model import TaskStatus
+
+pytestmark = pytest.mark.backends("memory", "redis")
+
+
+async def test_a_task_on_its_way_to_a_worker_when_the_queue_pauses_waits(system, clock: FakeClock):
+    # Not settled in between: the dispatcher hands the task out before it hears of the pause.
+    task = await submit_to(system)
+    assert await system.store.ask(PauseQueue(paused=True)) is True
+    await settle()
+    await clock.advance(30)
+    assert (await current(system, task)).status is TaskStatus.QUEUED
+    assert (await system.store.ask(GetStoreStatus())).paused is True
+    assert await system.store.ask(PauseQueue(paused=False)) is False
+    await clock.advance(1)
+    resumed = await current(system, task)
+    assert resumed.status is not TaskStatus.QUEUED
+    assert resumed.attempts == 1
