@@ -1,7 +1,8 @@
 """A state machine over the running actor system, checked against what a client has seen.
 
 Tasks come with every job option (priorities, delays, timeouts, retries); workers crash;
-time moves. After every step the model checks the promises README.md makes.
+the queue is paused and resumed; time moves. After every step the model checks the
+promises README.md makes.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from taskmanager.actors import ActorSystem, Kill
 from taskmanager.actors.messages import (
     CancelTask,
     GetDispatcherStatus,
+    GetStoreStatus,
     GetTask,
     ListTasks,
+    PauseQueue,
     SubmitTask,
 )
 from taskmanager.actors.model import JobOptions, Task, TaskStatus
@@ -79,6 +82,8 @@ class Model:
     # Cancelled before any attempt started: it must never start.
     never_started: set[UUID] = field(default_factory=set)
     owner: dict[UUID, str] = field(default_factory=dict)
+    # While the queue is paused: the attempts each task had made when it paused.
+    attempts_at_pause: dict[UUID, int] | None = None
 
 
 class TaskLifecycle(RuleBasedStateMachine):
@@ -146,6 +151,18 @@ class TaskLifecycle(RuleBasedStateMachine):
     def advance_time(self, seconds) -> None:
         self.run(self.clock.advance(seconds))
 
+    @rule()
+    def pause(self) -> None:
+        assert self.run(self._settled(self.system.store.ask(PauseQueue(paused=True)))) is True
+        if self.model.attempts_at_pause is None:
+            tasks = self.run(self.system.store.ask(ListTasks(10_000))).tasks
+            self.model.attempts_at_pause = {task.task_id: task.attempts for task in tasks}
+
+    @rule()
+    def resume(self) -> None:
+        assert self.run(self._settled(self.system.store.ask(PauseQueue(paused=False)))) is False
+        self.model.attempts_at_pause = None
+
     @rule(index=st.integers(0, WORKERS - 1))
     def crash_a_worker(self, index) -> None:
         self.system.workers[index].tell(Kill())
@@ -195,8 +212,15 @@ class TaskLifecycle(RuleBasedStateMachine):
         assert busy == len(processing)
         now = self.clock.now()
         ready = [t for t in tasks if t.status is TaskStatus.QUEUED and t.run_at <= now + SLACK]
-        # Work-conserving: while a ready task waits, no worker is idle.
-        if ready:
+        paused_at = self.model.attempts_at_pause
+        status = self.run(self.system.store.ask(GetStoreStatus()))
+        assert status.paused is (paused_at is not None)
+        if paused_at is not None:
+            # While paused no attempt starts: submitted since, or waiting since, alike.
+            for task in tasks:
+                assert task.attempts == paused_at.get(task.task_id, 0), "started while paused"
+        elif ready:
+            # Work-conserving: while a ready task waits, no worker is idle.
             assert len(processing) == WORKERS
         # Whenever a worker took a task, no waiting ready task came before it.
         for started in processing:
@@ -222,6 +246,7 @@ class TaskLifecycle(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
+            self.resume()
             # Given time, every task ends: nothing is left queued or processing.
             for _ in range(2 * len(self.model.seen) + 2):
                 tasks = self.run(self.system.store.ask(ListTasks(10_000))).tasks
