@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Any, Final
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -53,8 +53,10 @@ CRON_FIELDS: Final = 5
 # --- when a schedule is due -------------------------------------------------------------
 
 
-def zone(name: str) -> ZoneInfo | None:
+def zone(name: str) -> tzinfo | None:
     """The IANA time zone ``name``, or None when there is no such zone."""
+    if name == "UTC":
+        return UTC  # needs no time zone data
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
