@@ -15,8 +15,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import Match, Mount
-from starlette.types import ASGIApp
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import ASGIApp, Scope
 
 from taskmanager.actors.clock import Clock
 from taskmanager.actors.system import ActorSystem
@@ -165,10 +166,29 @@ def _serve_local_docs(app: FastAPI) -> None:
         )
 
 
+class MonitorFiles(StaticFiles):
+    """The monitor's files at ``/``; an API path asked with a method it lacks is 405.
+
+    The mount matches every path, so ``GET /queue/pause`` (an API path only for POST)
+    would otherwise be looked up as a file, and answered 404.
+    """
+
+    def __init__(self, *, directory: Path, api: list[BaseRoute]) -> None:
+        super().__init__(directory=directory, html=True)
+        self._api = api
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """The file, or 405 (with the methods in ``Allow``) for an API path."""
+        if any(route.matches(scope)[0] is Match.PARTIAL for route in self._api):
+            raise StarletteHTTPException(405)
+        return await super().get_response(path, scope)
+
+
 def _serve_monitor(app: FastAPI, directory: Path | None) -> None:
     """Serve the built web monitor at ``/``, or send visitors to the docs when it is not built."""
     if directory is not None:
-        app.mount("/", StaticFiles(directory=directory, html=True), name="monitor")
+        api = [route for route in app.routes if not isinstance(route, Mount)]
+        app.mount("/", MonitorFiles(directory=directory, api=api), name="monitor")
         return
 
     @app.get("/", include_in_schema=False)

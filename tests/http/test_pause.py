@@ -102,3 +102,16 @@ async def test_the_scheduled_tasks_of_a_paused_queue_are_made_and_wait(client, c
     await clock.advance(10)
     (made,) = [t for t in (await client.get("/tasks")).json() if t["schedule"] == "tick"]
     assert made["status"] == "queued"
+
+
+async def test_get_on_pause_is_405_naming_post_even_with_the_monitor_served_at_the_root(
+    make_client, tmp_path
+):
+    (tmp_path / "index.html").write_text("<!doctype html><title>monitor</title>")
+    client = await make_client(web_dir=tmp_path)
+    assert (await client.get("/")).status_code == 200
+    for path in ("/queue/pause", "/queue/resume"):
+        response = await client.get(path)
+        assert response.status_code == 405
+        assert response.headers["allow"] == "POST"
+    assert (await client.get("/no-such-file")).status_code == 404
