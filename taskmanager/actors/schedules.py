@@ -249,6 +249,8 @@ class Scheduler(Actor):
         self._retry_at: dict[str, datetime] = {}
         self._timer: asyncio.Task[None] | None = None
         self._timer_due: datetime | None = None
+        # The store takes no more tasks (the service is shutting down): no timer either.
+        self._stopping = False
 
     async def receive(self, message: Any) -> Any:  # noqa: ANN401
         """Handle one schedules message."""
@@ -332,13 +334,18 @@ class Scheduler(Actor):
                     logger.warning("schedule %s: the store is full; trying again", schedule.name)
                     self._retry_at[schedule.name] = now + timedelta(seconds=retry_after)
                 case ShuttingDown():
+                    self._stopping = True
                     return
                 case other:
                     raise RuntimeError(f"the store answered a schedule's task with {other!r}")
 
     def _arm(self) -> None:
         """One timer, for the earliest due time of all the schedules."""
-        due = min(map(self._wake_at, self._schedules.values()), default=None)
+        due = (
+            None
+            if self._stopping
+            else min(map(self._wake_at, self._schedules.values()), default=None)
+        )
         if due == self._timer_due:
             return
         if self._timer is not None:
