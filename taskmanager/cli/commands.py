@@ -224,11 +224,12 @@ def schedules(args: argparse.Namespace, client: Client, output: Output) -> ExitS
     """``schedules ls``, ``schedules put``, ``schedules rm``."""
     match args.schedules_command:
         case "put":
+            kinds = field_kinds(client.openapi(), args.task_type) if args.parameters else {}
             output.schedule(
                 client.put_schedule(
                     args.name,
                     args.task_type,
-                    parse_parameters(args.task_type, args.parameters),
+                    parse_parameters(args.parameters, kinds),
                     every=args.every,
                     cron=args.cron,
                     timezone=args.timezone,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from support import FakeClock
 
 from taskmanager.actors.messages import BeginDrain, ListTasks
-from taskmanager.actors.model import JobOptions, TaskType
+from taskmanager.actors.model import JobOptions
 from taskmanager.actors.schedules import GetSchedule, PutSchedule, ScheduleSpec, Timing
-from taskmanager.actors.tasktypes import ComputeSum
+from taskmanager.demo import ComputeSum
 
 
 def every(seconds: int) -> PutSchedule:
     spec = ScheduleSpec(
-        "tick", TaskType("compute_sum"), ComputeSum(numbers=(1,)), JobOptions(), Timing(seconds)
+        "tick", "compute_sum", ComputeSum(numbers=(1,)), JobOptions(), Timing(seconds)
     )
     return PutSchedule(spec)
 

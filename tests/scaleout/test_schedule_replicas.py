@@ -10,10 +10,10 @@ import pytest
 from support import FakeClock, current, settle, submit_to, unwatch, watch
 
 from taskmanager.actors.messages import ListTasks, PauseQueue
-from taskmanager.actors.model import JobOptions, TaskStatus, TaskType
+from taskmanager.actors.model import JobOptions, TaskStatus
 from taskmanager.actors.schedules import GetSchedule, PutSchedule, ScheduleSpec, Timing
 from taskmanager.actors.system import ActorSystem
-from taskmanager.actors.tasktypes import ComputeSum
+from taskmanager.demo import ComputeSum
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ class Fires:
 
 def every(seconds: int, name: str = "tick") -> PutSchedule:
     spec = ScheduleSpec(
-        name, TaskType("compute_sum"), ComputeSum(numbers=(1,)), JobOptions(), Timing(seconds)
+        name, "compute_sum", ComputeSum(numbers=(1,)), JobOptions(), Timing(seconds)
     )
     return PutSchedule(spec)
 
