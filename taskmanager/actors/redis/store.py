@@ -456,15 +456,14 @@ class RedisStore(Actor):
     async def _pause(self, paused: bool) -> bool:  # noqa: FBT001
         """Pause or resume every replica: the claim and start scripts read this key.
 
-        A replica that resumes dispatches at once; the others find the queue open again
-        when their dispatcher next looks (within a second).
+        A resume rings the marker idle replicas block on, as a task that became ready
+        does, so they look again at once.
         """
         with reachable():
             if paused:
                 await self._redis.set(self._key("paused"), "1")
             else:
                 await self._redis.delete(self._key("paused"))
-                # Idle replicas block on the marker: ring it, as a task that became ready does.
                 await self._redis.zadd(self._key("marker"), {"0": 0})
         if not paused:
             self._dispatcher.tell(WorkAvailable())
