@@ -105,6 +105,11 @@ def watch(actors: Iterable[Actor]) -> None:
     _WATCHED.update(actors)
 
 
+def unwatch(actors: Iterable[Actor]) -> None:
+    """Make settle() ignore these actors (a replica a test lets hang, then kills)."""
+    _WATCHED.difference_update(actors)
+
+
 def forget_watched() -> None:
     """Stop watching every actor: the test that built them has ended."""
     _WATCHED.clear()
@@ -170,6 +175,19 @@ class FakeClock:
                 wake.set_result(None)
             await settle()
         self._now = target
+        await settle()
+
+    async def jump(self, seconds: float) -> None:
+        """Move time forward at once, as a suspended process sees it when it wakes.
+
+        Every sleeper that came due meanwhile wakes together, at the new time.
+        """
+        await settle()
+        self._now += seconds
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, wake = heapq.heappop(self._sleepers)
+            if not wake.done():
+                wake.set_result(None)
         await settle()
 
 

@@ -19,6 +19,7 @@ from taskmanager.actors.messages import (
     GetDispatcherStatus,
     GetRunning,
     HandBack,
+    HoldDispatch,
     RunTask,
     StopDispatching,
     WhenIdle,
@@ -58,6 +59,7 @@ class Dispatcher(Actor):
         self._running: dict[UUID, int] = {}
         self._assigned: dict[int, UUID] = {}
         self._dispatching = True
+        self._held = False  # the queue is paused
         # Tasks a worker could not start, until the queue has them back.
         self._handbacks: list[tuple[Task, int, str | None]] = []
         self._idle_waiters: list[asyncio.Future[None]] = []
@@ -103,6 +105,9 @@ class Dispatcher(Actor):
                 return Later(self._status(busy))
             case GetRunning():
                 return frozenset(self._running)
+            case HoldDispatch(paused=paused):
+                self._held = paused
+                await self._dispatch()
             case StopDispatching():
                 self._dispatching = False
                 self._set_timer(None)
@@ -127,7 +132,8 @@ class Dispatcher(Actor):
                 task, seq, lease = self._handbacks[0]
                 await self._queue.add(task, seq, lease)
                 self._handbacks.pop(0)
-            if not self._dispatching:
+            if not self._dispatching or self._held:
+                self._set_timer(None)
                 return
             while self._idle and (taken := await self._queue.take(now)) is not None:
                 task, seq = taken

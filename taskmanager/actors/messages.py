@@ -72,6 +72,8 @@ class SubmitTask(Request[SubmitOutcome]):
     options: JobOptions
     idempotency_key: str | None = None
     owner: str | None = None
+    #: The schedule whose due time this task is, if one made it.
+    schedule: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,8 @@ class StoreStatus:
     completed_per_minute: tuple[tuple[datetime, int], ...]
     #: (workers, busy) of the whole service when the store knows every replica's.
     workers: tuple[int, int] | None = None
+    #: Whether the queue is paused: no attempt starts until it resumes.
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +205,16 @@ class GetStoreStatus(Request[StoreStatus]):
 @dataclass(frozen=True, slots=True)
 class CheckHealth(Request[bool]):
     """Whether the store can reach what it keeps its state in (always, in memory)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PauseQueue(Request[bool]):
+    """Pause (``paused``) or resume the queue for the whole service; reply with the new state.
+
+    While paused no attempt starts; running ones go on and submissions are accepted.
+    """
+
+    paused: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +285,13 @@ class WithdrawAll:
 @dataclass(frozen=True, slots=True)
 class WorkAvailable:
     """A shared queue may have tasks ready (one was submitted or is due for a retry)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldDispatch:
+    """The queue was paused (``paused``) or resumed: hand out no task until it resumes."""
+
+    paused: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,3 +124,6 @@ class Task:
     timeout: Annotated[float | None, Field(description="Seconds an attempt may run")] = None
     max_retries: int = 0
     attempts: Annotated[int, Field(description="Attempts started so far")] = 0
+    schedule: Annotated[str | None, Field(description="The schedule that made it, if one did")] = (
+        None
+    )

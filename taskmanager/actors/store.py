@@ -27,9 +27,11 @@ from taskmanager.actors.messages import (
     FinishTask,
     GetStoreStatus,
     GetTask,
+    HoldDispatch,
     KeyReused,
     ListTasks,
     Order,
+    PauseQueue,
     Replayed,
     ReportProgress,
     ShuttingDown,
@@ -144,6 +146,7 @@ class TaskStore(Actor):
         self._keys: dict[tuple[str | None, str], UUID] = {}
         self._keyed: dict[UUID, tuple[tuple[str | None, str], tuple[object, ...]]] = {}
         self._draining = False
+        self._paused = False
 
     async def receive(self, message: Any) -> Any:  # noqa: ANN401
         """Handle one store message."""
@@ -178,6 +181,10 @@ class TaskStore(Actor):
                 return self._status(viewer)
             case CheckHealth():
                 return True
+            case PauseQueue(paused=paused):
+                self._paused = paused
+                self._tell(self._dispatcher, HoldDispatch(paused))
+                return paused
             case BeginDrain():
                 return self._begin_drain()
             case StopUnfinished():
@@ -232,6 +239,7 @@ class TaskStore(Actor):
             priority=options.priority,
             timeout=options.timeout,
             max_retries=options.max_retries,
+            schedule=message.schedule,
         )
         task_id, seq = task.task_id, self._next_seq
         # The tells come first: only they can fail (a stopped actor), and then nothing
@@ -265,6 +273,11 @@ class TaskStore(Actor):
         task = self._tasks.get(task_id)
         if task is None or task.status is not TaskStatus.QUEUED:
             return None  # cancelled while it waited
+        if self._paused:
+            # Handed out just before the pause: it waits in the queue again, at its place
+            # (the dispatcher heard of the pause before this, so it keeps it).
+            self._tell(self._dispatcher, Enqueue(task, self._seq[task_id]))
+            return None
         self._leases[task_id] = lease
         started = self._update(
             task,
@@ -416,6 +429,7 @@ class TaskStore(Actor):
             completed_per_minute=tuple(
                 (datetime.fromtimestamp(minute, UTC), counted.get(minute, 0)) for minute in minutes
             ),
+            paused=self._paused,
         )
 
     def _update(self, task: Task, updated: Task) -> Task:

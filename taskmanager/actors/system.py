@@ -26,6 +26,7 @@ from taskmanager.actors.processes import ProcessPool, ProcessPoolRunner
 from taskmanager.actors.queue import MemoryQueue
 from taskmanager.actors.ratelimiter import RateLimiter
 from taskmanager.actors.runtime import Actor, Supervisor, UnavailableError
+from taskmanager.actors.schedules import Scheduler
 from taskmanager.actors.store import TaskStore
 from taskmanager.actors.worker import Worker
 from taskmanager.config import Settings
@@ -53,7 +54,7 @@ class SharedState(Protocol):
 
 
 class ActorSystem:
-    """The task store, dispatcher, workers, event hub, rate limiter and janitor.
+    """The task store, dispatcher, workers, event hub, rate limiter, janitor and schedules.
 
     The HTTP layer holds this object and talks to ``store``, ``events``, ``limiter`` and
     ``dispatcher`` only by messages (``taskmanager.actors.messages``). Those hold the
@@ -91,6 +92,7 @@ class ActorSystem:
                 max_bytes=settings.max_store_mb * 1024 * 1024,
             )
             self.limiter: Actor = RateLimiter(settings.rate_limit, self.clock)
+            self.schedules: Actor = Scheduler(store=self.store, clock=self.clock)
         else:
             # Imported only here: redis-py is the optional extra "redis".
             from taskmanager.actors.redis.backend import RedisState  # noqa: PLC0415
@@ -101,6 +103,7 @@ class ActorSystem:
             self.events = EventHub(shared.log)
             self.store = shared.store(self.dispatcher, rng)
             self.limiter = shared.limiter()
+            self.schedules = shared.scheduler()
             shared.attach(hub=self.events, store=self.store)
         # Where thread jobs run, and where process jobs do: a process of their own per
         # worker, none started until a process job runs.
@@ -135,6 +138,7 @@ class ActorSystem:
         """Every actor, in the order they stop: producers of work before its consumers."""
         shared = self._shared.actors() if self._shared is not None else ()
         return (
+            self.schedules,
             self.janitor,
             self.limiter,
             *shared,

@@ -1,4 +1,7 @@
-"""The client commands: submit, status, ls, cancel, watch. Each returns an exit status."""
+"""The client commands: submit, status, ls, cancel, watch, schedules, pause, resume.
+
+Each returns an exit status.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from rich.console import Console
 
 from taskmanager.actors.events import Event, Resync
 from taskmanager.actors.model import Task
+from taskmanager.actors.schedules import Schedule
 from taskmanager.cli import display
 from taskmanager.cli.exit_status import ExitStatus, of_task, reader_gone
 from taskmanager.cli.ids import AmbiguousId, task_id_of
@@ -26,7 +30,7 @@ from taskmanager.client import (
     TaskManagerError,
     Unreachable,
 )
-from taskmanager.client._protocol import EVENT, TASK
+from taskmanager.client._protocol import EVENT, SCHEDULE, TASK
 
 type Command = Callable[[argparse.Namespace, Client, "Output"], ExitStatus]
 
@@ -47,6 +51,13 @@ class Output:
             self.line(TASK.dump_json(task).decode())
         else:
             self.out.print(display.task_view(task))
+
+    def schedule(self, schedule: Schedule) -> None:
+        """Print one schedule."""
+        if self.as_json:
+            self.line(SCHEDULE.dump_json(schedule).decode())
+        else:
+            self.out.print(display.schedules_table([schedule]))
 
     def error(self, command: str, detail: str) -> None:
         """Say on stderr why the command failed."""
@@ -209,12 +220,56 @@ def _watch_table(client: Client, console: Console) -> None:
                 table.apply(item)
 
 
+def schedules(args: argparse.Namespace, client: Client, output: Output) -> ExitStatus:
+    """``schedules ls``, ``schedules put``, ``schedules rm``."""
+    match args.schedules_command:
+        case "put":
+            kinds = field_kinds(client.openapi(), args.task_type) if args.parameters else {}
+            output.schedule(
+                client.put_schedule(
+                    args.name,
+                    args.task_type,
+                    parse_parameters(args.parameters, kinds),
+                    every=args.every,
+                    cron=args.cron,
+                    timezone=args.timezone,
+                    priority=args.priority,
+                    delay=args.delay,
+                    timeout=args.timeout,
+                    max_retries=args.retries,
+                )
+            )
+        case "rm":
+            output.schedule(client.delete_schedule(args.name))
+        case _:
+            found = client.schedules()
+            if output.as_json:
+                for schedule in found:
+                    output.line(SCHEDULE.dump_json(schedule).decode())
+            else:
+                output.out.print(display.schedules_table(found))
+    return ExitStatus.OK
+
+
+def pause(args: argparse.Namespace, client: Client, output: Output) -> ExitStatus:
+    """Pause (``pause``) or resume (``resume``) the queue; print whether it is paused."""
+    paused = client.pause() if args.command == "pause" else client.resume()
+    if output.as_json:
+        output.line(json.dumps({"paused": paused}))
+    else:
+        output.out.print("the queue is paused" if paused else "the queue runs")
+    return ExitStatus.OK
+
+
 COMMANDS: Final[dict[str, Command]] = {
     "submit": submit,
     "status": status,
     "ls": list_tasks,
     "cancel": cancel,
     "watch": watch,
+    "schedules": schedules,
+    "pause": pause,
+    "resume": pause,
 }
 
 __all__ = ["COMMANDS", "run"]

@@ -30,6 +30,7 @@ from rich.text import Text
 
 from taskmanager.actors.events import Event, Resync
 from taskmanager.actors.model import Task, TaskStatus
+from taskmanager.actors.schedules import Schedule
 
 STATUS_STYLE: Final = {
     TaskStatus.QUEUED: "dim",
@@ -122,6 +123,8 @@ def task_view(task: Task) -> Text:
     row("status", status)
     row("progress", f"{task.progress:.0%}")
     row("created", _when(task.created_at))
+    if task.schedule is not None:
+        row("schedule", task.schedule)
     if task.started_at is not None:
         row("started", _when(task.started_at))
     if task.finished_at is not None:
@@ -152,6 +155,27 @@ def tasks_table(tasks: Iterable[Task]) -> Table:
             f"{task.progress:.0%}",
             f"{task.attempts}/{task.max_retries + 1}",
             _when(task.created_at),
+        )
+    return table
+
+
+def schedules_table(schedules: Iterable[Schedule]) -> Table:
+    """Schedules as a table, one row each, with when each runs next."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("NAME", "TYPE", "WHEN", "NEXT RUN", "LAST TASK"):
+        table.add_column(column, no_wrap=True)
+    for schedule in schedules:
+        when = (
+            f"every {schedule.every} s"
+            if schedule.every is not None
+            else f"{schedule.cron} ({schedule.timezone})"
+        )
+        table.add_row(
+            schedule.name,
+            str(schedule.task_type),
+            when,
+            _when(schedule.next_run_at),
+            str(schedule.last_task_id or "-"),
         )
     return table
 

@@ -10,7 +10,9 @@ from typing import Final
 DEFAULT_URL: Final = "http://127.0.0.1:8000"
 STATUSES: Final = ("queued", "processing", "completed", "failed", "cancelled")
 #: The subcommands that talk to a running service.
-CLIENT_COMMANDS: Final = frozenset({"submit", "status", "ls", "cancel", "watch"})
+CLIENT_COMMANDS: Final = frozenset(
+    {"submit", "status", "ls", "cancel", "watch", "schedules", "pause", "resume"}
+)
 
 ID_HELP: Final = (
     "the task's id, or its start (the 8 digits the monitor shows) if no other id starts so"
@@ -74,6 +76,39 @@ def _client_options() -> argparse.ArgumentParser:
     return common
 
 
+def _job_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--priority", type=int, help="0 to 9; higher runs first")
+    parser.add_argument("--delay", type=float, help="seconds before it may start")
+    parser.add_argument("--timeout", type=float, help="seconds an attempt may run")
+    parser.add_argument("--retries", type=int, help="attempts after a retryable failure")
+
+
+def _add_schedules(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    schedules = commands.add_parser(
+        "schedules", parents=[common], help="tasks submitted at due times (ls, put, rm)"
+    )
+    actions = schedules.add_subparsers(dest="schedules_command", metavar="COMMAND", required=True)
+    actions.add_parser("ls", parents=[common], help="list the schedules, with their next run")
+    put = actions.add_parser(
+        "put",
+        parents=[common],
+        help="create or replace a schedule",
+        description="Create or replace a schedule: a task every N seconds (--every) or at a "
+        "five-field cron expression (--cron, read in --timezone, default UTC). Parameters "
+        "as for submit.",
+    )
+    put.add_argument("name", metavar="NAME", help="1 to 100 of a-z 0-9 _ -")
+    put.add_argument("task_type", metavar="TYPE", help="compute_sum, generate_report, ...")
+    put.add_argument("parameters", metavar="name=value", nargs="*", help="the parameters")
+    when = put.add_mutually_exclusive_group(required=True)
+    when.add_argument("--every", type=int, metavar="SECONDS", help="1 to 86400")
+    when.add_argument("--cron", metavar="EXPR", help="e.g. '30 6 * * 1-5'")
+    put.add_argument("--timezone", metavar="ZONE", help="IANA name, e.g. Europe/Paris")
+    _job_options(put)
+    remove = actions.add_parser("rm", parents=[common], help="delete a schedule")
+    remove.add_argument("name", metavar="NAME")
+
+
 def _wait_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait",
@@ -122,10 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     submit.add_argument("task_type", metavar="TYPE", help="compute_sum, generate_report, ...")
     submit.add_argument("parameters", metavar="name=value", nargs="*", help="the parameters")
-    submit.add_argument("--priority", type=int, help="0 to 9; higher runs first")
-    submit.add_argument("--delay", type=float, help="seconds before it may start")
-    submit.add_argument("--timeout", type=float, help="seconds an attempt may run")
-    submit.add_argument("--retries", type=int, help="attempts after a retryable failure")
+    _job_options(submit)
     _wait_flag(submit)
 
     status = commands.add_parser("status", parents=[common], help="show a task")
@@ -144,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "watch", parents=[common], help="a live table of the tasks, from the event stream"
     )
+
+    _add_schedules(commands, common)
+    commands.add_parser(
+        "pause", parents=[common], help="pause the queue: no task starts (admin key)"
+    )
+    commands.add_parser("resume", parents=[common], help="resume the queue (admin key)")
 
     keys = commands.add_parser("keys", help="API keys")
     key_commands = keys.add_subparsers(dest="keys_command", metavar="COMMAND", required=True)

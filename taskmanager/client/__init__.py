@@ -7,6 +7,7 @@ web stack (FastAPI, Starlette, uvicorn) nor its settings.
 
 from taskmanager.actors.events import Event, Resync
 from taskmanager.actors.model import Task, TaskError, TaskStatus
+from taskmanager.actors.schedules import Schedule
 from taskmanager.client._async import AsyncClient, AsyncSubscription
 from taskmanager.client._protocol import StreamItem
 from taskmanager.client._sync import Client, Subscription
@@ -33,6 +34,7 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "Resync",
+    "Schedule",
     "ServiceUnavailable",
     "StreamItem",
     "Subscription",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
@@ -13,6 +14,7 @@ import httpx
 
 from taskmanager.actors.events import Resync
 from taskmanager.actors.model import Task, TaskStatus
+from taskmanager.actors.schedules import Schedule
 from taskmanager.client import _protocol as protocol
 from taskmanager.client._protocol import Call, EventFeed, Order, Retrying, StreamItem
 from taskmanager.client.errors import TaskManagerError, Unreachable
@@ -176,6 +178,63 @@ class AsyncClient:
                 else:
                     task = protocol.changed(item)
                 yield task
+
+    async def put_schedule(  # noqa: PLR0913 - the schedule's fields, by name
+        self,
+        name: str,
+        task_type: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        every: int | None = None,
+        cron: str | None = None,
+        timezone: str | None = None,
+        priority: int | None = None,
+        delay: float | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> Schedule:
+        """Create or replace schedule ``name``: a task every ``every`` seconds, or at ``cron``.
+
+        ``cron`` has five fields and is read in ``timezone`` (an IANA name, default UTC).
+        """
+        call = protocol.put_schedule_call(
+            name,
+            task_type,
+            parameters,
+            every=every,
+            cron=cron,
+            timezone=timezone,
+            priority=priority,
+            delay=delay,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+        return protocol.SCHEDULE.validate_json((await self._send(call)).content)
+
+    async def get_schedule(self, name: str) -> Schedule:
+        """The schedule, with its next due time and the task it made last."""
+        response = await self._send(Call("GET", protocol.schedule_path(name)))
+        return protocol.SCHEDULE.validate_json(response.content)
+
+    async def schedules(self) -> builtins.list[Schedule]:
+        """Every schedule this client may see, by name."""
+        response = await self._send(Call("GET", "/schedules"))
+        return protocol.SCHEDULES.validate_json(response.content)
+
+    async def delete_schedule(self, name: str) -> Schedule:
+        """Delete the schedule (its tasks stay) and return it as it was."""
+        response = await self._send(Call("DELETE", protocol.schedule_path(name)))
+        return protocol.SCHEDULE.validate_json(response.content)
+
+    async def pause(self) -> bool:
+        """Pause the queue: no attempt starts until ``resume``. Needs an admin key, if any."""
+        response = await self._send(protocol.queue_call(paused=True))
+        return bool(response.json()["paused"])
+
+    async def resume(self) -> bool:
+        """Resume the queue; returns whether it is still paused (False)."""
+        response = await self._send(protocol.queue_call(paused=False))
+        return bool(response.json()["paused"])
 
     async def _send(self, call: Call, *, stream: bool = False) -> httpx.Response:
         """Send ``call``, trying again after a 429, a 503 or a failed connection."""

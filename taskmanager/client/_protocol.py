@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from taskmanager.actors.events import Event, Resync
 from taskmanager.actors.model import Task, TaskStatus
+from taskmanager.actors.schedules import Schedule
 from taskmanager.client.errors import (
     APIError,
     BadRequest,
@@ -37,6 +38,8 @@ from taskmanager.client.sse import SSEDecoder
 TASK: Final = TypeAdapter(Task)
 TASKS: Final = TypeAdapter(list[Task])
 EVENT: Final = TypeAdapter(Event)
+SCHEDULE: Final = TypeAdapter(Schedule)
+SCHEDULES: Final = TypeAdapter(list[Schedule])
 
 type Order = Literal["oldest", "newest"]
 type StreamItem = Event | Resync
@@ -71,8 +74,9 @@ _RETRIED_TRANSPORT_ERRORS: Final = (
 class Call:
     """One request, ready to be sent (and sent again: every call is safe to repeat).
 
-    GET is safe, DELETE is idempotent (a second cancel answers 200 or the same 409),
-    and every POST carries an ``Idempotency-Key``, so a repeat returns the first task.
+    GET is safe, PUT and DELETE are idempotent (a second cancel answers 200 or the same
+    409), pausing or resuming twice is the same as once, and every ``POST /tasks``
+    carries an ``Idempotency-Key``, so a repeat returns the first task.
     """
 
     method: str
@@ -224,6 +228,44 @@ def submit_call(  # noqa: PLR0913 - the submission's fields, by name
     body |= {name: value for name, value in options.items() if value is not None}
     key = idempotency_key if idempotency_key is not None else uuid.uuid4().hex
     return Call("POST", "/tasks", json=body, headers={"Idempotency-Key": key})
+
+
+def schedule_path(name: str) -> str:
+    """The path of one schedule, quoted, so a malformed name stays one path segment."""
+    return f"/schedules/{quote(name, safe='')}"
+
+
+def put_schedule_call(  # noqa: PLR0913 - the schedule's fields, by name
+    name: str,
+    task_type: str,
+    parameters: Mapping[str, Any] | None,
+    *,
+    every: int | None,
+    cron: str | None,
+    timezone: str | None,
+    priority: int | None,
+    delay: float | None,
+    timeout: float | None,
+    max_retries: int | None,
+) -> Call:
+    """``PUT /schedules/{name}``: create or replace it."""
+    body: dict[str, Any] = {"task_type": str(task_type), "parameters": dict(parameters or {})}
+    fields = {
+        "every": every,
+        "cron": cron,
+        "timezone": timezone,
+        "priority": priority,
+        "delay": delay,
+        "timeout": timeout,
+        "max_retries": max_retries,
+    }
+    body |= {field: value for field, value in fields.items() if value is not None}
+    return Call("PUT", schedule_path(name), json=body)
+
+
+def queue_call(*, paused: bool) -> Call:
+    """``POST /queue/pause`` or ``/queue/resume``."""
+    return Call("POST", "/queue/pause" if paused else "/queue/resume")
 
 
 def submitted(response: httpx.Response) -> Task:

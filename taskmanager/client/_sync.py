@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Self
@@ -11,6 +12,7 @@ import httpx
 
 from taskmanager.actors.events import Resync
 from taskmanager.actors.model import Task, TaskStatus
+from taskmanager.actors.schedules import Schedule
 from taskmanager.client import _protocol as protocol
 from taskmanager.client._protocol import Call, EventFeed, Order, Retrying, StreamItem
 from taskmanager.client.errors import TaskManagerError, Unreachable
@@ -171,6 +173,63 @@ class Client:
                 item = subscription.next()
                 task = self.get(task_id) if isinstance(item, Resync) else protocol.changed(item)
                 yield task
+
+    def put_schedule(  # noqa: PLR0913 - the schedule's fields, by name
+        self,
+        name: str,
+        task_type: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        every: int | None = None,
+        cron: str | None = None,
+        timezone: str | None = None,
+        priority: int | None = None,
+        delay: float | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> Schedule:
+        """Create or replace schedule ``name``: a task every ``every`` seconds, or at ``cron``.
+
+        ``cron`` has five fields and is read in ``timezone`` (an IANA name, default UTC).
+        """
+        call = protocol.put_schedule_call(
+            name,
+            task_type,
+            parameters,
+            every=every,
+            cron=cron,
+            timezone=timezone,
+            priority=priority,
+            delay=delay,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+        return protocol.SCHEDULE.validate_json(self._send(call).content)
+
+    def get_schedule(self, name: str) -> Schedule:
+        """The schedule, with its next due time and the task it made last."""
+        response = self._send(Call("GET", protocol.schedule_path(name)))
+        return protocol.SCHEDULE.validate_json(response.content)
+
+    def schedules(self) -> builtins.list[Schedule]:
+        """Every schedule this client may see, by name."""
+        response = self._send(Call("GET", "/schedules"))
+        return protocol.SCHEDULES.validate_json(response.content)
+
+    def delete_schedule(self, name: str) -> Schedule:
+        """Delete the schedule (its tasks stay) and return it as it was."""
+        response = self._send(Call("DELETE", protocol.schedule_path(name)))
+        return protocol.SCHEDULE.validate_json(response.content)
+
+    def pause(self) -> bool:
+        """Pause the queue: no attempt starts until ``resume``. Needs an admin key, if any."""
+        response = self._send(protocol.queue_call(paused=True))
+        return bool(response.json()["paused"])
+
+    def resume(self) -> bool:
+        """Resume the queue; returns whether it is still paused (False)."""
+        response = self._send(protocol.queue_call(paused=False))
+        return bool(response.json()["paused"])
 
     def _send(self, call: Call, *, stream: bool = False) -> httpx.Response:
         """Send ``call``, trying again after a 429, a 503 or a failed connection."""

@@ -21,7 +21,7 @@ from taskmanager.http.operations import BUSY, BUSY_ERRORS, Header, Reply, error,
 from taskmanager.keys import KeyRing
 
 # The API proper; the docs, the health check and the monitor's files are not counted.
-COUNTED_PREFIXES: Final = ("/tasks", "/events")
+COUNTED_PREFIXES: Final = ("/tasks", "/events", "/schedules", "/queue")
 # With API keys, these need one; the docs, the health check and the monitor's files do not.
 PROTECTED_PREFIXES: Final = (*COUNTED_PREFIXES, "/stats", "/metrics")
 #: Where the caller is kept in the ASGI scope for the handlers.

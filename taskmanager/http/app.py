@@ -15,8 +15,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import Match, Mount
-from starlette.types import ASGIApp
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import ASGIApp, Scope
 
 from taskmanager.actors.clock import Clock
 from taskmanager.actors.system import ActorSystem
@@ -28,7 +29,7 @@ from taskmanager.http.examples import submissions
 from taskmanager.http.fastpath import FastPath
 from taskmanager.http.head import HeadAsGet
 from taskmanager.http.operations import BUSY_ERRORS, JSON_MEDIA_TYPE
-from taskmanager.http.routes import events, health, stats, tasks
+from taskmanager.http.routes import events, health, queue, schedules, stats, tasks
 from taskmanager.http.schemas import TaskRequests
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRA
 DESCRIPTION = """
 Submit long-running tasks, follow them (poll, long-poll), list and cancel them.
 Five workers run them; every request to `/tasks` counts against the client's rate limit.
+Schedules submit a task at every due time; an operator may pause the queue.
 """
 
 
@@ -72,7 +74,7 @@ class TaskManagerAPI(FastAPI):
         return CORSMiddleware(
             app,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
             expose_headers=["Link", "Location", "Retry-After", "RateLimit", "RateLimit-Policy"],
         )
@@ -115,8 +117,10 @@ def create_app(
     app.state.requests = requests
     app.state.heartbeat = events.HEARTBEAT_SECONDS
     app.include_router(tasks.router)
+    app.include_router(schedules.router)
     app.include_router(events.router)
     app.include_router(stats.router)
+    app.include_router(queue.router)
     app.include_router(health.router)
     if local_swagger:
         _serve_local_docs(app)
@@ -162,10 +166,29 @@ def _serve_local_docs(app: FastAPI) -> None:
         )
 
 
+class MonitorFiles(StaticFiles):
+    """The monitor's files at ``/``; an API path asked with a method it lacks is 405.
+
+    The mount matches every path, so ``GET /queue/pause`` (an API path only for POST)
+    would otherwise be looked up as a file, and answered 404.
+    """
+
+    def __init__(self, *, directory: Path, api: list[BaseRoute]) -> None:
+        super().__init__(directory=directory, html=True)
+        self._api = api
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """The file, or 405 (with the methods in ``Allow``) for an API path."""
+        if any(route.matches(scope)[0] is Match.PARTIAL for route in self._api):
+            raise StarletteHTTPException(405)
+        return await super().get_response(path, scope)
+
+
 def _serve_monitor(app: FastAPI, directory: Path | None) -> None:
     """Serve the built web monitor at ``/``, or send visitors to the docs when it is not built."""
     if directory is not None:
-        app.mount("/", StaticFiles(directory=directory, html=True), name="monitor")
+        api = [route for route in app.routes if not isinstance(route, Mount)]
+        app.mount("/", MonitorFiles(directory=directory, api=api), name="monitor")
         return
 
     @app.get("/", include_in_schema=False)
@@ -258,6 +281,9 @@ def _openapi(app: FastAPI, requests: TaskRequests, *, keys: bool) -> dict[str, A
     for parameter in schema["paths"]["/tasks"]["get"]["parameters"]:
         if parameter["name"] == "task_type":
             parameter["schema"] = {"anyOf": [type_ref, {"type": "null"}]}
+    schedule_schema = requests.schedule_json_schema()
+    components.update(schedule_schema.pop("$defs", {}))
+    components["ScheduleRequest"] = schedule_schema
     for path, path_item in schema["paths"].items():
         for operation in path_item.values():
             operation["responses"].pop("422", None)

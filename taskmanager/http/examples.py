@@ -11,8 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
 
+from pydantic import TypeAdapter
+
 from taskmanager.actors.model import Task, TaskError, TaskStatus
-from taskmanager.demo import ComputeSum, SimulateError
+from taskmanager.actors.schedules import Schedule
+from taskmanager.demo import ComputeSum, GenerateReport, SimulateError
 from taskmanager.http.schemas import TASK
 from taskmanager.jobs import TaskTypes
 
@@ -98,4 +101,45 @@ LIST: Final[dict[str, Any]] = {
 }
 CANCELLED: Final[dict[str, Any]] = {
     "cancelled": {"summary": "Cancelled", "value": _example(_CANCELLED)}
+}
+
+SCHEDULE_PUT: Final[dict[str, Any]] = {
+    "every": {
+        "summary": "Every ten minutes",
+        "value": {"task_type": "compute_sum", "parameters": {"numbers": [1, 2, 3]}, "every": 600},
+    },
+    "cron": {
+        "summary": "At 06:30 on weekdays, Paris time, with job options",
+        "value": {
+            "task_type": "generate_report",
+            "parameters": {"title": "Morning figures", "sections": 3},
+            "cron": "30 6 * * 1-5",
+            "timezone": "Europe/Paris",
+            "priority": 5,
+            "max_retries": 2,
+        },
+    },
+}
+
+_SCHEDULE: Final = Schedule(
+    name="morning-report",
+    task_type="generate_report",
+    parameters=GenerateReport(title="Morning figures", sections=3),
+    created_at=_CREATED,
+    next_run_at=datetime(2026, 11, 30, 5, 30, tzinfo=UTC),
+    cron="30 6 * * 1-5",
+    timezone="Europe/Paris",
+    priority=5,
+    max_retries=2,
+    last_task_id=_ID,
+    last_run_at=datetime(2026, 11, 27, 5, 30, tzinfo=UTC),
+)
+SCHEDULE: Final[dict[str, Any]] = {
+    "cron": {
+        "summary": "A cron schedule",
+        "value": TypeAdapter(Schedule).dump_python(_SCHEDULE, mode="json"),
+    }
+}
+SCHEDULE_LIST: Final[dict[str, Any]] = {
+    "one": {"summary": "One schedule", "value": [SCHEDULE["cron"]["value"]]}
 }

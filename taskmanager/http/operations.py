@@ -166,6 +166,24 @@ def _location(task_id: UUID) -> Header:
     return (b"location", b"/tasks/%s" % str(task_id).encode())
 
 
+async def read_json_body(
+    content_type: str, content_length: str | None, receive: Receive, timeout: float
+) -> bytes | Reply:
+    """A request's JSON body, or the reply for one not JSON, too large, too slow or cut off."""
+    if not is_json(content_type):
+        return error(415, f"Content-Type must be application/json, got {content_type!r}")
+    if too_large(content_length):
+        return BODY_TOO_LARGE
+    try:
+        return await read_body(receive, timeout)
+    except TimeoutError:
+        return BODY_TOO_SLOW
+    except BodyTooLargeError:
+        return BODY_TOO_LARGE
+    except BodyIncompleteError:
+        return HUNG_UP
+
+
 async def submit(  # noqa: PLR0913 - the parts of the request, by name
     system: ActorSystem,
     requests: TaskRequests,
@@ -177,18 +195,9 @@ async def submit(  # noqa: PLR0913 - the parts of the request, by name
     owner: str | None,
 ) -> Reply:
     """Read and validate a submission and hand it to the store."""
-    if not is_json(content_type):
-        return error(415, f"Content-Type must be application/json, got {content_type!r}")
-    if too_large(content_length):
-        return BODY_TOO_LARGE
-    try:
-        body = await read_body(receive, system.settings.body_timeout)
-    except TimeoutError:
-        return BODY_TOO_SLOW
-    except BodyTooLargeError:
-        return BODY_TOO_LARGE
-    except BodyIncompleteError:
-        return HUNG_UP
+    body = await read_json_body(content_type, content_length, receive, system.settings.body_timeout)
+    if isinstance(body, Reply):
+        return body
     try:
         request = requests.validate_json(body)
     except ValidationError as exc:

@@ -116,20 +116,59 @@ def _submission_model(spec: TaskTypeSpec) -> type[BaseModel]:
     )
 
 
+#: When a schedule is due, beside the task body it submits.
+_TIMING: Final[dict[str, Any]] = {
+    "every": (
+        Annotated[StrictInt, Field(ge=1, le=86_400), BeforeValidator(integral)] | None,
+        Field(None, description="Seconds between due times (1 to 86,400); or give `cron`"),
+    ),
+    "cron": (
+        Annotated[str, Field(min_length=1, max_length=200)] | None,
+        Field(None, description="Five cron fields: minute hour day-of-month month day-of-week"),
+    ),
+    "timezone": (
+        Annotated[str, Field(min_length=1, max_length=100)] | None,
+        Field(None, description="The IANA time zone `cron` is read in (default UTC)"),
+    ),
+}
+
+
+class Timed(Submission, Protocol):
+    """A schedule's body: a submission plus when it is due."""
+
+    every: int | None
+    cron: str | None
+    timezone: str | None
+
+
+def _schedule_model(submission: type[BaseModel]) -> type[BaseModel]:
+    """``<Type>ScheduleRequest``: the submission of that type, with when it is due."""
+    name = submission.__name__.removesuffix("Request")
+    return create_model(
+        f"{name}ScheduleRequest",
+        __base__=submission,
+        __doc__=f"A schedule that submits {name} tasks",
+        **_TIMING,
+    )
+
+
+def _body(members: tuple[type[BaseModel], ...]) -> Any:  # noqa: ANN401 - a type expression
+    # A discriminated union needs two members; one type is its own request model.
+    if len(members) == 1:
+        return members[0]
+    return Annotated[Union[members], Field(discriminator="task_type")]  # noqa: UP007
+
+
 class TaskRequests:
     """The body of ``POST /tasks`` for these task types: validated, described, documented."""
 
     def __init__(self, types: TaskTypes) -> None:
         self.types = types
         self.models = {name: _submission_model(spec) for name, spec in types.items()}
-        members = tuple(self.models.values())
-        # A discriminated union needs two members; one type is its own request model.
-        body: Any = (
-            members[0]
-            if len(members) == 1
-            else Annotated[Union[members], Field(discriminator="task_type")]  # noqa: UP007
-        )
-        self.adapter: TypeAdapter[Any] = TypeAdapter(body)
+        self.adapter: TypeAdapter[Any] = TypeAdapter(_body(tuple(self.models.values())))
+        # PUT /schedules/{name}: the same body, with when it is due.
+        schedules = tuple(_schedule_model(model) for model in self.models.values())
+        self.schedule_adapter: TypeAdapter[Any] = TypeAdapter(_body(schedules))
         self._expected = ", ".join(types)
 
     def validate_json(self, body: bytes) -> Submission:
@@ -140,6 +179,15 @@ class TaskRequests:
     def json_schema(self) -> dict[str, Any]:
         """The body's JSON Schema, its models under ``$defs``."""
         return self.adapter.json_schema(ref_template="#/components/schemas/{model}")
+
+    def validate_schedule_json(self, body: bytes) -> Timed:
+        """The schedule the body holds: a submission and its timing (or ``ValidationError``)."""
+        schedule: Timed = self.schedule_adapter.validate_json(body)
+        return schedule
+
+    def schedule_json_schema(self) -> dict[str, Any]:
+        """The schedule body's JSON Schema, its models under ``$defs``."""
+        return self.schedule_adapter.json_schema(ref_template="#/components/schemas/{model}")
 
     def describe(self, error: ValidationError) -> str:
         """One readable line that names each wrong field and says why."""

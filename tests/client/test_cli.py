@@ -372,3 +372,37 @@ def test_submit_reads_a_user_types_fields_from_the_services_openapi(capsys, live
     # A text field keeps its commas, a list field splits on them, a number is a number.
     assert task["parameters"] == {"text": "1,2", "times": 2, "tags": ["a", "b"]}
     assert task["result"] == ["1,2", "1,2", "a", "b"]
+
+
+def test_schedules_put_ls_and_rm(cli):
+    made = cli("schedules", "put", "tick", "compute_sum", "numbers=1,2", "--every", "60", "--json")
+    assert made.status == 0, made.err
+    assert made.json()["every"] == 60
+    assert made.json()["parameters"] == {"numbers": [1, 2]}
+    cron = cli(
+        "schedules", "put", "morning", "generate_report", "title=Daily", "--cron", "30 6 * * 1-5",
+        "--timezone", "Europe/Paris", "--priority", "5",
+    )  # fmt: skip
+    assert cron.status == 0, cron.err
+    assert "morning" in cron.out
+    assert "Europe/Paris" in cron.out
+    listed = cli("schedules", "ls")
+    assert listed.out.index("morning") < listed.out.index("tick")
+    assert "every 60 s" in listed.out
+    assert [s["name"] for s in cli("schedules", "ls", "--json").json_lines()] == ["morning", "tick"]
+    assert cli("schedules", "rm", "tick").status == 0
+    assert cli("schedules", "rm", "tick").status == 3  # not found
+    assert [s["name"] for s in cli("schedules", "ls", "--json").json_lines()] == ["morning"]
+
+
+def test_schedules_put_with_a_bad_cron_is_a_usage_error_naming_the_field(cli):
+    result = cli("schedules", "put", "bad", "compute_sum", "numbers=1", "--cron", "61 * * * *")
+    assert result.status == 2
+    assert "cron:" in result.err
+
+
+def test_pause_and_resume(cli):
+    paused = cli("pause")
+    assert paused.status == 0
+    assert "paused" in paused.out
+    assert cli("resume", "--json").json() == {"paused": False}

@@ -27,6 +27,12 @@ OPERATION_IDS = {
     ("get", "/stats"): "get_stats",
     ("get", "/metrics"): "get_metrics",
     ("get", "/healthz"): "get_health",
+    ("put", "/schedules/{name}"): "put_schedule",
+    ("get", "/schedules"): "list_schedules",
+    ("get", "/schedules/{name}"): "get_schedule",
+    ("delete", "/schedules/{name}"): "delete_schedule",
+    ("post", "/queue/pause"): "pause_queue",
+    ("post", "/queue/resume"): "resume_queue",
 }
 
 

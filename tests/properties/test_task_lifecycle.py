@@ -1,7 +1,8 @@
 """A state machine over the running actor system, checked against what a client has seen.
 
 Tasks come with every job option (priorities, delays, timeouts, retries); workers crash;
-time moves. After every step the model checks the promises README.md makes.
+the queue is paused and resumed; schedules come and go and make tasks; time moves. After
+every step the model checks the promises README.md makes.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from conftest import flush_prefix
@@ -29,11 +30,20 @@ from taskmanager.actors import ActorSystem, Kill
 from taskmanager.actors.messages import (
     CancelTask,
     GetDispatcherStatus,
+    GetStoreStatus,
     GetTask,
     ListTasks,
+    PauseQueue,
     SubmitTask,
 )
 from taskmanager.actors.model import JobOptions, Task, TaskStatus
+from taskmanager.actors.schedules import (
+    DeleteSchedule,
+    ListSchedules,
+    PutSchedule,
+    ScheduleSpec,
+    Timing,
+)
 from taskmanager.config import Settings
 from taskmanager.demo import ComputeSum, GenerateReport, SimulateError
 
@@ -79,6 +89,23 @@ class Model:
     # Cancelled before any attempt started: it must never start.
     never_started: set[UUID] = field(default_factory=set)
     owner: dict[UUID, str] = field(default_factory=dict)
+    # While the queue is paused: the attempts each task had made when it paused.
+    attempts_at_pause: dict[UUID, int] | None = None
+    # Each schedule's owner, and the spans it ran with one timing: (start, every, end).
+    schedule_owner: dict[str, str] = field(default_factory=dict)
+    schedule_spans: dict[str, list[tuple[datetime, int, datetime | None]]] = field(
+        default_factory=dict
+    )
+
+    def due_times(self, name: str, now: datetime) -> list[datetime]:
+        """Every due time of schedule ``name`` up to ``now``: one task each, no more."""
+        times = []
+        for start, every, end in self.schedule_spans.get(name, []):
+            due = start + timedelta(seconds=every)
+            while due <= (end or now) + SLACK and due <= now + SLACK:
+                times.append(due)
+                due += timedelta(seconds=every)
+        return times
 
 
 class TaskLifecycle(RuleBasedStateMachine):
@@ -146,6 +173,49 @@ class TaskLifecycle(RuleBasedStateMachine):
     def advance_time(self, seconds) -> None:
         self.run(self.clock.advance(seconds))
 
+    @rule()
+    def pause(self) -> None:
+        assert self.run(self._settled(self.system.store.ask(PauseQueue(paused=True)))) is True
+        if self.model.attempts_at_pause is None:
+            tasks = self.run(self.system.store.ask(ListTasks(10_000))).tasks
+            self.model.attempts_at_pause = {task.task_id: task.attempts for task in tasks}
+
+    @rule()
+    def resume(self) -> None:
+        assert self.run(self._settled(self.system.store.ask(PauseQueue(paused=False)))) is False
+        self.model.attempts_at_pause = None
+
+    @rule(
+        name=st.sampled_from(["a", "b"]),
+        every=st.sampled_from([2, 5, 7]),
+        params=parameters,
+        owner=owners,
+    )
+    def put_schedule(self, name, every, params, owner) -> None:
+        spec = ScheduleSpec(name, TYPE_OF[type(params)], params, JobOptions(), Timing(every=every))
+        saved = self.run(self._settled(self.system.schedules.ask(PutSchedule(spec, owner))))
+        assert saved is not None
+        now = self.clock.now()
+        self._end_span(name, now)
+        self.model.schedule_owner.setdefault(name, owner)
+        self.model.schedule_spans.setdefault(name, []).append((now, every, None))
+        assert saved.schedule.next_run_at == now + timedelta(seconds=every)
+
+    @precondition(lambda self: self.model.schedule_owner)
+    @rule(data=st.data())
+    def delete_schedule(self, data) -> None:
+        name = data.draw(st.sampled_from(sorted(self.model.schedule_owner)))
+        deleted = self.run(self._settled(self.system.schedules.ask(DeleteSchedule(name))))
+        assert deleted is not None
+        self._end_span(name, self.clock.now())
+        del self.model.schedule_owner[name]
+
+    def _end_span(self, name: str, now: datetime) -> None:
+        spans = self.model.schedule_spans.get(name, [])
+        if spans and spans[-1][2] is None:
+            start, every, _ = spans[-1]
+            spans[-1] = (start, every, now)
+
     @rule(index=st.integers(0, WORKERS - 1))
     def crash_a_worker(self, index) -> None:
         self.system.workers[index].tell(Kill())
@@ -180,6 +250,7 @@ class TaskLifecycle(RuleBasedStateMachine):
     def every_promise_holds(self) -> None:
         page = self.run(self.system.store.ask(ListTasks(10_000)))
         tasks = page.tasks
+        self._adopt_scheduled(tasks)
         assert [t.task_id for t in tasks] == list(self.model.seen), "a task was lost or added"
         for task in tasks:
             self.observe(task)
@@ -195,8 +266,15 @@ class TaskLifecycle(RuleBasedStateMachine):
         assert busy == len(processing)
         now = self.clock.now()
         ready = [t for t in tasks if t.status is TaskStatus.QUEUED and t.run_at <= now + SLACK]
-        # Work-conserving: while a ready task waits, no worker is idle.
-        if ready:
+        paused_at = self.model.attempts_at_pause
+        status = self.run(self.system.store.ask(GetStoreStatus()))
+        assert status.paused is (paused_at is not None)
+        if paused_at is not None:
+            # While paused no attempt starts: submitted since, or waiting since, alike.
+            for task in tasks:
+                assert task.attempts == paused_at.get(task.task_id, 0), "started while paused"
+        elif ready:
+            # Work-conserving: while a ready task waits, no worker is idle.
             assert len(processing) == WORKERS
         # Whenever a worker took a task, no waiting ready task came before it.
         for started in processing:
@@ -215,6 +293,46 @@ class TaskLifecycle(RuleBasedStateMachine):
             assert self.model.seen[task_id].started_at is None
             assert self.model.seen[task_id].attempts == 0
 
+        now = self.clock.now()
+        for name in self.model.schedule_spans:
+            made = sorted(t.created_at for t in tasks if t.schedule == name)
+            expected = self.model.due_times(name, now)
+            assert len(made) == len(expected), f"schedule {name}: {made} for due times {expected}"
+            for created, due in zip(made, expected, strict=True):
+                assert abs(created - due) <= SLACK, f"schedule {name} made a task at {created}"
+        listed = self.run(self.system.schedules.ask(ListSchedules()))
+        assert [s.name for s in listed] == sorted(self.model.schedule_owner)
+
+    def _adopt_scheduled(self, tasks: tuple[Task, ...]) -> None:
+        """Tasks the schedules made since the last look join the model, in their places."""
+        seen = self.model.seen
+        if all(task.task_id in seen for task in tasks):
+            return
+        adopted: dict[UUID, Task] = {}
+        for task in tasks:
+            if task.task_id in seen:
+                adopted[task.task_id] = seen[task.task_id]
+                continue
+            assert task.schedule is not None, "a task appeared that nobody submitted"
+            assert task.attempts <= 1
+            owner = self.model.schedule_owner.get(task.schedule)
+            if owner is None:
+                owner = self._owner_of_deleted(task.schedule)
+            self.model.owner[task.task_id] = owner
+            adopted[task.task_id] = task
+        # A task the model knows and the listing lacks stays, last: the check then fails.
+        adopted |= {task_id: task for task_id, task in seen.items() if task_id not in adopted}
+        self.model.seen = adopted
+        self.model.order = {task_id: place for place, task_id in enumerate(adopted)}
+
+    def _owner_of_deleted(self, name: str) -> str:
+        """The owner of a schedule deleted since it made a task: its earlier tasks say."""
+        owners = {
+            self.model.owner[t.task_id] for t in self.model.seen.values() if t.schedule == name
+        }
+        assert len(owners) == 1, f"cannot tell whose schedule {name} was"
+        return owners.pop()
+
     def _runs_before(self, first: Task, second: Task) -> bool:
         """Whether the dispatcher orders ``first`` before ``second`` when both are ready."""
         order = self.model.order
@@ -222,6 +340,9 @@ class TaskLifecycle(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
+            self.resume()
+            for name in list(self.model.schedule_owner):
+                self.run(self.system.schedules.ask(DeleteSchedule(name)))
             # Given time, every task ends: nothing is left queued or processing.
             for _ in range(2 * len(self.model.seen) + 2):
                 tasks = self.run(self.system.store.ask(ListTasks(10_000))).tasks

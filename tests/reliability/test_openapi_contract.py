@@ -6,7 +6,7 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import use_after_free
+from schemathesis.specs.openapi.checks import positive_data_acceptance, use_after_free
 
 from taskmanager.config import Settings
 from taskmanager.http.app import create_app
@@ -26,6 +26,10 @@ REQUEST_SECONDS = 10
 # the task stays readable (status "cancelled", and DELETE again answers 200) until the
 # result TTL passes, by design (README.md, "Cancel a task"), so that check does not apply.
 EXCLUDED_CHECKS = [use_after_free]
+# A schedule's body is valid only with a cron expression that parses and an IANA time zone
+# that exists (and `every` or `cron`, not both): rules JSON Schema cannot state, answered
+# 400 naming the field. Every other check still runs on that operation.
+SEMANTIC_400 = {("PUT", "/schedules/{name}"): [positive_data_acceptance]}
 
 
 def build_app() -> FastAPI:
@@ -50,4 +54,5 @@ def app() -> FastAPI:
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_honours_its_openapi(case, app):
     timeout = STREAM_SECONDS if case.operation.path == "/events" else REQUEST_SECONDS
-    case.call_and_validate(app=app, excluded_checks=EXCLUDED_CHECKS, timeout=timeout)
+    excluded = EXCLUDED_CHECKS + SEMANTIC_400.get((case.method, case.operation.path), [])
+    case.call_and_validate(app=app, excluded_checks=excluded, timeout=timeout)

@@ -226,3 +226,32 @@ async def test_a_tasks_events_keep_what_changed_not_the_record(scripts):
     # Three events a task (submitted, started, completed): a copy of the record in each
     # took about 850 B.
     assert grown / tasks < 450
+
+
+async def test_a_task_claimed_just_before_the_queue_paused_does_not_start_and_goes_back(scripts):
+    run, _, redis, prefix = scripts
+    await beat(run, "a", register=True)
+    task_id = await submit(run)
+    assert (await run("claim", "a"))[0] == "task"
+    await redis.set(f"{prefix}:paused", "1")
+    assert await run("start", task_id, "a/0/1", "a") is None
+    assert await run("claim", "a") == ["none", ""]  # paused: nothing is handed out
+    await redis.delete(f"{prefix}:paused")
+    claimed = await run("claim", "a")
+    assert pairs(claimed[1:])["id"] == task_id  # back in the queue, not lost
+
+
+async def test_a_fire_sent_twice_makes_one_task(scripts):
+    run, _, redis, prefix = scripts
+    fields = ["type", "compute_sum", "params", '{"numbers":[1]}', "priority", "0"]
+    fields += ["delay_us", "0", "timeout", "", "max_retries", "0", "every", "60", "cron", ""]
+    fields += ["tz", ""]
+    await run("schedule_put", "tick", "", "", 0, 60_000_000, *fields)
+    task_id = str(uuid.uuid4())
+    args = ("tick", "60000000", "1", "120000000", task_id, 100)
+    assert await run("fire", *args) == ["created", task_id]
+    assert await run("fire", *args) == ["created", task_id]  # the same fire, sent again
+    other = ("tick", "60000000", "1", "120000000", str(uuid.uuid4()), 100)
+    assert await run("fire", *other) == ["taken"]  # another replica, too late
+    assert await redis.zcard(f"{prefix}:idx:all") == 1
+    assert await redis.hget(f"{prefix}:task:{task_id}", "schedule") == "tick"

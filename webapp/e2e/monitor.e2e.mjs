@@ -519,6 +519,40 @@ async function main() {
     }
   });
 
+  await check("a schedule added in the Schedules tab is listed with its next run, makes tasks, and is deleted", async () => {
+    await page.getByRole("tab", { name: "Schedules" }).click();
+    await page.getByText("No schedules yet. Add one below.").waitFor();
+    await page.getByLabel("Name").fill("e2e-tick");
+    await page.getByLabel("Every (seconds)").fill("1");
+    await page.getByRole("button", { name: /^Schedule compute sum/i }).click();
+    const listed = page.getByTestId("schedule-e2e-tick");
+    await listed.filter({ hasText: "every 1 s" }).waitFor();
+    await waitFor("the schedule to make a task", async () => {
+      const schedule = await (await fetch(`${base}/schedules/e2e-tick`)).json();
+      return schedule.last_task_id !== null;
+    }, 10_000);
+    const made = await (await fetch(`${base}/schedules/e2e-tick`)).json();
+    const task = await (await fetch(`${base}/tasks/${made.last_task_id}`)).json();
+    if (task.schedule !== "e2e-tick") throw new Error(`the task says schedule ${task.schedule}`);
+    await page.getByRole("button", { name: "Delete schedule e2e-tick" }).click();
+    await listed.waitFor({ state: "detached" });
+    const gone = await fetch(`${base}/schedules/e2e-tick`);
+    if (gone.status !== 404) throw new Error(`GET the deleted schedule answered ${gone.status}`);
+    await page.getByRole("tab", { name: "Submit" }).click();
+  });
+
+  await check("Pause holds the queue with a banner shown; Resume lets the waiting task run", async () => {
+    await page.getByRole("button", { name: "Pause the queue" }).click();
+    await page.getByTestId("queue-state").filter({ hasText: "The queue is paused" }).waitFor();
+    const taskId = await submitViaApi(base, { task_type: "compute_sum", parameters: { numbers: [7] } });
+    await new Promise((done) => setTimeout(done, 1_500)); // a sum takes 0.5 s at this time scale
+    const held = await (await fetch(`${base}/tasks/${taskId}`)).json();
+    if (held.status !== "queued") throw new Error(`while paused the task is ${held.status}`);
+    await page.getByRole("button", { name: "Resume the queue" }).click();
+    await page.getByTestId("queue-state").filter({ hasText: "The queue runs." }).waitFor();
+    await row(page, taskId).and(page.locator('[data-status="completed"]')).waitFor({ timeout: 15_000 });
+  });
+
   await check("a screenshot is saved to artifacts/monitor.png", async () => {
     // Something running while the picture is taken: a report and a few queued sums.
     await submitViaApi(base, { task_type: "generate_report", parameters: { title: "Screenshot", sections: 10 } });

@@ -21,6 +21,7 @@ function statsWith(counts: Partial<StatusCounts> = {}): Stats {
       minute: `2026-11-28T06:0${i}:00Z`,
       count: i === 9 ? 4 : i,
     })),
+    paused: false,
   };
 }
 
@@ -737,5 +738,47 @@ describe("the monitor on a server with API keys", () => {
     render(<App />);
     await userEvent.click(await screen.findByRole("button", { name: "Metrics" }));
     expect(await screen.findByTestId("metrics-text")).toHaveTextContent("taskmanager_queue_depth 0");
+  });
+
+  it("shows a banner while the queue is paused, and resumes it with the button", async () => {
+    let paused = true;
+    const calls = serve({
+      "GET /tasks": () => jsonResponse([]),
+      "GET /stats": () => jsonResponse({ ...statsWith(), paused }),
+      "POST /queue/resume": () => {
+        paused = false;
+        return jsonResponse({ paused: false });
+      },
+    });
+    render(<App />);
+    await waitFor(() => expect(screen.getByTestId("queue-state")).toHaveTextContent(/The queue is paused/));
+    await userEvent.click(screen.getByRole("button", { name: "Resume the queue" }));
+    await waitFor(() => expect(screen.getByTestId("queue-state")).toHaveTextContent("The queue runs."));
+    expect(calls.filter((call) => call.method === "POST").map((call) => call.url)).toEqual(["/queue/resume"]);
+  });
+
+  it("lists the schedules only once they are asked for, and adds one from the same form", async () => {
+    const saved: unknown[] = [];
+    const calls = serve({
+      "GET /tasks": () => jsonResponse([]),
+      "GET /stats": () => jsonResponse(statsWith()),
+      "GET /schedules": () => jsonResponse([]),
+      "PUT /schedules/tick": (_, init) => {
+        saved.push(JSON.parse(String(init?.body)));
+        return jsonResponse({
+          name: "tick", task_type: "compute_sum", parameters: { numbers: [1, 2, 3.5] },
+          created_at: "2026-11-28T06:00:00Z", next_run_at: "2026-11-28T06:01:00Z", every: 60, cron: null,
+          timezone: null, priority: 0, delay: 0, timeout: null, max_retries: 0, last_task_id: null, last_run_at: null,
+        }, 201);
+      },
+    });
+    render(<App />);
+    await waitFor(() => expect(screen.getByRole("tab", { name: "Schedules" })).toBeInTheDocument());
+    expect(calls.some((call) => call.url === "/schedules")).toBe(false);
+    await userEvent.click(screen.getByRole("tab", { name: "Schedules" }));
+    expect(await screen.findByText(/No schedules yet/)).toBeInTheDocument();
+    await userEvent.type(await screen.findByLabelText("Name"), "tick");
+    await userEvent.click(screen.getByRole("button", { name: /schedule compute sum/i }));
+    await waitFor(() => expect(saved).toEqual([{ task_type: "compute_sum", parameters: { numbers: [1, 2, 3.5] }, every: 60 }]));
   });
 });

@@ -2,7 +2,10 @@ import { useCallback, useDeferredValue, useEffect, useMemo, useState } from "rea
 import type { TaskStatus } from "./api/types";
 import { ShowHeader } from "./components/Header/ShowHeader";
 import { ShowMetrics } from "./components/Metrics/ShowMetrics";
+import { PauseQueue } from "./components/Queue/PauseQueue";
 import { ShowRetryNotice } from "./components/RateLimit/ShowRetryNotice";
+import { ListSchedules } from "./components/Schedules/ListSchedules";
+import { PutSchedule } from "./components/Schedules/PutSchedule";
 import { ChartThroughput } from "./components/Stats/ChartThroughput";
 import { ShowWorkers } from "./components/Stats/ShowWorkers";
 import { SubmitTask } from "./components/Submit/SubmitTask";
@@ -12,6 +15,7 @@ import { ShowSnapshotProblem } from "./components/Tasks/ShowSnapshotProblem";
 import { ShowTask } from "./components/Tasks/ShowTask";
 import { useEvents } from "./hooks/useEvents";
 import { useMetricsOffer } from "./hooks/useMetricsOffer";
+import { useSchedules } from "./hooks/useSchedules";
 import type { UseRetryNotice } from "./hooks/useRetryNotice";
 import { useStats } from "./hooks/useStats";
 import type { UseTaskForms } from "./hooks/useTaskForms";
@@ -71,6 +75,7 @@ export function Monitor({ retry, taskForms, keyHeld, onForgetKey }: MonitorProps
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [showMetrics, setShowMetrics] = useState(false);
   const metrics = useMetricsOffer(keyHeld);
+  const [sideView, setSideView] = useState<"submit" | "schedules">("submit");
 
   // A burst re-renders the big table at low priority, so typing in the form stays quick.
   const allTasks = useDeferredValue(tasks.tasks);
@@ -96,6 +101,7 @@ export function Monitor({ retry, taskForms, keyHeld, onForgetKey }: MonitorProps
       {retry.notice !== null && (
         <ShowRetryNotice notice={retry.notice} secondsLeft={retry.secondsLeft} onDismiss={retry.dismiss} />
       )}
+      <PauseQueue paused={stats?.paused ?? null} onChanged={refreshStats} />
       <div className="summary">
         <ShowWorkers total={stats?.workers.total ?? DEFAULT_WORKERS} running={running}
           processing={figures?.counts.processing ?? null} queueDepth={figures?.queueDepth ?? null} />
@@ -120,8 +126,18 @@ export function Monitor({ retry, taskForms, keyHeld, onForgetKey }: MonitorProps
         </section>
         <aside className="side">
           {showMetrics && <ShowMetrics onClose={() => setShowMetrics(false)} />}
-          <SubmitTask forms={taskForms.forms} problem={taskForms.problem} retryAt={taskForms.retryAt}
-            onSubmitted={setSelectedId} onRateLimited={retry.report} />
+          <div className="tabs" role="tablist" aria-label="Side panel">
+            <button type="button" role="tab" className="tab" aria-selected={sideView === "submit"}
+              onClick={() => setSideView("submit")}>Submit</button>
+            <button type="button" role="tab" className="tab" aria-selected={sideView === "schedules"}
+              onClick={() => setSideView("schedules")}>Schedules</button>
+          </div>
+          {sideView === "submit" ? (
+            <SubmitTask forms={taskForms.forms} problem={taskForms.problem} retryAt={taskForms.retryAt}
+              onSubmitted={setSelectedId} onRateLimited={retry.report} />
+          ) : (
+            <SchedulesView taskForms={taskForms} onRateLimited={retry.report} />
+          )}
           {selectedId !== null && (
             <ShowTask taskId={selectedId} task={allTasks.get(selectedId)} now={now}
               onCancel={onCancel} onClose={() => setSelectedId(null)} />
@@ -129,5 +145,17 @@ export function Monitor({ retry, taskForms, keyHeld, onForgetKey }: MonitorProps
         </aside>
       </main>
     </div>
+  );
+}
+
+/** The schedules, and the form that adds one; read only while shown (each read is rate limited). */
+function SchedulesView({ taskForms, onRateLimited }: { taskForms: UseTaskForms; onRateLimited: UseRetryNotice["report"] }) {
+  const { schedules, error, reload, remove } = useSchedules();
+  return (
+    <>
+      <ListSchedules schedules={schedules} error={error} onDelete={remove} />
+      <PutSchedule forms={taskForms.forms} problem={taskForms.problem} retryAt={taskForms.retryAt}
+        onSaved={reload} onRateLimited={onRateLimited} />
+    </>
   );
 }

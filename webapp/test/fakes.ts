@@ -23,6 +23,7 @@ export function makeTask(overrides: Partial<Task> = {}): Task {
     timeout: null,
     max_retries: 0,
     attempts: 0,
+    schedule: null,
     ...overrides,
   };
 }

@@ -14,6 +14,7 @@ from taskmanager.actors.redis.events import EventReader, RedisLog
 from taskmanager.actors.redis.inbox import Doorbell, Inbox
 from taskmanager.actors.redis.queue import RedisQueue
 from taskmanager.actors.redis.ratelimiter import RedisRateLimiter
+from taskmanager.actors.redis.schedules import RedisScheduler
 from taskmanager.actors.redis.store import RedisStore
 from taskmanager.actors.runtime import Actor
 from taskmanager.config import Settings
@@ -99,6 +100,16 @@ class RedisState:
     def limiter(self) -> RedisRateLimiter:
         """The rate limiter."""
         return RedisRateLimiter(self._settings.rate_limit, self._scripts)
+
+    def scheduler(self) -> RedisScheduler:
+        """The schedules."""
+        return RedisScheduler(
+            redis=self._redis,
+            scripts=self._scripts,
+            prefix=self._settings.redis_prefix,
+            clock=self._clock,
+            max_tasks=self._settings.max_tasks,
+        )
 
     def attach(self, *, hub: Actor, store: Actor) -> None:
         """Tell the readers whom to tell what they read."""

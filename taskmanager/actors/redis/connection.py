@@ -59,6 +59,9 @@ SCRIPTS: Final = (
     "reap",
     "ratelimit",
     "watch",
+    "schedule_put",
+    "schedule_delete",
+    "fire",
 )
 
 

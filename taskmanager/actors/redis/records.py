@@ -71,4 +71,5 @@ def task_from(fields: Mapping[str, str], parameters: BaseModel | None = None) ->
         timeout=float(timeout) if timeout else None,
         max_retries=int(fields.get("max_retries") or 0),
         attempts=int(fields.get("attempts") or 0),
+        schedule=fields.get("schedule") or None,
     )

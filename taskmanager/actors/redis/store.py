@@ -34,6 +34,7 @@ from taskmanager.actors.messages import (
     GetTask,
     KeyReused,
     ListTasks,
+    PauseQueue,
     Replayed,
     ReportProgress,
     ShuttingDown,
@@ -327,6 +328,8 @@ class RedisStore(Actor):
                 return Later(self._status(viewer))
             case CheckHealth():
                 return Later(self._reachable())
+            case PauseQueue(paused=paused):
+                return Later(self._pause(paused))
             case BeginDrain():
                 self._draining = True
                 waiting = [(task_id, [w for _, w in ws]) for task_id, ws in self._waiters.items()]
@@ -417,7 +420,8 @@ class RedisStore(Actor):
                     done_key = self._key("done", str(minute))
                     pipe.get(done_key if viewer is None else f"{done_key}:{viewer}")
                 pipe.zrangebyscore(self._key("replicas"), now_us, "+inf")
-                answers = await pipe.execute()
+                pipe.exists(self._key("paused"))
+                *answers, paused = await pipe.execute()
             sizes = answers[: len(TaskStatus)] if viewer is None else answers[0]
             stats, *done, replicas = answers[len(TaskStatus) if viewer is None else 1 :]
             async with self._redis.pipeline(transaction=False) as pipe:
@@ -446,7 +450,24 @@ class RedisStore(Actor):
                 sum(int(total or 0) for total, _ in figures),
                 sum(int(busy or 0) for _, busy in figures),
             ),
+            paused=bool(paused),
         )
+
+    async def _pause(self, paused: bool) -> bool:  # noqa: FBT001
+        """Pause or resume every replica: the claim and start scripts read this key.
+
+        A resume rings the marker idle replicas block on, as a task that became ready
+        does, so they look again at once.
+        """
+        with reachable():
+            if paused:
+                await self._redis.set(self._key("paused"), "1")
+            else:
+                await self._redis.delete(self._key("paused"))
+                await self._redis.zadd(self._key("marker"), {"0": 0})
+        if not paused:
+            self._dispatcher.tell(WorkAvailable())
+        return paused
 
     async def _reachable(self) -> bool:
         try:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from taskmanager.actors.events import GetSubscriberCount
 from taskmanager.actors.messages import (
@@ -56,6 +56,7 @@ class Stats(BaseModel):
     workers: WorkerCounts
     counts: StatusCounts
     completed_per_minute: list[MinuteCount]
+    paused: bool = Field(description="Whether the queue is paused: no attempt starts")
 
 
 async def _figures(system: ActorSystem, viewer: Viewer) -> tuple[tuple[int, int], StoreStatus]:
@@ -89,6 +90,7 @@ async def _figures(system: ActorSystem, viewer: Viewer) -> tuple[tuple[int, int]
                             {"minute": "2026-11-28T06:00:00Z", "count": 12},
                             {"minute": "2026-11-28T06:01:00Z", "count": 28},
                         ],
+                        "paused": False,
                     }
                 }
             }
@@ -111,6 +113,7 @@ async def get_stats(request: Request) -> Stats:
         completed_per_minute=[
             MinuteCount(minute=minute, count=count) for minute, count in store.completed_per_minute
         ],
+        paused=store.paused,
     )
 
 
@@ -152,6 +155,12 @@ async def get_metrics(request: Request) -> PlainTextResponse:
         "gauge",
         "Tasks waiting for a worker (ready, delayed or waiting for a retry).",
         {"": store.counts[TaskStatus.QUEUED]},
+    )
+    metric(
+        "taskmanager_queue_paused",
+        "gauge",
+        "1 while the queue is paused (no attempt starts), else 0.",
+        {"": int(store.paused)},
     )
     metric(
         "taskmanager_workers",

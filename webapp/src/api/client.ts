@@ -1,6 +1,6 @@
 /** Thin fetch wrappers for the task API; every failure becomes an ApiError. */
 import { apiKey } from "./apiKey";
-import type { Stats, Task, TaskRequest } from "./types";
+import type { QueueState, Schedule, Stats, Task, TaskRequest } from "./types";
 
 /** A non-2xx answer: its status, the server's `detail`, and Retry-After when sent. */
 export class ApiError extends Error {
@@ -171,4 +171,29 @@ export function submitTask(body: TaskRequest | TaskDraft): Promise<Task> {
 
 export function cancelTask(taskId: string): Promise<Task> {
   return request<Task>(`/tasks/${encodeURIComponent(taskId)}`, { method: "DELETE" });
+}
+
+/** When a schedule is due: every N seconds, or a cron expression read in a time zone. */
+export type ScheduleTiming = { every: number } | { cron: string; timezone?: string };
+
+export function listSchedules(): Promise<Schedule[]> {
+  return request<Schedule[]>("/schedules");
+}
+
+/** Creates or replaces the schedule `name`: the task draft, submitted at every due time. */
+export function putSchedule(name: string, draft: TaskDraft, timing: ScheduleTiming): Promise<Schedule> {
+  return request<Schedule>(`/schedules/${encodeURIComponent(name)}`, {
+    method: "PUT",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ ...draft, ...timing }),
+  });
+}
+
+export function deleteSchedule(name: string): Promise<Schedule> {
+  return request<Schedule>(`/schedules/${encodeURIComponent(name)}`, { method: "DELETE" });
+}
+
+/** Pauses (no attempt starts) or resumes the queue; with API keys, an admin key's only (403). */
+export function setQueuePaused(paused: boolean): Promise<QueueState> {
+  return request<QueueState>(paused ? "/queue/pause" : "/queue/resume", { method: "POST" });
 }

@@ -63,6 +63,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/queue/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause the queue
+         * @description No attempt starts until `POST /queue/resume`, on any replica; running tasks go on and submissions are still accepted. `/stats` shows `paused`. It holds across restarts when the state lives in Redis. Pausing a paused queue is fine.
+         */
+        post: operations["pause_queue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/queue/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume the queue
+         * @description Queued tasks start again, in their order. Resuming a running queue is fine.
+         */
+        post: operations["resume_queue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List schedules
+         * @description Every schedule the caller may see, by name.
+         */
+        get: operations["list_schedules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schedules/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a schedule
+         * @description The schedule, with its next due time and the task it made last.
+         */
+        get: operations["get_schedule"];
+        /**
+         * Create or replace a schedule
+         * @description A task body (as for `POST /tasks`) plus when it is due: `every` seconds, or a five-field `cron` expression read in `timezone` (default UTC). Each due time makes exactly one task, whichever replica runs it; the task carries `schedule`. Due times missed while the service was down are made up once. Replacing a schedule starts its due times again from now.
+         */
+        put: operations["put_schedule"];
+        post?: never;
+        /**
+         * Delete a schedule
+         * @description It makes no more tasks; the tasks it made stay as they are.
+         */
+        delete: operations["delete_schedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/stats": {
         parameters: {
             query?: never;
@@ -195,6 +283,70 @@ export interface components {
             timeout: number | null;
         };
         /**
+         * ComputeSumScheduleRequest
+         * @description A schedule that submits ComputeSum tasks
+         * @example {
+         *       "parameters": {
+         *         "numbers": [
+         *           1,
+         *           2,
+         *           3.5
+         *         ]
+         *       },
+         *       "task_type": "compute_sum"
+         *     }
+         */
+        ComputeSumScheduleRequest: {
+            /**
+             * Cron
+             * @description Five cron fields: minute hour day-of-month month day-of-week
+             * @default null
+             */
+            cron: string | null;
+            /**
+             * Delay
+             * @description Seconds to wait before the task may start (0 to 86,400)
+             * @default 0
+             */
+            delay: number;
+            /**
+             * Every
+             * @description Seconds between due times (1 to 86,400); or give `cron`
+             * @default null
+             */
+            every: number | null;
+            /**
+             * Max Retries
+             * @description Attempts after a `timeout`, `crash` or `worker_lost` failure
+             * @default 0
+             */
+            max_retries: number;
+            parameters: components["schemas"]["ComputeSum"];
+            /**
+             * Priority
+             * @description 0 to 9; higher runs first, equal priorities in submission order
+             * @default 0
+             */
+            priority: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            task_type: "compute_sum";
+            /**
+             * Timeout
+             * @description Seconds an attempt may run before it fails as `timeout`
+             * @default null
+             */
+            timeout: number | null;
+            /**
+             * Timezone
+             * @description The IANA time zone `cron` is read in (default UTC)
+             * @default null
+             */
+            timezone: string | null;
+        };
+        /**
          * ConflictBody
          * @description A cancel that came too late: the task had already finished.
          */
@@ -272,6 +424,67 @@ export interface components {
             timeout: number | null;
         };
         /**
+         * GenerateReportScheduleRequest
+         * @description A schedule that submits GenerateReport tasks
+         * @example {
+         *       "parameters": {
+         *         "sections": 2,
+         *         "title": "Quarterly figures"
+         *       },
+         *       "task_type": "generate_report"
+         *     }
+         */
+        GenerateReportScheduleRequest: {
+            /**
+             * Cron
+             * @description Five cron fields: minute hour day-of-month month day-of-week
+             * @default null
+             */
+            cron: string | null;
+            /**
+             * Delay
+             * @description Seconds to wait before the task may start (0 to 86,400)
+             * @default 0
+             */
+            delay: number;
+            /**
+             * Every
+             * @description Seconds between due times (1 to 86,400); or give `cron`
+             * @default null
+             */
+            every: number | null;
+            /**
+             * Max Retries
+             * @description Attempts after a `timeout`, `crash` or `worker_lost` failure
+             * @default 0
+             */
+            max_retries: number;
+            parameters: components["schemas"]["GenerateReport"];
+            /**
+             * Priority
+             * @description 0 to 9; higher runs first, equal priorities in submission order
+             * @default 0
+             */
+            priority: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            task_type: "generate_report";
+            /**
+             * Timeout
+             * @description Seconds an attempt may run before it fails as `timeout`
+             * @default null
+             */
+            timeout: number | null;
+            /**
+             * Timezone
+             * @description The IANA time zone `cron` is read in (default UTC)
+             * @default null
+             */
+            timezone: string | null;
+        };
+        /**
          * Health
          * @description Whether the actors are alive.
          */
@@ -309,6 +522,78 @@ export interface components {
         Parameters: {
             [key: string]: unknown;
         };
+        /**
+         * QueueState
+         * @description Whether the queue is paused: then no attempt starts until it resumes.
+         */
+        QueueState: {
+            /** Paused */
+            paused: boolean;
+        };
+        /**
+         * Schedule
+         * @description A schedule as clients see it: the task it makes, when, and what it made last.
+         */
+        Schedule: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Cron
+             * @description Five-field cron expression
+             */
+            cron: string | null;
+            /**
+             * Delay
+             * @default 0
+             */
+            delay: number;
+            /**
+             * Every
+             * @description Seconds between due times
+             */
+            every: number | null;
+            /**
+             * Last Run At
+             * @description When it made that task
+             */
+            last_run_at: string | null;
+            /**
+             * Last Task Id
+             * @description The task it made last
+             */
+            last_task_id: string | null;
+            /**
+             * Max Retries
+             * @default 0
+             */
+            max_retries: number;
+            /** Name */
+            name: string;
+            /**
+             * Next Run At
+             * Format: date-time
+             * @description When it next makes a task
+             */
+            next_run_at: string;
+            parameters: components["schemas"]["Parameters"];
+            /**
+             * Priority
+             * @default 0
+             */
+            priority: number;
+            task_type: components["schemas"]["TaskType"];
+            /** Timeout */
+            timeout: number | null;
+            /**
+             * Timezone
+             * @description The IANA time zone the cron expression is read in
+             */
+            timezone: string | null;
+        };
+        ScheduleRequest: components["schemas"]["ComputeSumScheduleRequest"] | components["schemas"]["GenerateReportScheduleRequest"] | components["schemas"]["SimulateErrorScheduleRequest"];
         /**
          * SimulateError
          * @description How the task fails.
@@ -370,6 +655,71 @@ export interface components {
             timeout: number | null;
         };
         /**
+         * SimulateErrorScheduleRequest
+         * @description A schedule that submits SimulateError tasks
+         * @example {
+         *       "parameters": {
+         *         "error": "timeout"
+         *       },
+         *       "task_type": "simulate_error"
+         *     }
+         */
+        SimulateErrorScheduleRequest: {
+            /**
+             * Cron
+             * @description Five cron fields: minute hour day-of-month month day-of-week
+             * @default null
+             */
+            cron: string | null;
+            /**
+             * Delay
+             * @description Seconds to wait before the task may start (0 to 86,400)
+             * @default 0
+             */
+            delay: number;
+            /**
+             * Every
+             * @description Seconds between due times (1 to 86,400); or give `cron`
+             * @default null
+             */
+            every: number | null;
+            /**
+             * Max Retries
+             * @description Attempts after a `timeout`, `crash` or `worker_lost` failure
+             * @default 0
+             */
+            max_retries: number;
+            /**
+             * @default {
+             *       "error": "value_error"
+             *     }
+             */
+            parameters: components["schemas"]["SimulateError"];
+            /**
+             * Priority
+             * @description 0 to 9; higher runs first, equal priorities in submission order
+             * @default 0
+             */
+            priority: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            task_type: "simulate_error";
+            /**
+             * Timeout
+             * @description Seconds an attempt may run before it fails as `timeout`
+             * @default null
+             */
+            timeout: number | null;
+            /**
+             * Timezone
+             * @description The IANA time zone `cron` is read in (default UTC)
+             * @default null
+             */
+            timezone: string | null;
+        };
+        /**
          * Stats
          * @description The system at a glance.
          */
@@ -377,6 +727,11 @@ export interface components {
             /** Completed Per Minute */
             completed_per_minute: components["schemas"]["MinuteCount"][];
             counts: components["schemas"]["StatusCounts"];
+            /**
+             * Paused
+             * @description Whether the queue is paused: no attempt starts
+             */
+            paused: boolean;
             /** Queue Depth */
             queue_depth: number;
             workers: components["schemas"]["WorkerCounts"];
@@ -440,6 +795,11 @@ export interface components {
              * @description The earliest moment the next attempt starts
              */
             run_at: string;
+            /**
+             * Schedule
+             * @description The schedule that made it, if one did
+             */
+            schedule: string | null;
             /** Started At */
             started_at: string | null;
             status: components["schemas"]["TaskStatus"];
@@ -624,6 +984,304 @@ export interface operations {
             };
         };
     };
+    pause_queue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "paused": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["QueueState"];
+                };
+            };
+            /** @description With API keys: a key that is not an admin's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resume_queue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "paused": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["QueueState"];
+                };
+            };
+            /** @description With API keys: a key that is not an admin's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_schedules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"][];
+                };
+            };
+            /** @description Too many requests from this client */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 1 to 100 of `a-z 0-9 _ -` */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description The name is not a schedule's name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such schedule */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 1 to 100 of `a-z 0-9 _ -` */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleRequest"];
+            };
+        };
+        responses: {
+            /** @description Replaced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description The new schedule */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Invalid name, task body, `every`, `cron` or `timezone` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The name belongs to another key's schedule */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 1 to 100 of `a-z 0-9 _ -` */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description The name is not a schedule's name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such schedule */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_stats: {
         parameters: {
             query?: never;
@@ -663,7 +1321,8 @@ export interface operations {
                      *           "minute": "2026-11-28T06:01:00Z",
                      *           "count": 28
                      *         }
-                     *       ]
+                     *       ],
+                     *       "paused": false
                      *     }
                      */
                     "application/json": components["schemas"]["Stats"];

@@ -9,6 +9,8 @@ export type TaskRequest = Schemas["TaskRequest"];
 export type ErrorBody = Schemas["ErrorBody"];
 export type Stats = Schemas["Stats"];
 export type StatusCounts = Schemas["StatusCounts"];
+export type Schedule = Schemas["Schedule"];
+export type QueueState = Schemas["QueueState"];
 
 export const TASK_STATUSES: readonly TaskStatus[] = [
   "queued",

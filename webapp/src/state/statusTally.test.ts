@@ -10,6 +10,7 @@ function stats(counts: Partial<Stats["counts"]>, queueDepth = counts.queued ?? 0
     workers: { total: 5, busy: counts.processing ?? 0, idle: 5 - (counts.processing ?? 0) },
     counts: { queued: 0, processing: 0, completed: 0, failed: 0, cancelled: 0, ...counts },
     completed_per_minute: [],
+    paused: false,
   };
 }
 

@@ -4,6 +4,9 @@
 -- reaper, which looks only at registered replicas, would never give it back.
 -- ARGV: 4 replica. Returns {'task', record...} or {'none', next due time in µs or ''}.
 local replica = ARGV[4]
+if paused() then
+  return {'none', ''}
+end
 local now = now_us()
 if not redis.call('ZSCORE', P .. ':replicas', replica) then
   return {'none', ''}

@@ -199,6 +199,50 @@ local function enqueue(id, priority, seq, run_at, now, quiet)
   end
 end
 
+-- Whether the queue is paused: then no attempt starts, on any replica.
+local function paused()
+  return redis.call('EXISTS', P .. ':paused') == 1
+end
+
+-- With `max_tasks` kept, the µs until the soonest one may be removed; nil while there is room.
+local function full(now, max_tasks)
+  prune(now, 100)
+  if redis.call('ZCARD', P .. ':idx:all') < tonumber(max_tasks) then
+    return nil
+  end
+  local first = redis.call('ZRANGE', P .. ':idx:expiry', 0, 0, 'WITHSCORES')
+  if #first > 0 then
+    return math.max(1000000, tonumber(first[2]) - now)
+  end
+  return 5000000
+end
+
+-- Create a queued task, index it, queue it (ringing an idle replica) and publish
+-- `submitted`; its seq and run_at. submit.lua writes the same record, with its idempotency
+-- key and without a schedule.
+-- `t` holds the record's fields: type, params, priority, delay_us, timeout, max_retries,
+-- owner, idem, fp, schedule ('' where absent).
+local function create_task(id, t, now)
+  local key = task_key(id)
+  local seq = redis.call('INCR', P .. ':seq')
+  local run_at = now + tonumber(t.delay_us)
+  local record = {
+    'id', id, 'type', t.type, 'status', 'queued', 'params', t.params,
+    'created', int(now), 'run_at', int(run_at), 'started', '', 'finished', '', 'progress', '0',
+    'result', '', 'etype', '', 'emsg', '', 'priority', t.priority, 'timeout', t.timeout,
+    'max_retries', t.max_retries, 'attempts', '0', 'owner', t.owner, 'seq', seq, 'lease', '',
+    'idem', t.idem, 'fp', t.fp, 'schedule', t.schedule}
+  redis.call('HSET', key, unpack(record))
+  redis.call('ZADD', P .. ':idx:all', seq, id)
+  if t.owner ~= '' then
+    redis.call('ZADD', P .. ':idx:own:' .. t.owner, seq, id)
+  end
+  move(id, t.owner, seq, nil, 'queued')
+  enqueue(id, t.priority, seq, run_at, now)
+  publish('submitted', id, t.owner, record)
+  return seq, run_at
+end
+
 -- A task taken from the queue but never started goes back to it, unless it is there
 -- already or is no longer queued (cancelled, or started after all). Its status.
 local function unclaim(id, now)

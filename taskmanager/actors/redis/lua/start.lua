@@ -19,6 +19,10 @@ if tonumber(f[5]) > now or not redis.call('ZSCORE', P .. ':replicas', replica) t
   unclaim(id, now)
   return 'refused'
 end
+if paused() then
+  unclaim(id, now_us()) -- claimed just before the pause: back in the queue, at its place
+  return false
+end
 redis.call('ZREM', P .. ':ready', id)
 redis.call('ZREM', P .. ':delayed', id)
 local changed = {'status', 'processing', 'lease', lease, 'started', int(now),

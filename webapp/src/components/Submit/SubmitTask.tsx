@@ -1,5 +1,5 @@
-import { useState, type FormEvent } from "react";
-import { ApiError, submitTask } from "../../api/client";
+import { useState, type FormEvent, type ReactNode } from "react";
+import { ApiError, submitTask, type TaskDraft } from "../../api/client";
 import { formatTime, humanize } from "../../format";
 import { draftOf, splitDetail, type FieldErrors, type FieldTexts } from "../../state/taskDraft";
 import type { TaskForm } from "../../state/taskForms";
@@ -16,15 +16,25 @@ export interface SubmitTaskProps {
   onSubmitted?: (taskId: string) => void;
   /** Called on a 429 so the monitor can say when to retry. */
   onRateLimited?: (error: ApiError) => void;
-  /** Test seam: how to send the submission. */
-  send?: typeof submitTask;
+  /** How to send the submission (a test seam; the schedules panel puts a schedule instead). */
+  send?: (draft: TaskDraft) => Promise<{ task_id: string }>;
+  /** The panel's title and the button's verb: "Submit a task" and "Submit" by default. */
+  title?: string;
+  verb?: string;
+  /** Fields of the caller's own, shown above the task's (a schedule's name and timing). */
+  extra?: ReactNode;
+  /** What to say once accepted, given the id `send` answered. */
+  acceptedText?: (id: string) => ReactNode;
 }
 
 /**
  * The submit form: a tab per task type and a field per parameter and job option, all from
  * the API's description. The server's 400 `detail` is shown beside the fields it names.
  */
-export function SubmitTask({ forms, problem = null, retryAt = null, onSubmitted, onRateLimited, send = submitTask }: SubmitTaskProps) {
+export function SubmitTask({
+  forms, problem = null, retryAt = null, onSubmitted, onRateLimited, send = submitTask,
+  title = "Submit a task", verb = "Submit", extra = null, acceptedText = queuedText,
+}: SubmitTaskProps) {
   const [chosen, setChosen] = useState<string | null>(null);
   // What was typed, by task type and field path; a field not typed in shows its initial text.
   const [texts, setTexts] = useState<Readonly<Record<string, FieldTexts>>>({});
@@ -34,13 +44,13 @@ export function SubmitTask({ forms, problem = null, retryAt = null, onSubmitted,
 
   const header = (
     <header className="panel__header">
-      <h2>Submit a task</h2>
+      <h2>{title}</h2>
     </header>
   );
   if (forms === null || forms.length === 0) {
     const again = retryAt === null ? "" : ` Asked for again at ${formatTime(new Date(retryAt).toISOString())}.`;
     return (
-      <section className="panel" aria-label="Submit a task">
+      <section className="panel" aria-label={title}>
         {header}
         {problem === null ? (
           <p className="muted" role="status">Loading task types…</p>
@@ -92,7 +102,7 @@ export function SubmitTask({ forms, problem = null, retryAt = null, onSubmitted,
 
   const optionErrors = form.options.filter((field) => errors[field.path] !== undefined);
   return (
-    <section className="panel" aria-label="Submit a task">
+    <section className="panel" aria-label={title}>
       {header}
       <div className="tabs" role="tablist" aria-label="Task type">
         {forms.map((candidate) => (
@@ -102,7 +112,8 @@ export function SubmitTask({ forms, problem = null, retryAt = null, onSubmitted,
           </button>
         ))}
       </div>
-      <form className="form" onSubmit={submit} noValidate aria-label={`Submit ${label}`}>
+      <form className="form" onSubmit={submit} noValidate aria-label={`${verb} ${label}`}>
+        {extra}
         {form.description !== "" && <p className="muted form__about"><ShowDescription text={form.description} /></p>}
         {form.parameters.map((field) => (
           <EditField key={field.path} field={field} text={textOf(field.path, field.initial)}
@@ -125,13 +136,15 @@ export function SubmitTask({ forms, problem = null, retryAt = null, onSubmitted,
         {errors.form !== undefined && <p className="field-error" role="alert" data-testid="form-error">{errors.form}</p>}
         <div className="form__actions">
           <button type="submit" className="button button--primary" disabled={sending}>
-            {sending ? "Submitting…" : `Submit ${label.toLowerCase()}`}
+            {sending ? "Sending…" : `${verb} ${label.toLowerCase()}`}
           </button>
-          {accepted !== null && (
-            <span className="accepted" role="status">Queued <span className="mono">{accepted.slice(0, 8)}</span></span>
-          )}
+          {accepted !== null && <span className="accepted" role="status">{acceptedText(accepted)}</span>}
         </div>
       </form>
     </section>
   );
+}
+
+function queuedText(taskId: string): ReactNode {
+  return <>Queued <span className="mono">{taskId.slice(0, 8)}</span></>;
 }
