@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from taskmanager.actors.messages import GetTask, SubmitTask
@@ -74,6 +75,15 @@ def start_refused(**env: str) -> str:
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
     return lines[0]
+
+
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended: neither running nor a zombie left unreaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in {"Z", "X"}
 
 
 async def submit(client, body: dict[str, Any] | None = None, **headers: str) -> str:

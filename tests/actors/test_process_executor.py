@@ -6,10 +6,9 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from support import current, watch
+from support import current, gone, watch
 
 from taskmanager.actors.clock import SystemClock
 from taskmanager.actors.messages import CancelTask, SubmitTask, WatchTask
@@ -19,14 +18,6 @@ from taskmanager.actors.system import ActorSystem
 pytestmark = pytest.mark.backends("memory", "redis")
 
 TASKS = "taskmanager.demo,jobmodules.usertypes,jobmodules.processtypes"
-
-
-def gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in {"Z", "X"}
 
 
 @pytest.fixture

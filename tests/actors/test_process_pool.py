@@ -9,6 +9,7 @@ from pathlib import Path
 
 import processjobs
 import pytest
+from support import gone
 
 from taskmanager.actors.processes import (
     PoolClosedError,
@@ -19,14 +20,6 @@ from taskmanager.actors.processes import (
 
 # A job's process is gone once it is neither running nor a zombie left unreaped.
 GONE_WITHIN = 1.0
-
-
-def gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in {"Z", "X"}
 
 
 def process_name(pid: int) -> str:
