@@ -206,6 +206,10 @@ end
 
 -- With `max_tasks` kept, the µs until the soonest one may be removed; nil while there is room.
 local function full(now, max_tasks)
+  if redis.call('ZCARD', P .. ':idx:all') < tonumber(max_tasks) then
+    return nil
+  end
+  -- The sweeper removes what has expired; until it has run, make room here.
   prune(now, 100)
   if redis.call('ZCARD', P .. ':idx:all') < tonumber(max_tasks) then
     return nil
@@ -217,12 +221,11 @@ local function full(now, max_tasks)
   return 5000000
 end
 
--- Create a queued task, index it, queue it (ringing an idle replica) and publish
--- `submitted`; its seq and run_at. submit.lua writes the same record, with its idempotency
--- key and without a schedule.
+-- Create a queued task, index it, queue it (ringing an idle replica unless `quiet`) and
+-- publish `submitted`; its seq and run_at. Shared by submit.lua and fire.lua.
 -- `t` holds the record's fields: type, params, priority, delay_us, timeout, max_retries,
--- owner, idem, fp, schedule ('' where absent).
-local function create_task(id, t, now)
+-- owner, idem, fp, schedule ('' where absent; an empty schedule is not written).
+local function create_task(id, t, now, quiet)
   local key = task_key(id)
   local seq = redis.call('INCR', P .. ':seq')
   local run_at = now + tonumber(t.delay_us)
@@ -231,14 +234,18 @@ local function create_task(id, t, now)
     'created', int(now), 'run_at', int(run_at), 'started', '', 'finished', '', 'progress', '0',
     'result', '', 'etype', '', 'emsg', '', 'priority', t.priority, 'timeout', t.timeout,
     'max_retries', t.max_retries, 'attempts', '0', 'owner', t.owner, 'seq', seq, 'lease', '',
-    'idem', t.idem, 'fp', t.fp, 'schedule', t.schedule}
+    'idem', t.idem, 'fp', t.fp}
+  if t.schedule ~= '' then
+    record[#record + 1] = 'schedule'
+    record[#record + 1] = t.schedule
+  end
   redis.call('HSET', key, unpack(record))
   redis.call('ZADD', P .. ':idx:all', seq, id)
   if t.owner ~= '' then
     redis.call('ZADD', P .. ':idx:own:' .. t.owner, seq, id)
   end
   move(id, t.owner, seq, nil, 'queued')
-  enqueue(id, t.priority, seq, run_at, now)
+  enqueue(id, t.priority, seq, run_at, now, quiet)
   publish('submitted', id, t.owner, record)
   return seq, run_at
 end

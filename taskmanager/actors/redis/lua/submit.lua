@@ -23,37 +23,16 @@ if redis.call('EXISTS', key) == 1 then
   return {'created', f[1], f[2], f[3]}
 end
 local now = now_us()
-local full = redis.call('ZCARD', P .. ':idx:all') >= tonumber(ARGV[14])
-if full then
-  -- The sweeper removes what has expired; until it has run, make room here.
-  prune(now, 100)
-  full = redis.call('ZCARD', P .. ':idx:all') >= tonumber(ARGV[14])
-end
-if full then
-  local first = redis.call('ZRANGE', P .. ':idx:expiry', 0, 0, 'WITHSCORES')
-  local wait = 5000000
-  if #first > 0 then
-    wait = math.max(1000000, tonumber(first[2]) - now)
-  end
+local wait = full(now, ARGV[14])
+if wait then
   return {'full', int(wait)}
 end
-local seq = redis.call('INCR', P .. ':seq')
-local run_at = now + tonumber(ARGV[8])
-local record = {
-  'id', id, 'type', ARGV[5], 'status', 'queued', 'params', ARGV[6],
-  'created', int(now), 'run_at', int(run_at), 'started', '', 'finished', '', 'progress', '0',
-  'result', '', 'etype', '', 'emsg', '', 'priority', ARGV[7], 'timeout', ARGV[9],
-  'max_retries', ARGV[10], 'attempts', '0', 'owner', owner, 'seq', seq, 'lease', '',
-  'idem', idem, 'fp', fp}
-redis.call('HSET', key, unpack(record))
-redis.call('ZADD', P .. ':idx:all', seq, id)
-if owner ~= '' then
-  redis.call('ZADD', P .. ':idx:own:' .. owner, seq, id)
-end
-move(id, owner, seq, nil, 'queued')
-enqueue(id, ARGV[7], seq, run_at, now, ARGV[15] == '1')
+local seq, run_at = create_task(id, {
+  type = ARGV[5], params = ARGV[6], priority = ARGV[7], delay_us = ARGV[8],
+  timeout = ARGV[9], max_retries = ARGV[10], owner = owner, idem = idem, fp = fp,
+  schedule = '',
+}, now, ARGV[15] == '1')
 if idem ~= '' then
   redis.call('SET', P .. ':idem:' .. owner .. ':' .. idem, fp .. '|' .. id)
 end
-publish('submitted', id, owner, record)
 return {'created', int(seq), int(now), int(run_at)}
