@@ -62,6 +62,9 @@ class TaskTypeError(Exception):
     """A task type or a module of them is not usable; the message says which and why."""
 
 
+_NONE: Final[Mapping[UUID, JSONValue]] = MappingProxyType({})
+
+
 class Context:
     """What a running job knows and may do besides computing.
 
@@ -78,6 +81,7 @@ class Context:
         "_scheduled",
         "_sleep",
         "attempt",
+        "dependencies",
         "logger",
         "task_id",
     )
@@ -91,6 +95,7 @@ class Context:
         schedule: Callable[[Callable[[], None]], object],
         sleep: Callable[[float], Awaitable[None]],
         logger: logging.Logger,
+        dependencies: Mapping[UUID, JSONValue] = _NONE,
     ) -> None:
         #: The task this attempt runs.
         self.task_id = task_id
@@ -98,6 +103,8 @@ class Context:
         self.attempt = attempt
         #: A logger named after the task type, for the job's own messages.
         self.logger = logger
+        #: The results of the tasks this one depends on (``depends_on``), by task id.
+        self.dependencies = dependencies
         self._report = report
         self._schedule = schedule
         self._sleep = sleep

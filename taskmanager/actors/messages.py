@@ -56,7 +56,14 @@ class KeyReused:
     task_id: UUID
 
 
-type SubmitOutcome = Task | Replayed | KeyReused | StoreFull | ShuttingDown
+@dataclass(frozen=True, slots=True)
+class UnknownDependency:
+    """A task named in ``depends_on`` is unknown, cleaned up, or not the submitter's to see."""
+
+    task_id: UUID
+
+
+type SubmitOutcome = Task | Replayed | KeyReused | StoreFull | ShuttingDown | UnknownDependency
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +81,9 @@ class SubmitTask(Request[SubmitOutcome]):
     owner: str | None = None
     #: The schedule whose due time this task is, if one made it.
     schedule: str | None = None
+    #: Tasks that must complete first; each one ``viewer`` may see.
+    depends_on: tuple[UUID, ...] = ()
+    viewer: Viewer = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +92,13 @@ class GetTask(Request[Task | None]):
 
     task_id: UUID
     viewer: Viewer = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetResults(Request[dict[UUID, JSONValue]]):
+    """The results of those of these tasks that completed and are still kept."""
+
+    task_ids: tuple[UUID, ...]
 
 
 type Order = Literal["oldest", "newest"]

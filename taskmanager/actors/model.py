@@ -127,3 +127,9 @@ class Task:
     schedule: Annotated[str | None, Field(description="The schedule that made it, if one did")] = (
         None
     )
+    depends_on: Annotated[
+        tuple[UUID, ...], Field(description="The tasks that must complete before it starts")
+    ] = ()
+    waiting_for: Annotated[
+        tuple[UUID, ...], Field(description="Those of `depends_on` not completed yet")
+    ] = ()

@@ -42,7 +42,7 @@ import threading
 import time
 import typing
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -92,6 +92,7 @@ class _Run:
     task_id: str
     attempt: int
     logger: str
+    dependencies: dict[str, JSONValue]
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,19 +238,28 @@ class ProcessContext:
     ``cancelled`` is always false: a cancelled process job is killed, not told.
     """
 
-    __slots__ = ("_job", "_reporter", "attempt", "logger", "task_id")
+    __slots__ = ("_job", "_reporter", "attempt", "dependencies", "logger", "task_id")
 
-    def __init__(
-        self, reporter: _ProgressReporter, job: int, task_id: str, attempt: int, name: str
+    def __init__(  # noqa: PLR0913 - what a job sees, by name
+        self,
+        reporter: _ProgressReporter,
+        job: int,
+        task_id: str,
+        attempt: int,
+        name: str,
+        *,
+        dependencies: dict[str, JSONValue],
     ) -> None:
         self._reporter = reporter
         self._job = job
         #: The task's id: a UUID, as in the other executors (a plain string if it is none).
-        self.task_id: UUID | str = task_id
-        with contextlib.suppress(ValueError):
-            self.task_id = UUID(task_id)
+        self.task_id = _uuid_or_str(task_id)
         self.attempt = attempt
         self.logger = logging.getLogger(name)
+        #: The results of the tasks this one depends on, by task id.
+        self.dependencies: dict[UUID | str, JSONValue] = {
+            _uuid_or_str(key): value for key, value in dependencies.items()
+        }
 
     @property
     def cancelled(self) -> bool:
@@ -268,6 +278,13 @@ class _Job:
     call: Callable[..., Any]
     validate: Callable[[dict[str, Any]], Any]
     retry_on: tuple[type[BaseException], ...]
+
+
+def _uuid_or_str(text: str) -> UUID | str:
+    try:
+        return UUID(text)
+    except ValueError:
+        return text
 
 
 def _load_job(module: str, attribute: str) -> _Job:
@@ -305,7 +322,14 @@ def _run_job(
         if job is None:
             job = jobs[key] = _load_job(*key)
         retry_on = job.retry_on
-        context = ProcessContext(reporter, job_id, request.task_id, request.attempt, request.logger)
+        context = ProcessContext(
+            reporter,
+            job_id,
+            request.task_id,
+            request.attempt,
+            request.logger,
+            dependencies=request.dependencies,
+        )
         params = job.validate(request.params)
         result = job.call(params, context)
         if inspect.isawaitable(result):
@@ -526,6 +550,7 @@ class ProcessSlot:
         on_progress: ProgressCallback,
         *,
         logger_name: str | None = None,
+        dependencies: Mapping[str, JSONValue] | None = None,
     ) -> JSONValue:
         """Run the job in this slot's child; see ``ProcessPool.run``."""
         if self._closed:
@@ -552,7 +577,15 @@ class ProcessSlot:
                 if not outcome.done():
                     outcome.set_result(None)  # the child died
 
-        request = _Run(job, *target, params, task_id, attempt, logger_name or target[0])
+        request = _Run(
+            job,
+            *target,
+            params,
+            task_id,
+            attempt,
+            logger_name or target[0],
+            dict(dependencies or {}),
+        )
         loop.add_reader(child.fileno, on_readable)
         self._running = (child, outcome)
         try:
@@ -647,6 +680,7 @@ class ProcessPool:
         on_progress: ProgressCallback,
         *,
         logger_name: str | None = None,
+        dependencies: Mapping[UUID, JSONValue] | None = None,
     ) -> JSONValue:
         """Run ``module.attribute(params, context)`` in a child process; return its result.
 
@@ -654,12 +688,19 @@ class ProcessPool:
         the job fails; cancelling this coroutine kills the job's process (SIGTERM, SIGKILL
         after ``TERM_GRACE``), waits until it is gone, then re-raises. ``on_progress`` is
         called on this loop with each fraction the job reports. The job's ``ctx.logger``
-        is named ``logger_name`` (default: the job's module).
+        is named ``logger_name`` (default: the job's module), and its ``ctx.dependencies``
+        holds ``dependencies`` (keyed by task id).
         """
         slot = await self._acquire()
         try:
             return await slot.run(
-                target, params, str(task_id), attempt, on_progress, logger_name=logger_name
+                target,
+                params,
+                str(task_id),
+                attempt,
+                on_progress,
+                logger_name=logger_name,
+                dependencies={str(key): value for key, value in (dependencies or {}).items()},
             )
         finally:
             self._release(slot)
@@ -724,6 +765,9 @@ class _JobContext(Protocol):
     @property
     def attempt(self) -> int: ...
 
+    @property
+    def dependencies(self) -> Mapping[UUID, JSONValue]: ...
+
     def progress(self, fraction: float) -> None: ...
 
 
@@ -751,6 +795,7 @@ class ProcessPoolRunner:
                 ctx.attempt,
                 ctx.progress,
                 logger_name=f"taskmanager.jobs.{spec.name}",
+                dependencies=ctx.dependencies,
             )
         except ProcessJobError as error:
             raise error.as_raised() from None

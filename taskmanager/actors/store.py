@@ -12,7 +12,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from pydantic_core import to_json
@@ -25,6 +25,7 @@ from taskmanager.actors.messages import (
     CheckHealth,
     Enqueue,
     FinishTask,
+    GetResults,
     GetStoreStatus,
     GetTask,
     HoldDispatch,
@@ -43,6 +44,7 @@ from taskmanager.actors.messages import (
     SubmitTask,
     SweepExpired,
     TaskPage,
+    UnknownDependency,
     Viewer,
     WatchTask,
     Withdraw,
@@ -65,6 +67,15 @@ _KIND: dict[TaskStatus, EventKind] = {
     TaskStatus.FAILED: "failed",
     TaskStatus.CANCELLED: "cancelled",
 }
+
+
+_FAILED: Final = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
+_UNFINISHED: Final = frozenset({TaskStatus.QUEUED, TaskStatus.PROCESSING})
+
+
+def _dependency_failed(dependency: Task) -> TaskError:
+    """Why a task that waited for ``dependency`` (failed or cancelled) was cancelled."""
+    return TaskError("dependency_failed", f"dependency {dependency.task_id} {dependency.status}")
 
 
 def backoff(base: float, retry: int, rng: random.Random) -> float:
@@ -145,6 +156,8 @@ class TaskStore(Actor):
         # as long as their task is kept.
         self._keys: dict[tuple[str | None, str], UUID] = {}
         self._keyed: dict[UUID, tuple[tuple[str | None, str], tuple[object, ...]]] = {}
+        # The queued tasks that wait for each unfinished task, until it ends.
+        self._dependants: dict[UUID, list[UUID]] = {}
         self._draining = False
         self._paused = False
 
@@ -153,6 +166,8 @@ class TaskStore(Actor):
         match message:
             case GetTask(task_id=task_id, viewer=viewer):
                 return self._visible(task_id, viewer)
+            case GetResults(task_ids=task_ids):
+                return self._results(task_ids)
             case SubmitTask():
                 return self._submit(message)
             case ReportProgress(task_id=task_id, lease=lease, progress=progress):
@@ -188,8 +203,7 @@ class TaskStore(Actor):
             case BeginDrain():
                 return self._begin_drain()
             case StopUnfinished():
-                unfinished = [task for task in self._tasks.values() if not task.status.terminal]
-                return tuple(self._cancel_unfinished(task) for task in unfinished)
+                return self._cancel_all(TaskStatus.QUEUED, TaskStatus.PROCESSING)
             case _:
                 raise TypeError(f"store got an unknown message {message!r}")
         return None
@@ -218,7 +232,8 @@ class TaskStore(Actor):
             return ShuttingDown()
         owner, options = message.owner, message.options
         key = None if message.idempotency_key is None else (owner, message.idempotency_key)
-        submission = (message.task_type, message.parameters, options)
+        depends_on = tuple(dict.fromkeys(message.depends_on))  # each once, in their order
+        submission = (message.task_type, message.parameters, options, depends_on)
         if key is not None and (earlier := self._keys.get(key)) is not None:
             if self._keyed[earlier][1] == submission:
                 return Replayed(self._tasks[earlier])
@@ -228,6 +243,12 @@ class TaskStore(Actor):
         size = len(to_json(message.parameters))
         if self._max_bytes is not None and self._bytes + size > self._max_bytes:
             return StoreFull(self._retry_after())
+        dependencies: list[Task] = []
+        for dependency_id in depends_on:
+            dependency = self._visible(dependency_id, message.viewer)
+            if dependency is None:
+                return UnknownDependency(dependency_id)
+            dependencies.append(dependency)
         now = self._clock.now()
         task = Task(
             task_id=uuid.uuid4(),
@@ -240,11 +261,14 @@ class TaskStore(Actor):
             timeout=options.timeout,
             max_retries=options.max_retries,
             schedule=message.schedule,
+            depends_on=depends_on,
+            waiting_for=tuple(d.task_id for d in dependencies if d.status in _UNFINISHED),
         )
         task_id, seq = task.task_id, self._next_seq
         # The tells come first: only they can fail (a stopped actor), and then nothing
         # has changed here. A queue entry without its record is skipped when it starts.
-        self._dispatcher.tell(Enqueue(task, seq))
+        if not task.waiting_for:
+            self._dispatcher.tell(Enqueue(task, seq))
         self._events.tell(TaskChanged("submitted", task_id, task, owner))
         self._next_seq += 1
         self._tasks[task_id] = task
@@ -259,6 +283,10 @@ class TaskStore(Actor):
             self._keys[key] = task_id
             self._keyed[task_id] = (key, submission)
         self._counts[owner, TaskStatus.QUEUED] += 1
+        if failed := next((d for d in dependencies if d.status in _FAILED), None):
+            return self._end(task, TaskStatus.CANCELLED, error=_dependency_failed(failed))
+        for dependency_id in task.waiting_for:
+            self._dependants.setdefault(dependency_id, []).append(task_id)
         return task
 
     def _retry_after(self) -> float:
@@ -374,6 +402,55 @@ class TaskStore(Actor):
         result: JSONValue = None,
         error: TaskError | None = None,
     ) -> Task:
+        """End the task, and release or cancel the tasks that wait for it."""
+        ended = self._close(task, status, progress=progress, result=result, error=error)
+        if self._dependants:
+            self._follow(ended)
+        return ended
+
+    def _follow(self, ended: Task) -> None:
+        """Release the tasks that wait for ``ended`` once it completed, else cancel them.
+
+        A cancelled one's own dependants are cancelled in turn, down the whole chain: with
+        a list of what is left to look at, as a chain may be longer than Python's stack.
+        """
+        left = [ended]
+        while left:
+            done = left.pop()
+            for task_id in self._dependants.pop(done.task_id, ()):
+                task = self._tasks.get(task_id)
+                if (
+                    task is None
+                    or task.status is not TaskStatus.QUEUED
+                    or done.task_id not in task.waiting_for
+                ):
+                    continue  # cancelled meanwhile, or already released
+                if done.status is TaskStatus.COMPLETED:
+                    waiting = tuple(i for i in task.waiting_for if i != done.task_id)
+                    task = self._tasks[task_id] = dataclasses.replace(task, waiting_for=waiting)
+                    if not waiting:
+                        self._tell(self._dispatcher, Enqueue(task, self._seq[task_id]))
+                else:
+                    error = _dependency_failed(done)
+                    left.append(self._close(task, TaskStatus.CANCELLED, error=error))
+
+    def _results(self, task_ids: tuple[UUID, ...]) -> dict[UUID, JSONValue]:
+        results: dict[UUID, JSONValue] = {}
+        for task_id in task_ids:
+            task = self._tasks.get(task_id)
+            if task is not None and task.status is TaskStatus.COMPLETED:
+                results[task_id] = task.result
+        return results
+
+    def _close(
+        self,
+        task: Task,
+        status: TaskStatus,
+        *,
+        progress: float | None = None,
+        result: JSONValue = None,
+        error: TaskError | None = None,
+    ) -> Task:
         now = self._clock.now()
         self._finished_at.append(self._clock.monotonic())
         self._finished_ids.append(task.task_id)
@@ -402,12 +479,24 @@ class TaskStore(Actor):
 
     def _begin_drain(self) -> tuple[Task, ...]:
         self._draining = True
-        queued = [task for task in self._tasks.values() if task.status is TaskStatus.QUEUED]
-        cancelled = tuple(self._cancel_unfinished(task) for task in queued)
+        cancelled = self._cancel_all(TaskStatus.QUEUED)
         # Everyone still waiting gets the task as it is now, so their requests can end.
         for task_id in list(self._waiters):
             self._wake(task_id, self._tasks.get(task_id))
         return cancelled
+
+    def _cancel_all(self, *statuses: TaskStatus) -> tuple[Task, ...]:
+        """Cancel every task in one of ``statuses``, in submission order.
+
+        Their dependants are cancelled with them (as ``dependency_failed``), so each task
+        is looked at as it is when its turn comes.
+        """
+        chosen = [task_id for task_id, task in self._tasks.items() if task.status in statuses]
+        return tuple(
+            self._cancel_unfinished(task)
+            for task_id in chosen
+            if (task := self._tasks[task_id]).status in statuses
+        )
 
     def _status(self, viewer: Viewer) -> StoreStatus:
         this_minute = int(self._clock.now().timestamp()) // 60 * 60

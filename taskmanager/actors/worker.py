@@ -20,6 +20,7 @@ from taskmanager.actors.executors import JobThreads, ProcessRunner
 from taskmanager.actors.messages import (
     CancelJob,
     FinishTask,
+    GetResults,
     HandBack,
     ReportProgress,
     RunTask,
@@ -194,6 +195,8 @@ class Worker(Actor):
         retryable = False
         spec: TaskTypeSpec | None = None
         try:
+            if task.depends_on:
+                ctx.dependencies = await self.store.ask(GetResults(task.depends_on))
             spec, params = self._prepare(task)
             result = _json_value(await self._run_attempt(task, spec, params, ctx))
         except (_JobFailedError, _AttemptTimedOutError) as exc:

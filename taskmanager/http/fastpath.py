@@ -71,7 +71,7 @@ class FastPath:
             content_length=content_length,
             idempotency_key=idempotency_key,
             receive=receive,
-            owner=caller_of(scope).key_name,
+            caller=caller_of(scope),
         )
 
     async def _read(self, scope: Scope, receive: Receive, task_id: UUID, wait: bool) -> Reply:  # noqa: FBT001

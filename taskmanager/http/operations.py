@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, assert_never
+from typing import TYPE_CHECKING, Final, assert_never
 from uuid import UUID
 
 from fastapi.responses import Response
@@ -28,6 +28,7 @@ from taskmanager.actors.messages import (
     ShuttingDown,
     StoreFull,
     SubmitTask,
+    UnknownDependency,
     Viewer,
     WatchTask,
 )
@@ -35,6 +36,9 @@ from taskmanager.actors.model import Task, TaskStatus
 from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError, UnavailableError
 from taskmanager.actors.system import ActorSystem
 from taskmanager.http.schemas import TASK, ConflictBody, TaskRequests, options_of
+
+if TYPE_CHECKING:  # admission answers with these operations' replies
+    from taskmanager.http.admission import Caller
 
 MAX_BODY: Final = 1024 * 1024
 JSON_MEDIA_TYPE: Final = "application/json"
@@ -192,7 +196,7 @@ async def submit(  # noqa: PLR0913 - the parts of the request, by name
     content_length: str | None,
     idempotency_key: str | None,
     receive: Receive,
-    owner: str | None,
+    caller: Caller,
 ) -> Reply:
     """Read and validate a submission and hand it to the store."""
     body = await read_json_body(content_type, content_length, receive, system.settings.body_timeout)
@@ -209,7 +213,9 @@ async def submit(  # noqa: PLR0913 - the parts of the request, by name
         request.parameters,
         options_of(request),
         idempotency_key,
-        owner,
+        caller.key_name,
+        depends_on=tuple(request.depends_on),
+        viewer=caller.viewer,
     )
     match await system.store.ask(message):
         case Task(task_id=task_id) as task:
@@ -226,6 +232,8 @@ async def submit(  # noqa: PLR0913 - the parts of the request, by name
             return error(503, "the task store is full", retry)
         case ShuttingDown():
             return error(503, "the service is shutting down", ((b"retry-after", b"5"),))
+        case UnknownDependency(task_id=task_id):
+            return error(400, f"depends_on: task {task_id} not found")
         case unexpected:
             assert_never(unexpected)
 

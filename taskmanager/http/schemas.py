@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any, Final, Literal, Protocol, Union
+from uuid import UUID
 
 from pydantic import (
     BaseModel,
@@ -25,6 +26,8 @@ from taskmanager.demo import NO_CONTROL_CHARACTERS, integral
 from taskmanager.jobs import TaskTypes, TaskTypeSpec
 
 _FORBID_EXTRA: Final = ConfigDict(extra="forbid")
+#: The most tasks one task may wait for.
+MAX_DEPENDENCIES: Final = 100
 
 # A number of seconds as JSON writes it: never a string, a bool, NaN or infinity.
 Seconds = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -61,6 +64,27 @@ class Submission(Protocol):
     max_retries: int
 
 
+class TaskSubmission(Submission, Protocol):
+    """The body of ``POST /tasks``: a submission that may wait for other tasks."""
+
+    depends_on: list[UUID]
+
+
+#: What only a task submitted by a client (not by a schedule) may carry.
+_DEPENDENCIES: Final[dict[str, Any]] = {
+    "depends_on": (
+        Annotated[list[UUID], Field(max_length=MAX_DEPENDENCIES)],
+        Field(
+            default_factory=list,
+            description=(
+                "Tasks (at most 100) that must complete before this one starts; "
+                "if one fails or is cancelled, this one is cancelled as `dependency_failed`"
+            ),
+        ),
+    ),
+}
+
+
 def options_of(submission: Submission) -> JobOptions:
     """The job options of a submission, as the store takes them."""
     return JobOptions(
@@ -69,8 +93,8 @@ def options_of(submission: Submission) -> JobOptions:
 
 
 def _model_name(spec: TaskTypeSpec) -> str:
-    """``compute_sum`` -> ``ComputeSumRequest``."""
-    return "".join(part.capitalize() for part in spec.name.split("_")) + "Request"
+    """``compute_sum`` -> ``ComputeSumSubmission``."""
+    return "".join(part.capitalize() for part in spec.name.split("_")) + "Submission"
 
 
 def _known_fields(model: type[BaseModel]) -> Callable[[object], object]:
@@ -96,7 +120,11 @@ def _known_fields(model: type[BaseModel]) -> Callable[[object], object]:
 
 
 def _submission_model(spec: TaskTypeSpec) -> type[BaseModel]:
-    """``<Type>Request``: ``task_type`` names the type, ``parameters`` are its own."""
+    """``<Type>Submission``: ``task_type`` names the type, ``parameters`` are its own.
+
+    ``POST /tasks`` takes it with ``depends_on`` (``<Type>Request``); a schedule with its
+    timing (``<Type>ScheduleRequest``).
+    """
     model = spec.parameters
     has_defaults = not any(info.is_required() for info in model.model_fields.values())
     parameters: Any = model
@@ -141,15 +169,16 @@ class Timed(Submission, Protocol):
     timezone: str | None
 
 
-def _schedule_model(submission: type[BaseModel]) -> type[BaseModel]:
-    """``<Type>ScheduleRequest``: the submission of that type, with when it is due."""
-    name = submission.__name__.removesuffix("Request")
-    return create_model(
-        f"{name}ScheduleRequest",
-        __base__=submission,
-        __doc__=f"A schedule that submits {name} tasks",
-        **_TIMING,
-    )
+def _extended(
+    submission: type[BaseModel], suffix: str, doc: str | None, fields: dict[str, Any]
+) -> type[BaseModel]:
+    """``<Type><suffix>``: the submission of that type with ``fields`` besides.
+
+    ``doc`` may name the type as ``{name}``; without it the submission's own doc is kept.
+    """
+    name = submission.__name__.removesuffix("Submission")
+    doc = submission.__doc__ if doc is None else doc.format(name=name)
+    return create_model(f"{name}{suffix}", __base__=submission, __doc__=doc, **fields)
 
 
 def _body(members: tuple[type[BaseModel], ...]) -> Any:  # noqa: ANN401 - a type expression
@@ -164,16 +193,23 @@ class TaskRequests:
 
     def __init__(self, types: TaskTypes) -> None:
         self.types = types
-        self.models = {name: _submission_model(spec) for name, spec in types.items()}
+        submissions = [_submission_model(spec) for spec in types.values()]
+        self.models = {
+            name: _extended(model, "Request", None, _DEPENDENCIES)
+            for name, model in zip(types, submissions, strict=True)
+        }
         self.adapter: TypeAdapter[Any] = TypeAdapter(_body(tuple(self.models.values())))
-        # PUT /schedules/{name}: the same body, with when it is due.
-        schedules = tuple(_schedule_model(model) for model in self.models.values())
+        # PUT /schedules/{name}: the same body (but dependencies), with when it is due.
+        schedules = tuple(
+            _extended(model, "ScheduleRequest", "A schedule that submits {name} tasks", _TIMING)
+            for model in submissions
+        )
         self.schedule_adapter: TypeAdapter[Any] = TypeAdapter(_body(schedules))
         self._expected = ", ".join(types)
 
-    def validate_json(self, body: bytes) -> Submission:
+    def validate_json(self, body: bytes) -> TaskSubmission:
         """The submission the body holds; raises ``ValidationError``."""
-        submission: Submission = self.adapter.validate_json(body)
+        submission: TaskSubmission = self.adapter.validate_json(body)
         return submission
 
     def json_schema(self) -> dict[str, Any]:

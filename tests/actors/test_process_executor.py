@@ -92,3 +92,19 @@ async def test_process_job_failures_are_named_and_retried_as_a_thread_jobs_are(
         assert done.error.type == error_type
     else:
         assert done.result["pid"] != os.getpid()
+
+
+async def test_a_process_job_reads_its_dependencies_results(system):
+    first = await submit(system, "count", {"up_to": 10})
+    second = await submit(system, "repeat", {"text": "x", "times": 2})
+    message = SubmitTask(
+        "gather_in_process",
+        system.task_types["gather_in_process"].parameters(),
+        JobOptions(),
+        depends_on=(first.task_id, second.task_id),
+    )
+    gathered = await system.store.ask(message)
+    assert isinstance(gathered, Task)
+    done = await finished(system, gathered)
+    assert done.status is TaskStatus.COMPLETED, done.error
+    assert done.result == {str(first.task_id): 55, str(second.task_id): ["x", "x"]}

@@ -304,6 +304,7 @@ class JobContext:
     def __init__(self) -> None:
         self.task_id = uuid.uuid4()
         self.attempt = 3
+        self.dependencies: dict[uuid.UUID, object] = {}
         self.progress_seen: list[float] = []
 
     def progress(self, fraction: float) -> None:

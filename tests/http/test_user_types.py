@@ -70,6 +70,8 @@ async def test_the_openapi_has_one_request_schema_per_type_with_its_example_and_
         "not_json",
         "repeat",
         "count",
+        "gather",
+        "gather_in_process",
     }
     repeat = schemas["RepeatRequest"]
     assert repeat["description"] == "The text, ``times`` times."

@@ -104,3 +104,15 @@ def count(params: Count, ctx: Context) -> int:
         if number % 1000 == 0:
             ctx.progress(number / params.up_to)
     return total
+
+
+@task_type("gather")
+async def gather(params: Nothing, ctx: Context) -> dict[str, object]:
+    """The results of the tasks it depends on, by task id."""
+    return {str(task_id): result for task_id, result in ctx.dependencies.items()}
+
+
+@task_type("gather_in_process", executor="process")
+def gather_in_process(params: Nothing, ctx: Context) -> dict[str, object]:
+    """The same, from a process of the pool."""
+    return {str(task_id): result for task_id, result in ctx.dependencies.items()}

@@ -52,7 +52,7 @@ _IMPLIED: Final[dict[str, dict[str, str]]] = {
         "priority": "0",
         "max_retries": "0",
     },
-    "started": {"status": "processing", "progress": "0", "finished": ""},
+    "started": {"status": "processing", "progress": "0", "finished": "", "waitf": ""},
     "progress": {},
     "completed": {"status": "completed", "progress": "1", "etype": "", "emsg": ""},
     "failed": {"status": "failed"},

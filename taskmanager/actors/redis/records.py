@@ -72,4 +72,11 @@ def task_from(fields: Mapping[str, str], parameters: BaseModel | None = None) ->
         max_retries=int(fields.get("max_retries") or 0),
         attempts=int(fields.get("attempts") or 0),
         schedule=fields.get("schedule") or None,
+        depends_on=_ids(fields.get("deps", "")),
+        waiting_for=_ids(fields.get("waitf", "")),
     )
+
+
+def _ids(text: str) -> tuple[UUID, ...]:
+    """Task ids as a record keeps them: comma separated."""
+    return tuple(UUID(part) for part in text.split(",")) if text else ()

@@ -29,6 +29,7 @@ from taskmanager.actors.messages import (
     CheckHealth,
     FinishTask,
     GetDispatcherStatus,
+    GetResults,
     GetRunning,
     GetStoreStatus,
     GetTask,
@@ -47,6 +48,7 @@ from taskmanager.actors.messages import (
     SubmitTask,
     SweepExpired,
     TaskPage,
+    UnknownDependency,
     Viewer,
     WatchTask,
     WhenIdle,
@@ -66,6 +68,7 @@ from taskmanager.actors.runtime import (
 )
 from taskmanager.actors.store import JITTER, STATS_MINUTES
 from taskmanager.config import Settings
+from taskmanager.jobs import JSONValue
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +161,7 @@ def fingerprint(message: SubmitTask) -> str:
             str(message.task_type),
             parameters_json(message.parameters),
             [options.priority, options.delay, options.timeout, options.max_retries],
+            *([[str(i) for i in dict.fromkeys(message.depends_on)]] if message.depends_on else []),
         ]
     )
     return hashlib.sha256(text.encode()).hexdigest()
@@ -272,6 +276,8 @@ class RedisStore(Actor):
         match message:
             case GetTask(task_id=task_id, viewer=viewer):
                 return Later(self._get(task_id, viewer))
+            case GetResults(task_ids=task_ids):
+                return Later(self._results(task_ids))
             case SubmitTask():
                 if self._draining:
                     return ShuttingDown()
@@ -356,6 +362,18 @@ class RedisStore(Actor):
         if not fields or (viewer is not None and fields["owner"] != viewer):
             return None
         return task_from(fields)
+
+    async def _results(self, task_ids: tuple[UUID, ...]) -> dict[UUID, JSONValue]:
+        with reachable():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for task_id in task_ids:
+                    pipe.hmget(self._key("task", str(task_id)), "status", "result")
+                answers: list[list[str | None]] = await pipe.execute()
+        return {
+            task_id: json.loads(result)
+            for task_id, (status, result) in zip(task_ids, answers, strict=True)
+            if status == "completed" and result
+        }
 
     async def _list(self, query: ListTasks) -> TaskPage:
         """A page, walking the narrowest index in submission order.
@@ -503,6 +521,9 @@ class RedisStore(Actor):
             fingerprint(message) if message.idempotency_key else "",
             self._settings.max_tasks,
             "1" if here else "0",
+            ",".join(str(i) for i in dict.fromkeys(message.depends_on)),
+            message.viewer or "",
+            self._ttl_us,
         )
         match reply:
             case ["created", _, created, run_at]:
@@ -519,6 +540,11 @@ class RedisStore(Actor):
                     timeout=options.timeout,
                     max_retries=options.max_retries,
                 )
+            case ["record", flat]:
+                self._dispatcher.tell(WorkAvailable())
+                return task_from(pairs(flat), message.parameters)
+            case ["unknown", dependency]:
+                return UnknownDependency(UUID(dependency))
             case ["replayed", earlier]:
                 task = await self._get(UUID(earlier), None)
                 if task is None:  # removed in between: the key went with it

@@ -107,7 +107,7 @@ async def submit_task(request: Request) -> Response:
         content_length=headers.get("content-length"),
         idempotency_key=headers.get("idempotency-key"),
         receive=request.receive,
-        owner=caller_of(request.scope).key_name,
+        caller=caller_of(request.scope),
     )
     return reply.response()
 

@@ -258,6 +258,11 @@ export interface components {
              */
             delay: number;
             /**
+             * Depends On
+             * @description Tasks (at most 100) that must complete before this one starts; if one fails or is cancelled, this one is cancelled as `dependency_failed`
+             */
+            depends_on?: string[];
+            /**
              * Max Retries
              * @description Attempts after a `timeout`, `crash` or `worker_lost` failure
              * @default 0
@@ -398,6 +403,11 @@ export interface components {
              * @default 0
              */
             delay: number;
+            /**
+             * Depends On
+             * @description Tasks (at most 100) that must complete before this one starts; if one fails or is cancelled, this one is cancelled as `dependency_failed`
+             */
+            depends_on?: string[];
             /**
              * Max Retries
              * @description Attempts after a `timeout`, `crash` or `worker_lost` failure
@@ -625,6 +635,11 @@ export interface components {
              */
             delay: number;
             /**
+             * Depends On
+             * @description Tasks (at most 100) that must complete before this one starts; if one fails or is cancelled, this one is cancelled as `dependency_failed`
+             */
+            depends_on?: string[];
+            /**
              * Max Retries
              * @description Attempts after a `timeout`, `crash` or `worker_lost` failure
              * @default 0
@@ -768,6 +783,12 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Depends On
+             * @description The tasks that must complete before it starts
+             * @default []
+             */
+            depends_on: string[];
             error: components["schemas"]["TaskError"] | null;
             /** Finished At */
             finished_at: string | null;
@@ -814,6 +835,12 @@ export interface components {
              * @description Seconds an attempt may run
              */
             timeout: number | null;
+            /**
+             * Waiting For
+             * @description Those of `depends_on` not completed yet
+             * @default []
+             */
+            waiting_for: string[];
         };
         /**
          * TaskError

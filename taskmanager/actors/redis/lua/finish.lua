@@ -6,7 +6,7 @@
 local id, lease, etype = ARGV[4], ARGV[5], ARGV[7]
 local key = task_key(id)
 local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries',
-  'w')
+  'w', 'dn')
 if f[1] ~= 'processing' or f[2] ~= lease then
   return false
 end
@@ -31,6 +31,9 @@ if etype == '' then
     end
   end
   publish('completed', id, owner, changed)
+  if f[8] then
+    follow(id, 'completed', now, tonumber(ARGV[11]))
+  end
   return 'completed'
 end
 if ARGV[9] == '1' and tonumber(f[5]) <= tonumber(f[6]) then
@@ -54,4 +57,7 @@ move(id, owner, seq, 'processing', 'failed')
 wake(id, key, f[7])
 ended(id, 'failed', now, tonumber(ARGV[11]))
 publish('failed', id, owner, changed)
+if f[8] then
+  follow(id, 'failed', now, tonumber(ARGV[11]))
+end
 return 'failed'

@@ -47,14 +47,15 @@ local EVENT_PARAMS_MAX = 512
 -- Record fields an event leaves out: only the scripts use them (`i` carries the id, `o`
 -- the owner, the event's kind the rest of what IMPLIED says).
 local NOT_IN_EVENTS = {
-  id = true, lease = true, idem = true, fp = true, seq = true, owner = true, w = true}
+  id = true, lease = true, idem = true, fp = true, seq = true, owner = true, w = true,
+  dn = true}
 -- What each kind of event says without a word: a field that has this value is left out,
 -- and a reader takes it from here (taskmanager/actors/redis/events.py keeps the same
 -- table). A submission without a delay runs at its creation.
 local IMPLIED = {
   submitted = {status = 'queued', progress = '0', attempts = '0', priority = '0',
     max_retries = '0'},
-  started = {status = 'processing', progress = '0', finished = ''},
+  started = {status = 'processing', progress = '0', finished = '', waitf = ''},
   progress = {},
   completed = {status = 'completed', progress = '1', etype = '', emsg = ''},
   failed = {status = 'failed'},
@@ -224,7 +225,10 @@ end
 -- Create a queued task, index it, queue it (ringing an idle replica unless `quiet`) and
 -- publish `submitted`; its seq and run_at. Shared by submit.lua and fire.lua.
 -- `t` holds the record's fields: type, params, priority, delay_us, timeout, max_retries,
--- owner, idem, fp, schedule ('' where absent; an empty schedule is not written).
+-- owner, idem, fp, and the optional schedule, deps (the ids it depends on, comma
+-- separated) and waitf (those of them not completed yet): an empty one is not written.
+-- A task that waits for others is not queued: the end of the last one queues it. With
+-- `t.hold` it is neither queued nor waits: the caller ends it at once.
 local function create_task(id, t, now, quiet)
   local key = task_key(id)
   local seq = redis.call('INCR', P .. ':seq')
@@ -235,9 +239,11 @@ local function create_task(id, t, now, quiet)
     'result', '', 'etype', '', 'emsg', '', 'priority', t.priority, 'timeout', t.timeout,
     'max_retries', t.max_retries, 'attempts', '0', 'owner', t.owner, 'seq', seq, 'lease', '',
     'idem', t.idem, 'fp', t.fp}
-  if t.schedule ~= '' then
-    record[#record + 1] = 'schedule'
-    record[#record + 1] = t.schedule
+  for _, name in ipairs({'schedule', 'deps', 'waitf'}) do
+    if (t[name] or '') ~= '' then
+      record[#record + 1] = name
+      record[#record + 1] = t[name]
+    end
   end
   redis.call('HSET', key, unpack(record))
   redis.call('ZADD', P .. ':idx:all', seq, id)
@@ -245,7 +251,18 @@ local function create_task(id, t, now, quiet)
     redis.call('ZADD', P .. ':idx:own:' .. t.owner, seq, id)
   end
   move(id, t.owner, seq, nil, 'queued')
-  enqueue(id, t.priority, seq, run_at, now, quiet)
+  if t.hold then
+    -- left as it is: the caller ends it
+  elseif (t.waitf or '') == '' then
+    enqueue(id, t.priority, seq, run_at, now, quiet)
+  else
+    -- Each task it waits for knows (`dn` in its record, read by the scripts that end it
+    -- with the fields they read anyway): a task nobody waits for costs nothing more.
+    for dependency in string.gmatch(t.waitf, '[^,]+') do
+      redis.call('SADD', P .. ':dependants:' .. dependency, id)
+      redis.call('HSET', task_key(dependency), 'dn', '1')
+    end
+  end
   publish('submitted', id, t.owner, record)
   return seq, run_at
 end
@@ -259,4 +276,56 @@ local function unclaim(id, now)
     enqueue(id, f[2], f[3], f[4], now)
   end
   return f[1]
+end
+
+-- `list` (comma separated) without `item`.
+local function without(list, item)
+  local kept = {}
+  for each in string.gmatch(list, '[^,]+') do
+    if each ~= item then
+      kept[#kept + 1] = each
+    end
+  end
+  return table.concat(kept, ',')
+end
+
+-- The task `id` ended with `status`, and tasks wait for it (its record has `dn`): each
+-- one it was the last to wait for is queued when it completed; otherwise each is
+-- cancelled as dependency_failed, and the tasks that wait for those in turn, down the
+-- whole chain.
+local function follow(id, status, now, ttl_us)
+  local left = {{id, status}}
+  while #left > 0 do
+    local done = table.remove(left)
+    local set = P .. ':dependants:' .. done[1]
+    local dependants = redis.call('SMEMBERS', set)
+    redis.call('DEL', set)
+    for _, dependant in ipairs(dependants) do
+      local key = task_key(dependant)
+      local f = redis.call('HMGET', key, 'status', 'waitf', 'owner', 'seq', 'priority', 'run_at',
+        'w', 'dn')
+      local waitf = f[1] == 'queued' and f[2] or ''
+      local rest = without(waitf, done[1])
+      if rest == waitf then
+        -- cancelled meanwhile, or not waiting for this one
+      elseif done[2] == 'completed' then
+        redis.call('HSET', key, 'waitf', rest)
+        if rest == '' then
+          enqueue(dependant, f[5], f[4], f[6], now)
+        end
+      else
+        local changed = {'status', 'cancelled', 'finished', int(now), 'etype',
+          'dependency_failed', 'emsg', 'dependency ' .. done[1] .. ' ' .. done[2],
+          'waitf', waitf}
+        redis.call('HSET', key, unpack(changed))
+        move(dependant, f[3], f[4], 'queued', 'cancelled')
+        wake(dependant, key, f[7])
+        ended(dependant, 'cancelled', now, ttl_us)
+        publish('cancelled', dependant, f[3], changed)
+        if f[8] then
+          left[#left + 1] = {dependant, 'cancelled'}
+        end
+      end
+    end
+  end
 end

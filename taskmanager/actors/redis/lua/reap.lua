@@ -17,7 +17,7 @@ for _, replica in ipairs(dead) do
   for _, id in ipairs(redis.call('SMEMBERS', P .. ':running:' .. replica)) do
     local key = task_key(id)
     local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries',
-      'w')
+      'w', 'dn')
     if f[1] == 'processing' and replica_of(f[2]) == replica then
       local message = 'the replica running the task stopped answering'
       if tonumber(f[5]) <= tonumber(f[6]) then
@@ -39,6 +39,9 @@ for _, replica in ipairs(dead) do
         wake(id, key, f[7])
         ended(id, 'failed', now, tonumber(ARGV[5]))
         publish('failed', id, f[3], changed)
+        if f[8] then
+          follow(id, 'failed', now, tonumber(ARGV[5]))
+        end
       end
     end
   end

@@ -1,8 +1,12 @@
 -- Create a queued task (or answer for an idempotency key, or say the store is full).
 -- ARGV: 4 id, 5 type, 6 params, 7 priority, 8 delay_us, 9 timeout, 10 max_retries,
 --       11 owner, 12 idempotency key, 13 fingerprint, 14 max tasks, 15 '1' when the
---       caller's replica has an idle worker waiting for work (no other needs waking)
+--       caller's replica has an idle worker waiting for work (no other needs waking),
+--       16 the ids it depends on (comma separated, each once), 17 the viewer they must
+--       be visible to ('' for every task), 18 result TTL µs (16 to 18 may be left out
+--       when there are none)
 local id, owner, idem, fp = ARGV[4], ARGV[11], ARGV[12], ARGV[13]
+local deps, viewer = ARGV[16] or '', ARGV[17] or ''
 local key = task_key(id)
 if idem ~= '' then
   local found = redis.call('GET', P .. ':idem:' .. owner .. ':' .. idem)
@@ -19,6 +23,9 @@ if idem ~= '' then
 end
 -- The id is made by the client of this script, so a script run twice makes one task.
 if redis.call('EXISTS', key) == 1 then
+  if deps ~= '' then
+    return {'record', redis.call('HGETALL', key)}
+  end
   local f = redis.call('HMGET', key, 'seq', 'created', 'run_at')
   return {'created', f[1], f[2], f[3]}
 end
@@ -27,12 +34,37 @@ local wait = full(now, ARGV[14])
 if wait then
   return {'full', int(wait)}
 end
+-- The tasks it depends on: each must be there for the viewer; the unfinished ones are
+-- waited for, and one that failed or was cancelled cancels this one at once.
+local waiting, failed = {}, nil
+for dependency in string.gmatch(deps, '[^,]+') do
+  local f = redis.call('HMGET', task_key(dependency), 'status', 'owner')
+  if not f[1] or (viewer ~= '' and f[2] ~= viewer) then
+    return {'unknown', dependency}
+  end
+  if f[1] == 'queued' or f[1] == 'processing' then
+    waiting[#waiting + 1] = dependency
+  elseif f[1] ~= 'completed' and not failed then
+    failed = {dependency, f[1]}
+  end
+end
 local seq, run_at = create_task(id, {
   type = ARGV[5], params = ARGV[6], priority = ARGV[7], delay_us = ARGV[8],
   timeout = ARGV[9], max_retries = ARGV[10], owner = owner, idem = idem, fp = fp,
-  schedule = '',
+  deps = deps, waitf = table.concat(waiting, ','), hold = failed ~= nil,
 }, now, ARGV[15] == '1')
 if idem ~= '' then
   redis.call('SET', P .. ':idem:' .. owner .. ':' .. idem, fp .. '|' .. id)
+end
+if failed then
+  local changed = {'status', 'cancelled', 'finished', int(now), 'etype', 'dependency_failed',
+    'emsg', 'dependency ' .. failed[1] .. ' ' .. failed[2]}
+  redis.call('HSET', key, unpack(changed))
+  move(id, owner, seq, 'queued', 'cancelled')
+  ended(id, 'cancelled', now, tonumber(ARGV[18]))
+  publish('cancelled', id, owner, changed)
+end
+if deps ~= '' then
+  return {'record', redis.call('HGETALL', key)}
 end
 return {'created', int(seq), int(now), int(run_at)}
