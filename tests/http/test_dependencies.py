@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 
 import pytest
@@ -77,7 +78,7 @@ async def test_a_failure_in_the_middle_of_a_chain_cancels_the_rest_naming_each_c
     await clock.advance(5)  # ... and fails
     await settle()
     assert (await task_of(client, failing))["status"] == "failed"
-    for cause, task_id in zip(chain, chain[1:], strict=False):
+    for cause, task_id in itertools.pairwise(chain):
         task = await task_of(client, task_id)
         assert task["status"] == "cancelled"
         assert task["error"] == {
