@@ -1,8 +1,8 @@
 """A state machine over the running actor system, checked against what a client has seen.
 
-Tasks come with every job option (priorities, delays, timeouts, retries); workers crash;
-the queue is paused and resumed; schedules come and go and make tasks; time moves. After
-every step the model checks the promises README.md makes.
+Tasks come with every job option (priorities, delays, timeouts, retries), some waiting for
+others; workers crash; the queue is paused and resumed; schedules come and go and make
+tasks; time moves. After every step the model checks the promises README.md makes.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from taskmanager.actors.messages import (
     ListTasks,
     PauseQueue,
     SubmitTask,
+    UnknownDependency,
 )
 from taskmanager.actors.model import JobOptions, Task, TaskStatus
 from taskmanager.actors.schedules import (
@@ -96,6 +97,8 @@ class Model:
     schedule_spans: dict[str, list[tuple[datetime, int, datetime | None]]] = field(
         default_factory=dict
     )
+    # What each task was submitted to wait for (each once, in order).
+    depends: dict[UUID, tuple[UUID, ...]] = field(default_factory=dict)
 
     def due_times(self, name: str, now: datetime) -> list[datetime]:
         """Every due time of schedule ``name`` up to ``now``: one task each, no more."""
@@ -135,7 +138,11 @@ class TaskLifecycle(RuleBasedStateMachine):
     def _record(self, task: Task, owner: str) -> None:
         assert task.task_id not in self.model.seen
         self.model.owner[task.task_id] = owner
-        assert task.status is TaskStatus.QUEUED
+        # Queued; or cancelled at once, when a task it depends on had already failed.
+        if task.status is not TaskStatus.QUEUED:
+            assert task.status is TaskStatus.CANCELLED
+            assert task.error is not None
+            assert task.error.type == "dependency_failed"
         assert task.attempts == 0
         self.model.order[task.task_id] = len(self.model.order)
         self.model.seen[task.task_id] = task
@@ -146,6 +153,31 @@ class TaskLifecycle(RuleBasedStateMachine):
         task = self.run(self._settled(self.system.store.ask(message)))
         assert isinstance(task, Task)
         self._record(task, owner)
+
+    @precondition(lambda self: self.model.seen)
+    @rule(params=parameters, job=options, owner=owners, data=st.data())
+    def submit_after(self, params, job, owner, data) -> None:
+        """A task that waits for one to three others; another client's are not found."""
+        depends_on = data.draw(st.lists(st.sampled_from(list(self.model.seen)), max_size=3))
+        message = SubmitTask(
+            TYPE_OF[type(params)],
+            params,
+            job,
+            owner=owner,
+            depends_on=tuple(depends_on),
+            viewer=owner,
+        )
+        outcome = self.run(self._settled(self.system.store.ask(message)))
+        foreign = [d for d in depends_on if self.model.owner[d] != owner]
+        if foreign:
+            assert outcome == UnknownDependency(foreign[0])
+            return
+        assert isinstance(outcome, Task)
+        assert outcome.depends_on == tuple(dict.fromkeys(depends_on))
+        self._record(outcome, owner)
+        self.model.depends[outcome.task_id] = outcome.depends_on
+        if outcome.status is TaskStatus.CANCELLED:
+            self.model.never_started.add(outcome.task_id)
 
     @precondition(lambda self: self.model.seen)
     @rule(data=st.data(), viewer=st.sampled_from([*OWNERS, None]))
@@ -259,13 +291,19 @@ class TaskLifecycle(RuleBasedStateMachine):
             # waiting for a retry, or cancelled while it waited, shows an earlier start.
             if task.started_at is not None and task.status in ATTEMPTED:
                 assert task.started_at >= task.run_at - SLACK, "started before its run_at"
+        self._check_dependencies(tasks)
         processing = [t for t in tasks if t.status is TaskStatus.PROCESSING]
         assert len(processing) <= WORKERS
         # A cancelled or finished attempt leaves its worker at once: none runs unseen.
         busy = self.run(self.system.dispatcher.ask(GetDispatcherStatus())).busy
         assert busy == len(processing)
         now = self.clock.now()
-        ready = [t for t in tasks if t.status is TaskStatus.QUEUED and t.run_at <= now + SLACK]
+        # Ready: queued, due, and waiting for no other task.
+        ready = [
+            t
+            for t in tasks
+            if t.status is TaskStatus.QUEUED and t.run_at <= now + SLACK and not t.waiting_for
+        ]
         paused_at = self.model.attempts_at_pause
         status = self.run(self.system.store.ask(GetStoreStatus()))
         assert status.paused is (paused_at is not None)
@@ -279,7 +317,8 @@ class TaskLifecycle(RuleBasedStateMachine):
         # Whenever a worker took a task, no waiting ready task came before it.
         for started in processing:
             assert started.started_at is not None
-            for waiting in ready:
+            # A task released by its last dependency was ready from then, not its run_at.
+            for waiting in (t for t in ready if not t.depends_on):
                 if waiting.run_at < started.started_at - SLACK:
                     assert self._runs_before(started, waiting), (
                         f"{waiting.task_id} (priority {waiting.priority}) waited while "
@@ -302,6 +341,26 @@ class TaskLifecycle(RuleBasedStateMachine):
                 assert abs(created - due) <= SLACK, f"schedule {name} made a task at {created}"
         listed = self.run(self.system.schedules.ask(ListSchedules()))
         assert [s.name for s in listed] == sorted(self.model.schedule_owner)
+
+    def _check_dependencies(self, tasks: tuple[Task, ...]) -> None:
+        """A task starts only once all it depends on completed; one failure cancels it."""
+        by_id = {task.task_id: task for task in tasks}
+        for task in tasks:
+            assert task.depends_on == self.model.depends.get(task.task_id, ())
+            if not task.depends_on:
+                continue
+            statuses = [by_id[d].status for d in task.depends_on]
+            if task.attempts:
+                assert all(s is TaskStatus.COMPLETED for s in statuses), "started too soon"
+            if task.status is TaskStatus.QUEUED:
+                assert task.waiting_for == tuple(
+                    d
+                    for d, s in zip(task.depends_on, statuses, strict=True)
+                    if s is not TaskStatus.COMPLETED
+                ), "waiting for the wrong tasks"
+            if any(s in {TaskStatus.FAILED, TaskStatus.CANCELLED} for s in statuses):
+                assert task.status is TaskStatus.CANCELLED, "a failed dependency did not cancel"
+                assert task.attempts == 0
 
     def _adopt_scheduled(self, tasks: tuple[Task, ...]) -> None:
         """Tasks the schedules made since the last look join the model, in their places."""
