@@ -188,3 +188,40 @@ async def test_an_idle_replica_takes_what_a_busy_one_was_given_without_polling(m
     while (await idle.get(f"/tasks/{task_id}")).json()["status"] == "queued":
         assert time.monotonic() < deadline, "the idle replica never took the task"
         await asyncio.sleep(0.01)  # the other replica works through Redis: nothing to await
+
+
+async def test_a_chain_of_tasks_runs_across_replicas_and_a_failure_cancels_across_them(
+    make_client, clock: FakeClock
+):
+    a, b = await make_client(workers=1), await make_client(workers=1)
+    on_b = Stream(b.app)
+    await settle()
+    first = await submit(a, sum_of(1))
+    second = await submit(b, {**sum_of(2), "depends_on": [first]})
+    third = await submit(a, {**sum_of(3), "depends_on": [second]})
+    waiting = asyncio.create_task(b.get(f"/tasks/{third}", params={"wait": "true"}))
+    for _ in range(3):
+        await clock.advance(5)
+    assert (await waiting).json()["status"] == "processing"
+    await clock.advance(5)
+    for task_id in (first, second, third):
+        assert (await b.get(f"/tasks/{task_id}")).json()["status"] == "completed"
+    started = []
+    while len(started) < 3:
+        event = await on_b.message()
+        if event["event"] == "started":
+            started.append(json.loads(event["data"]))
+    await on_b.close()
+    assert [(e["task_id"], e["task"]["waiting_for"]) for e in started] == [
+        (first, []),
+        (second, []),
+        (third, []),
+    ]
+    failing = await submit(b, {"task_type": "simulate_error", "parameters": {}})
+    after_failing = await submit(a, {**SUM, "depends_on": [failing]})
+    last = await submit(b, {**SUM, "depends_on": [after_failing]})
+    await clock.advance(5)
+    await settle()
+    cancelled = (await a.get(f"/tasks/{last}")).json()
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["error"]["message"] == f"dependency {after_failing} cancelled"
