@@ -46,6 +46,29 @@ async def test_draining_cancels_queued_tasks_and_gives_running_ones_the_grace(
     assert (await client.get(f"/tasks/{running}")).json()["status"] == "completed"
 
 
+async def test_draining_cancels_each_waiting_task_once_and_leaves_the_counts_right(
+    make_client, clock: FakeClock
+):
+    client = await make_client(workers=1, shutdown_grace=5)
+    system = client.app.state.system
+    running = (await client.post("/tasks", json=SUM)).json()["task_id"]
+    queued = (await client.post("/tasks", json=SUM)).json()["task_id"]
+    chain = [queued]
+    for _ in range(3):
+        body = {**SUM, "depends_on": [chain[-1]]}
+        chain.append((await client.post("/tasks", json=body)).json()["task_id"])
+    await settle()
+    system.begin_shutdown()
+    await settle()
+    for task_id in chain:
+        assert (await client.get(f"/tasks/{task_id}")).json()["status"] == "cancelled"
+    await clock.advance(5)
+    assert (await client.get(f"/tasks/{running}")).json()["status"] == "completed"
+    status = await system.store.ask(GetStoreStatus())
+    assert (status.counts["queued"], status.counts["cancelled"]) == (0, 4)
+    assert status.finished_total["cancelled"] == 4
+
+
 async def test_a_drain_that_fails_still_ends_with_every_actor_stopped(
     make_client, monkeypatch, caplog
 ):
