@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from support import REPORT, SUM, FakeClock, settle, submit, sum_of
 
@@ -46,6 +48,32 @@ async def test_while_paused_no_attempt_starts_running_ones_go_on_and_submissions
         await clock.advance(5)
     assert await statuses(client, first + later) == ["completed"] * 10
     assert (await client.get("/stats")).json()["paused"] is False
+
+
+async def test_a_pause_in_the_middle_of_a_flood_holds_every_task_not_started_yet(
+    make_client, clock: FakeClock
+):
+    client = await make_client(workers=5, rate_limit="10000/minute")
+
+    async def flood(count: int) -> list[str]:
+        return list(await asyncio.gather(*(submit(client, SUM) for _ in range(count))))
+
+    during = asyncio.ensure_future(flood(60))
+    await asyncio.sleep(0)  # submissions in flight as the pause lands
+    assert (await client.post("/queue/pause")).json() == {"paused": True}
+    ids = await during + await flood(60)
+    await settle()
+    before = await statuses(client, ids)
+    assert before.count("processing") <= 5
+    await clock.advance(5)
+    await clock.advance(60)
+    after = await statuses(client, ids)
+    assert after.count("completed") == before.count("processing")
+    assert after.count("queued") == len(ids) - after.count("completed")
+    await client.post("/queue/resume")
+    for _ in range(30):
+        await clock.advance(5)
+    assert await statuses(client, ids) == ["completed"] * len(ids)
 
 
 async def test_a_queued_task_does_not_start_when_a_worker_frees_up_while_paused(
