@@ -24,6 +24,8 @@ export function makeTask(overrides: Partial<Task> = {}): Task {
     max_retries: 0,
     attempts: 0,
     schedule: null,
+    depends_on: [],
+    waiting_for: [],
     ...overrides,
   };
 }
