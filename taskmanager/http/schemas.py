@@ -248,6 +248,8 @@ class TaskRequests:
         message = message.removeprefix("Value error, ")
         if kind == "finite_number":
             message = "Input should be a finite number (not NaN or infinity)"
+        if kind in {"uuid_type", "uuid_parsing"}:
+            message = "Input should be a task id (a UUID such as 3f2b8c1e-...)"
         if kind == "string_pattern_mismatch" and item["ctx"]["pattern"] == NO_CONTROL_CHARACTERS:
             message = "control characters (such as newlines or escape sequences) are not allowed"
         return path or "body", message

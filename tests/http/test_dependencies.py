@@ -144,7 +144,8 @@ async def test_a_task_waits_for_all_of_its_dependencies_each_named_once(client, 
 @pytest.mark.parametrize(
     ("depends_on", "detail"),
     [
-        (["not-a-uuid"], "depends_on.0: Input should be a valid UUID"),
+        (["not-a-uuid"], "depends_on.0: Input should be a task id (a UUID"),
+        ([1], "depends_on.0: Input should be a task id (a UUID"),
         ("abc", "depends_on: Input should be a valid array"),
         ([str(uuid.uuid4()) for _ in range(101)], "depends_on: List should have at most 100"),
     ],
