@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 #: tried again.
 RETRY_SECONDS: Final = 1.0
 MAX_EVERY: Final = 86_400
+#: The most schedules the service keeps: each one is a timer and a due time to look at.
+MAX_SCHEDULES: Final = 1_000
 #: What a schedule's name may be.
 NAME_PATTERN: Final = r"^[a-z0-9_-]{1,100}$"
 CRON_FIELDS: Final = 5
@@ -189,7 +191,14 @@ class Saved:
 
 
 @dataclass(frozen=True, slots=True)
-class PutSchedule(Request[Saved | None]):
+class TooManySchedules:
+    """A new schedule would pass ``MAX_SCHEDULES``: one must be deleted first."""
+
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class PutSchedule(Request[Saved | TooManySchedules | None]):
     """Create or replace a schedule; None when it belongs to a key the viewer is not.
 
     A new schedule belongs to ``owner`` (the key that made it); a replaced one keeps
@@ -259,6 +268,8 @@ class Scheduler(Actor):
                 earlier = self._visible(spec.name, viewer)
                 if earlier is None and spec.name in self._schedules:
                     return None  # another key's
+                if earlier is None and len(self._schedules) >= MAX_SCHEDULES:
+                    return TooManySchedules(MAX_SCHEDULES)
                 schedule = spec.schedule(self._clock.now(), earlier)
                 self._schedules[spec.name] = schedule
                 self._retry_at.pop(spec.name, None)

@@ -228,3 +228,21 @@ async def test_with_api_keys_a_schedule_and_its_tasks_belong_to_the_key_that_mad
     assert (await client.get("/tasks", headers=bob)).json() == []
     assert (await client.get("/schedules/mine", headers=alice)).json()["every"] == 30
     assert (await client.delete("/schedules/mine", headers=alice)).status_code == 200
+
+
+async def test_past_the_most_schedules_kept_a_new_one_is_409_and_a_replaced_one_is_fine(
+    make_client, monkeypatch
+):
+    for module in ("taskmanager.actors.schedules", "taskmanager.actors.redis.schedules"):
+        monkeypatch.setattr(f"{module}.MAX_SCHEDULES", 2)
+    client = await make_client()
+    for name in ("one", "two"):
+        assert (
+            await client.put(f"/schedules/{name}", json={**SUM, "every": 60})
+        ).status_code == 201
+    refused = await client.put("/schedules/three", json={**SUM, "every": 60})
+    assert refused.status_code == 409
+    assert refused.json() == {"detail": "at most 2 schedules are kept; delete one first"}
+    assert (await client.put("/schedules/two", json={**SUM, "every": 30})).status_code == 200
+    await client.delete("/schedules/one")
+    assert (await client.put("/schedules/three", json={**SUM, "every": 60})).status_code == 201

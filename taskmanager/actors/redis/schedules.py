@@ -26,6 +26,7 @@ from taskmanager.actors.redis.records import from_us, pairs, parameters_json, pa
 from taskmanager.actors.redis.records import to_us as micros
 from taskmanager.actors.runtime import Actor, ActorStoppedError, Later
 from taskmanager.actors.schedules import (
+    MAX_SCHEDULES,
     DeleteSchedule,
     GetSchedule,
     ListSchedules,
@@ -33,6 +34,7 @@ from taskmanager.actors.schedules import (
     Saved,
     Schedule,
     ScheduleSpec,
+    TooManySchedules,
 )
 
 logger = logging.getLogger(__name__)
@@ -146,7 +148,9 @@ class RedisScheduler(Actor):
 
     # --- what clients ask -----------------------------------------------------------------
 
-    async def _put(self, spec: ScheduleSpec, owner: str | None, viewer: Viewer) -> Saved | None:
+    async def _put(
+        self, spec: ScheduleSpec, owner: str | None, viewer: Viewer
+    ) -> Saved | TooManySchedules | None:
         now = self._clock.now()
         first = spec.timing.first(now)
         reply = await self._scripts(
@@ -156,10 +160,13 @@ class RedisScheduler(Actor):
             owner or "",
             micros(now),
             micros(first),
+            MAX_SCHEDULES,
             *_spec_fields(spec),
         )
         if not reply:
             return None
+        if reply == ["full"]:
+            return TooManySchedules(MAX_SCHEDULES)
         self._arm(first)
         return Saved(schedule_from(pairs(reply[1:])), created=reply[0] == "created")
 

@@ -17,6 +17,7 @@ from taskmanager.actors.schedules import (
     Schedule,
     ScheduleSpec,
     Timing,
+    TooManySchedules,
     cron_problem,
     zone,
 )
@@ -112,6 +113,7 @@ def _timing(request: Timed) -> Timing | str:
             "description": "Invalid name, task body, `every`, `cron` or `timezone`",
         },
         404: {"model": ErrorBody, "description": "The name belongs to another key's schedule"},
+        409: {"model": ErrorBody, "description": "A new schedule past the most kept (1,000)"},
         413: {"model": ErrorBody, "description": "The body is larger than 1 MiB"},
         415: {"model": ErrorBody, "description": "The body is not JSON"},
         **_RATE_LIMITED,
@@ -152,6 +154,9 @@ async def put_schedule(name: ScheduleName, request: Request) -> Response:
     saved = await _system(request).schedules.ask(PutSchedule(spec, caller.key_name, caller.viewer))
     if saved is None:
         return _not_found(name)
+    if isinstance(saved, TooManySchedules):
+        detail = f"at most {saved.limit} schedules are kept; delete one first"
+        return error(409, detail).response()
     return _reply(201 if saved.created else 200, saved.schedule)
 
 
