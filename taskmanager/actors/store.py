@@ -69,7 +69,6 @@ _KIND: dict[TaskStatus, EventKind] = {
 }
 
 
-_FAILED: Final = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
 _UNFINISHED: Final = frozenset({TaskStatus.QUEUED, TaskStatus.PROCESSING})
 
 
@@ -232,7 +231,8 @@ class TaskStore(Actor):
             return ShuttingDown()
         owner, options = message.owner, message.options
         key = None if message.idempotency_key is None else (owner, message.idempotency_key)
-        depends_on = tuple(dict.fromkeys(message.depends_on))  # each once, in their order
+        # Each once, in their order.
+        depends_on = tuple(dict.fromkeys(message.depends_on)) if message.depends_on else ()
         submission = (message.task_type, message.parameters, options, depends_on)
         if key is not None and (earlier := self._keys.get(key)) is not None:
             if self._keyed[earlier][1] == submission:
@@ -243,12 +243,13 @@ class TaskStore(Actor):
         size = len(to_json(message.parameters))
         if self._max_bytes is not None and self._bytes + size > self._max_bytes:
             return StoreFull(self._retry_after())
-        dependencies: list[Task] = []
-        for dependency_id in depends_on:
-            dependency = self._visible(dependency_id, message.viewer)
-            if dependency is None:
-                return UnknownDependency(dependency_id)
-            dependencies.append(dependency)
+        waiting: tuple[UUID, ...] = ()
+        failed = None
+        if depends_on:
+            found = self._dependencies(depends_on, message.viewer)
+            if isinstance(found, UnknownDependency):
+                return found
+            waiting, failed = found
         now = self._clock.now()
         task = Task(
             task_id=uuid.uuid4(),
@@ -262,12 +263,12 @@ class TaskStore(Actor):
             max_retries=options.max_retries,
             schedule=message.schedule,
             depends_on=depends_on,
-            waiting_for=tuple(d.task_id for d in dependencies if d.status in _UNFINISHED),
+            waiting_for=waiting,
         )
         task_id, seq = task.task_id, self._next_seq
         # The tells come first: only they can fail (a stopped actor), and then nothing
         # has changed here. A queue entry without its record is skipped when it starts.
-        if not task.waiting_for:
+        if not waiting and failed is None:
             self._dispatcher.tell(Enqueue(task, seq))
         self._events.tell(TaskChanged("submitted", task_id, task, owner))
         self._next_seq += 1
@@ -283,11 +284,27 @@ class TaskStore(Actor):
             self._keys[key] = task_id
             self._keyed[task_id] = (key, submission)
         self._counts[owner, TaskStatus.QUEUED] += 1
-        if failed := next((d for d in dependencies if d.status in _FAILED), None):
+        if failed is not None:
             return self._end(task, TaskStatus.CANCELLED, error=_dependency_failed(failed))
-        for dependency_id in task.waiting_for:
+        for dependency_id in waiting:
             self._dependants.setdefault(dependency_id, []).append(task_id)
         return task
+
+    def _dependencies(
+        self, depends_on: tuple[UUID, ...], viewer: Viewer
+    ) -> tuple[tuple[UUID, ...], Task | None] | UnknownDependency:
+        """Those of ``depends_on`` not finished yet, and the first that failed, if any."""
+        waiting: list[UUID] = []
+        failed = None
+        for task_id in depends_on:
+            dependency = self._visible(task_id, viewer)
+            if dependency is None:
+                return UnknownDependency(task_id)
+            if dependency.status in _UNFINISHED:
+                waiting.append(task_id)
+            elif dependency.status is not TaskStatus.COMPLETED and failed is None:
+                failed = dependency
+        return tuple(waiting), failed
 
     def _retry_after(self) -> float:
         if self._finished_at:
