@@ -541,8 +541,9 @@ class RedisStore(Actor):
                     max_retries=options.max_retries,
                 )
             case ["record", flat]:
+                # A submission with dependencies: the record says what became of it.
                 self._dispatcher.tell(WorkAvailable())
-                return task_from(pairs(flat), message.parameters)
+                return task_from(pairs(flat))
             case ["unknown", dependency]:
                 return UnknownDependency(UUID(dependency))
             case ["replayed", earlier]:
