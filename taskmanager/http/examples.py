@@ -44,6 +44,11 @@ def submissions(types: TaskTypes) -> dict[str, Any]:
             "summary": "With job options: urgent, in a minute, retried after a timeout",
             "value": first["value"] | {"priority": 9, "delay": 60, "timeout": 20, "max_retries": 2},
         }
+    if first is not None and "after another task" not in found:
+        found["after another task"] = {
+            "summary": "After another task: waits until it completed (put a real task id)",
+            "value": first["value"] | {"depends_on": [str(_ID)]},
+        }
     return found
 
 
@@ -86,6 +91,18 @@ _RETRYING: Final = replace(
 _CANCELLED: Final = replace(
     _QUEUED, status=TaskStatus.CANCELLED, finished_at=_CREATED + timedelta(seconds=1)
 )
+_WAITING: Final = replace(
+    _QUEUED,
+    task_id=UUID("8d1c2b3a-4e5f-4a6b-9c7d-0e1f2a3b4c5d"),
+    depends_on=(_ID,),
+    waiting_for=(_ID,),
+)
+_DEPENDENCY_FAILED: Final = replace(
+    _WAITING,
+    status=TaskStatus.CANCELLED,
+    finished_at=_FINISHED,
+    error=TaskError("dependency_failed", f"dependency {_ID} failed"),
+)
 
 SUBMITTED: Final[dict[str, Any]] = {
     "queued": {"summary": "Queued, as GET /tasks/{task_id} returns it", "value": _example(_QUEUED)}
@@ -95,6 +112,11 @@ TASKS: Final[dict[str, Any]] = {
     "completed": {"summary": "Done, with its result", "value": _example(_COMPLETED)},
     "failed": {"summary": "Failed, with why", "value": _example(_FAILED)},
     "retrying": {"summary": "Waiting for its second attempt", "value": _example(_RETRYING)},
+    "waiting": {"summary": "Waiting for a task it depends on", "value": _example(_WAITING)},
+    "dependency failed": {
+        "summary": "Cancelled: a task it depended on failed",
+        "value": _example(_DEPENDENCY_FAILED),
+    },
 }
 LIST: Final[dict[str, Any]] = {
     "two": {"summary": "Two tasks", "value": [_example(_COMPLETED), _example(_QUEUED)]}
