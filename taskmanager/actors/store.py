@@ -410,7 +410,7 @@ class TaskStore(Actor):
         self._leases.pop(task.task_id, None)
         return self._end(task, TaskStatus.CANCELLED)
 
-    def _end(
+    def _end(  # noqa: PLR0913 - what the ending sets, by name
         self,
         task: Task,
         status: TaskStatus,
@@ -418,10 +418,34 @@ class TaskStore(Actor):
         progress: float | None = None,
         result: JSONValue = None,
         error: TaskError | None = None,
+        follow: bool = True,
     ) -> Task:
-        """End the task, and release or cancel the tasks that wait for it."""
-        ended = self._close(task, status, progress=progress, result=result, error=error)
-        if self._dependants:
+        """End the task; unless ``follow`` is false, release or cancel what waits for it."""
+        now = self._clock.now()
+        self._finished_at.append(self._clock.monotonic())
+        self._finished_ids.append(task.task_id)
+        self._finished_total[status] += 1
+        if status is TaskStatus.COMPLETED:
+            minute = int(now.timestamp()) // 60 * 60
+            _count_completion(self._per_minute, minute)
+            if (owner := self._owners.get(task.task_id)) is not None:
+                per_minute = self._owners_per_minute.get(owner)
+                if per_minute is None:
+                    per_minute = self._owners_per_minute[owner] = deque(maxlen=STATS_MINUTES)
+                _count_completion(per_minute, minute)
+        ended = self._update(
+            task,
+            dataclasses.replace(
+                task,
+                status=status,
+                finished_at=now,
+                progress=task.progress if progress is None else progress,
+                result=result,
+                error=error,
+            ),
+        )
+        self._changed(_KIND[status], ended)
+        if follow and self._dependants:
             self._follow(ended)
         return ended
 
@@ -449,7 +473,7 @@ class TaskStore(Actor):
                         self._tell(self._dispatcher, Enqueue(task, self._seq[task_id]))
                 else:
                     error = _dependency_failed(done)
-                    left.append(self._close(task, TaskStatus.CANCELLED, error=error))
+                    left.append(self._end(task, TaskStatus.CANCELLED, error=error, follow=False))
 
     def _results(self, task_ids: tuple[UUID, ...]) -> dict[UUID, JSONValue]:
         results: dict[UUID, JSONValue] = {}
@@ -458,41 +482,6 @@ class TaskStore(Actor):
             if task is not None and task.status is TaskStatus.COMPLETED:
                 results[task_id] = task.result
         return results
-
-    def _close(
-        self,
-        task: Task,
-        status: TaskStatus,
-        *,
-        progress: float | None = None,
-        result: JSONValue = None,
-        error: TaskError | None = None,
-    ) -> Task:
-        now = self._clock.now()
-        self._finished_at.append(self._clock.monotonic())
-        self._finished_ids.append(task.task_id)
-        self._finished_total[status] += 1
-        if status is TaskStatus.COMPLETED:
-            minute = int(now.timestamp()) // 60 * 60
-            _count_completion(self._per_minute, minute)
-            if (owner := self._owners.get(task.task_id)) is not None:
-                per_minute = self._owners_per_minute.get(owner)
-                if per_minute is None:
-                    per_minute = self._owners_per_minute[owner] = deque(maxlen=STATS_MINUTES)
-                _count_completion(per_minute, minute)
-        ended = self._update(
-            task,
-            dataclasses.replace(
-                task,
-                status=status,
-                finished_at=now,
-                progress=task.progress if progress is None else progress,
-                result=result,
-                error=error,
-            ),
-        )
-        self._changed(_KIND[status], ended)
-        return ended
 
     def _begin_drain(self) -> tuple[Task, ...]:
         self._draining = True
