@@ -246,7 +246,7 @@ async def test_a_fire_sent_twice_makes_one_task(scripts):
     fields = ["type", "compute_sum", "params", '{"numbers":[1]}', "priority", "0"]
     fields += ["delay_us", "0", "timeout", "", "max_retries", "0", "every", "60", "cron", ""]
     fields += ["tz", ""]
-    await run("schedule_put", "tick", "", "", 0, 60_000_000, *fields)
+    await run("schedule_put", "tick", "", "", 0, 60_000_000, 1000, *fields)
     task_id = str(uuid.uuid4())
     args = ("tick", "60000000", "1", "120000000", task_id, 100)
     assert await run("fire", *args) == ["created", task_id]
