@@ -539,6 +539,29 @@ describe("the monitor", () => {
     expect(within(panel).getByTestId("task-result")).toHaveTextContent("6");
   });
 
+  it("follows a chain of tasks: links between them, and a wait that ends when the first completes", async () => {
+    const first = makeTask({ status: "processing", started_at: "2026-11-28T06:00:00Z" });
+    const second = makeTask({ depends_on: [first.task_id], waiting_for: [first.task_id] });
+    serve({ "GET /tasks": () => jsonResponse([first, second]), "GET /stats": () => jsonResponse(statsWith({ queued: 1, processing: 1 })) });
+    render(<App />);
+    await waitFor(() => expect(rowOf(second)).toBeInTheDocument());
+    expect(within(rowOf(second)).getByTestId("waiting")).toHaveTextContent("waiting for 1 task");
+
+    await userEvent.click(rowOf(second));
+    const panel = within(screen.getByRole("region", { name: "Task details" }));
+    expect(panel.getByRole("list", { name: "Waiting for" })).toBeInTheDocument();
+    // Every worker busy: the second stays queued, and no event of its own says it waits no more.
+    (await liveStream()).send(makeEvent("completed", { ...first, progress: 1, result: 3 }));
+    await waitFor(() => expect(within(rowOf(second)).queryByTestId("waiting")).toBeNull());
+    expect(panel.queryByRole("list", { name: "Waiting for" })).toBeNull();
+    expect(within(panel.getByRole("list", { name: "Depends on" })).getByText("completed")).toBeInTheDocument();
+
+    await userEvent.click(panel.getByRole("button", { name: `Open task ${first.task_id}` }));
+    expect(panel.getByText(first.task_id)).toBeInTheDocument();
+    expect(within(panel.getByRole("list", { name: "Dependants" })).getByText(second.task_id.slice(0, 8))).toBeInTheDocument();
+    expect(rowOf(first)).toHaveAttribute("aria-selected", "true");
+  });
+
   it("says when to retry after a 429, using Retry-After", async () => {
     serve({
       "GET /tasks": () => jsonResponse([]),

@@ -139,8 +139,8 @@ export function Monitor({ retry, taskForms, keyHeld, onForgetKey }: MonitorProps
             <SchedulesView taskForms={taskForms} onRateLimited={retry.report} />
           )}
           {selectedId !== null && (
-            <ShowTask taskId={selectedId} task={allTasks.get(selectedId)} now={now}
-              onCancel={onCancel} onClose={() => setSelectedId(null)} />
+            <ShowTask taskId={selectedId} task={allTasks.get(selectedId)} tasks={allTasks} now={now}
+              onCancel={onCancel} onClose={() => setSelectedId(null)} onSelect={setSelectedId} />
           )}
         </aside>
       </main>
