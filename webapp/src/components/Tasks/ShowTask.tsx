@@ -1,6 +1,7 @@
 import { useMemo } from "react";
 import type { Task } from "../../api/types";
 import { formatAttempts, formatTime, humanize, taskDuration, waitText, waitingText } from "../../format";
+import type { LookedUp } from "../../hooks/useTaskLookup";
 import type { TaskMap } from "../../state/taskEvents";
 import { CancelTask } from "./CancelTask";
 import { LinkTasks } from "./LinkTasks";
@@ -13,6 +14,8 @@ export interface ShowTaskProps {
   /** The selected task's id, and the task itself while the monitor still has it. */
   taskId: string;
   task: Task | undefined;
+  /** What reading a task the monitor does not hold gave, when a link asked for it. */
+  lookedUp?: LookedUp | null;
   /** Every task the monitor holds: for the statuses of the linked tasks, and the dependants. */
   tasks: TaskMap;
   now: number;
@@ -37,7 +40,14 @@ function errorHeading(task: Task, now: number): string {
 }
 
 /** The detail panel: everything about one task, with its parameters, options and outcome. */
-export function ShowTask({ taskId, task, tasks, now, onCancel, onClose, onSelect }: ShowTaskProps) {
+/** Why there is no task to show. */
+function absence(lookedUp: LookedUp | null): string {
+  if (lookedUp?.state === "loading") return "Loading this task…";
+  if (lookedUp?.state === "failed") return `This task could not be read: ${lookedUp.detail}`;
+  return "This task is gone: it was cleaned up after it finished.";
+}
+
+export function ShowTask({ taskId, task, lookedUp = null, tasks, now, onCancel, onClose, onSelect }: ShowTaskProps) {
   const dependants = useMemo(() => dependantsOf(tasks, taskId), [tasks, taskId]);
   return (
     <section className="panel detail" aria-label="Task details">
@@ -49,7 +59,7 @@ export function ShowTask({ taskId, task, tasks, now, onCancel, onClose, onSelect
       </header>
       <p className="mono detail__id">{taskId}</p>
       {task === undefined ? (
-        <p className="muted">This task is gone: it was cleaned up after it finished.</p>
+        <p className="muted" role="status">{absence(lookedUp)}</p>
       ) : (
         <>
           <dl className="facts">
