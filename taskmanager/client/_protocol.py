@@ -234,6 +234,9 @@ def submit_call(  # noqa: PLR0913 - the submission's fields, by name
     body: dict[str, Any] = {"task_type": str(task_type), "parameters": dict(parameters or {})}
     options = {"priority": priority, "delay": delay, "timeout": timeout, "max_retries": max_retries}
     body |= {name: value for name, value in options.items() if value is not None}
+    if isinstance(depends_on, Task | UUID | str):
+        # A string is iterable too: its characters would go as 36 "ids".
+        raise TypeError("depends_on takes a list of tasks or task ids, not one")
     if depends_on is not None:
         body["depends_on"] = [task_id_of(task) for task in depends_on]
     key = idempotency_key if idempotency_key is not None else uuid.uuid4().hex

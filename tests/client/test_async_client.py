@@ -125,6 +125,15 @@ async def test_a_task_after_one_that_fails_is_cancelled_as_dependency_failed(api
     assert str(failing.task_id) in cancelled.error.message
 
 
+async def test_one_task_given_as_depends_on_rather_than_a_list_is_refused_before_sending(api):
+    first = await api.submit("compute_sum", {"numbers": [1]}, delay=60)
+    sent = len(api.recorder.requests)
+    for single in (first, first.task_id, str(first.task_id)):
+        with pytest.raises(TypeError, match="depends_on takes a list"):
+            await api.submit("compute_sum", {"numbers": [1]}, depends_on=single)
+    assert len(api.recorder.requests) == sent
+
+
 async def test_a_dependency_that_does_not_exist_is_a_bad_request(api):
     missing = uuid.uuid4()
     with pytest.raises(BadRequest) as raised:
