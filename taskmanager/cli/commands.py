@@ -118,6 +118,7 @@ def submit(args: argparse.Namespace, client: Client, output: Output) -> ExitStat
         delay=args.delay,
         timeout=args.timeout,
         max_retries=args.retries,
+        depends_on=[task_id_of(client, given) for given in args.after] or None,
     )
     if not args.wait:
         output.task(task)

@@ -5,6 +5,7 @@ Built on rich; a terminal gets colour and live updates, a pipe gets plain text.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -29,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from taskmanager.actors.events import Event, Resync
-from taskmanager.actors.model import Task, TaskStatus
+from taskmanager.actors.model import Task, TaskError, TaskStatus
 from taskmanager.actors.schedules import Schedule
 
 STATUS_STYLE: Final = {
@@ -78,9 +79,17 @@ def live(console: Console) -> bool:
     return console.is_terminal and not console.is_dumb_terminal
 
 
+def waiting(task: Task) -> bool:
+    """Whether the task is queued only until the tasks it depends on complete."""
+    return task.status is TaskStatus.QUEUED and bool(task.waiting_for)
+
+
 def status_text(task: Task) -> Text:
-    """The task's status, coloured."""
-    return Text(str(task.status), style=STATUS_STYLE[task.status])
+    """The task's status, coloured; a task that waits for others says for how many."""
+    text = str(task.status)
+    if waiting(task):
+        text += f", waiting for {len(task.waiting_for)}"
+    return Text(text, style=STATUS_STYLE[task.status])
 
 
 def attempts_text(task: Task) -> str:
@@ -92,7 +101,7 @@ def attempts_text(task: Task) -> str:
 
 def state_text(task: Task) -> str:
     """What the task is doing, for the progress bar: status, attempt, why it retries."""
-    text = str(task.status)
+    text = str(status_text(task))
     if task.attempts:
         text += f", attempt {task.attempts}/{task.max_retries + 1}"
     if task.status is TaskStatus.QUEUED and task.error is not None:
@@ -106,14 +115,24 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def error_text(error: TaskError) -> str:
+    """Why the task failed, as a person reads it."""
+    if error.type == "dependency_failed":
+        # The message names the dependency and how it ended; the type adds nothing to it.
+        return printable(f"{error.message}, so this task did not run")
+    return printable(f"{error.type}: {error.message}")
+
+
 def task_view(task: Task) -> Text:
-    """One task: what it is, where it is, and its result or error."""
+    """One task: what it is, where it is, what it waits for, and its result or error."""
     lines: list[Text] = []
+    # The labels of a task with dependencies are longer ("waiting for"): its rows are wider.
+    width = 12 if task.depends_on else 10
 
     def row(name: str, value: str | Text) -> None:
         text = Text(printable(value)) if isinstance(value, str) else value
         for number, part in enumerate(text.split("\n", allow_blank=True)):
-            label = (f"{name:<10}", "bold") if number == 0 else " " * 10
+            label = (f"{name:<{width}}", "bold") if number == 0 else " " * width
             lines.append(Text.assemble(label, part))
 
     row("task", f"{task.task_id}  {task.task_type}")
@@ -123,6 +142,10 @@ def task_view(task: Task) -> Text:
     row("status", status)
     row("progress", f"{task.progress:.0%}")
     row("created", _when(task.created_at))
+    if task.depends_on:
+        row("depends on", "\n".join(map(str, task.depends_on)))
+    if waiting(task):
+        row("waiting for", "\n".join(map(str, task.waiting_for)))
     if task.schedule is not None:
         row("schedule", task.schedule)
     if task.started_at is not None:
@@ -130,8 +153,7 @@ def task_view(task: Task) -> Text:
     if task.finished_at is not None:
         row("finished", _when(task.finished_at))
     if task.error is not None:
-        error = printable(f"{task.error.type}: {task.error.message}")
-        row("error", Text(error, style="red"))
+        row("error", Text(error_text(task.error), style="red"))
     if task.status is TaskStatus.COMPLETED:
         result = task.result
         row("result", (result if isinstance(result, str) else json.dumps(result)).rstrip("\n"))
@@ -252,11 +274,18 @@ class WatchTable:
         """Show one change."""
         self.events += 1
         self.last = f"{event.kind} {str(event.task_id)[:8]}"
+        released = False
+        if event.kind == "completed":
+            # The stream does not announce that the tasks waiting for it wait no more.
+            for task_id, task in self._tasks.items():
+                if event.task_id in task.waiting_for:
+                    self._tasks[task_id] = _released(task, event.task_id)
+                    released = True
         if event.task is None:
             self._tasks.pop(event.task_id, None)
         elif event.task_id in self._tasks or event.kind == "submitted":
             self._tasks[event.task_id] = event.task
-        else:
+        elif not released:
             return
         self._publish()
 
@@ -286,6 +315,12 @@ class WatchTable:
             )
         footer = Text(f"{self.events} events; last: {self.last or '-'}.  Ctrl-C to stop.", "dim")
         return Group(table, footer)
+
+
+def _released(task: Task, dependency: UUID) -> Task:
+    """The task with ``dependency`` no longer among those it waits for."""
+    rest = tuple(waited for waited in task.waiting_for if waited != dependency)
+    return dataclasses.replace(task, waiting_for=rest)
 
 
 def watch_live(console: Console, table: WatchTable) -> Live:

@@ -158,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("task_type", metavar="TYPE", help="compute_sum, generate_report, ...")
     submit.add_argument("parameters", metavar="name=value", nargs="*", help="the parameters")
     _job_options(submit)
+    submit.add_argument(
+        "--after",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="start only once task ID has completed; if it fails or is cancelled, this task "
+        "is cancelled too. Repeat for several tasks. ID is a task id or its start",
+    )
     _wait_flag(submit)
 
     status = commands.add_parser("status", parents=[common], help="show a task")

@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Self, cast
 from uuid import UUID
 
@@ -16,7 +16,7 @@ from taskmanager.actors.events import Resync
 from taskmanager.actors.model import Task, TaskStatus
 from taskmanager.actors.schedules import Schedule
 from taskmanager.client import _protocol as protocol
-from taskmanager.client._protocol import Call, EventFeed, Order, Retrying, StreamItem
+from taskmanager.client._protocol import Call, EventFeed, Order, Retrying, StreamItem, TaskRef
 from taskmanager.client.errors import TaskManagerError, Unreachable
 
 
@@ -67,10 +67,13 @@ class AsyncClient:
         delay: float | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
+        depends_on: Iterable[TaskRef] | None = None,
         idempotency_key: str | None = None,
     ) -> Task:
         """Submit a task and return it as the service now has it: one request.
 
+        With ``depends_on`` (tasks or their ids) it waits, queued, until they all
+        completed; it is cancelled (``dependency_failed``) if one fails or is cancelled.
         Without ``idempotency_key`` a fresh one is made, so the client's own retries of
         this call never submit twice.
         """
@@ -81,6 +84,7 @@ class AsyncClient:
             delay=delay,
             timeout=timeout,
             max_retries=max_retries,
+            depends_on=depends_on,
             idempotency_key=idempotency_key,
         )
         return protocol.submitted(await self._send(call))

@@ -10,7 +10,7 @@ import email.utils
 import math
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import quote
@@ -42,6 +42,8 @@ SCHEDULE: Final = TypeAdapter(Schedule)
 SCHEDULES: Final = TypeAdapter(list[Schedule])
 
 type Order = Literal["oldest", "newest"]
+type TaskRef = Task | UUID | str
+"""A task as the client's methods take it: the task itself, or its id."""
 type StreamItem = Event | Resync
 """What ``events()`` yields: a task's change, or ``Resync`` when changes were missed."""
 
@@ -212,6 +214,11 @@ def task_path(task_id: UUID | str) -> str:
     return f"/tasks/{quote(str(task_id), safe='')}"
 
 
+def task_id_of(task: TaskRef) -> str:
+    """The id of a task given as itself or as its id."""
+    return str(task.task_id if isinstance(task, Task) else task)
+
+
 def submit_call(  # noqa: PLR0913 - the submission's fields, by name
     task_type: str,
     parameters: Mapping[str, Any] | None,
@@ -220,12 +227,18 @@ def submit_call(  # noqa: PLR0913 - the submission's fields, by name
     delay: float | None,
     timeout: float | None,
     max_retries: int | None,
+    depends_on: Iterable[TaskRef] | None,
     idempotency_key: str | None,
 ) -> Call:
     """``POST /tasks``, with a fresh idempotency key unless one is given."""
     body: dict[str, Any] = {"task_type": str(task_type), "parameters": dict(parameters or {})}
     options = {"priority": priority, "delay": delay, "timeout": timeout, "max_retries": max_retries}
     body |= {name: value for name, value in options.items() if value is not None}
+    if isinstance(depends_on, Task | UUID | str):
+        # A string is iterable too: its characters would go as 36 "ids".
+        raise TypeError("depends_on takes a list of tasks or task ids, not one")
+    if depends_on is not None:
+        body["depends_on"] = [task_id_of(task) for task in depends_on]
     key = idempotency_key if idempotency_key is not None else uuid.uuid4().hex
     return Call("POST", "/tasks", json=body, headers={"Idempotency-Key": key})
 

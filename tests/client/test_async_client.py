@@ -99,6 +99,48 @@ async def test_reusing_an_idempotency_key_for_another_body_is_a_conflict_without
     assert "Idempotency-Key" in raised.value.detail
 
 
+async def test_submit_after_other_tasks_given_as_ids_or_tasks_waits_for_them(api, clock):
+    first = await api.submit("compute_sum", {"numbers": [1, 2]})
+    second = await api.submit("compute_sum", {"numbers": [3]}, depends_on=[first.task_id])
+    third = await api.submit(
+        "compute_sum", {"numbers": [4]}, depends_on=[first, str(second.task_id), second]
+    )
+    assert second.status is TaskStatus.QUEUED
+    assert second.depends_on == second.waiting_for == (first.task_id,)
+    assert third.depends_on == (first.task_id, second.task_id)
+    await clock.advance(5)  # the first completes: the second is released
+    assert (await api.get(second.task_id)).waiting_for == ()
+    assert (await api.get(third.task_id)).waiting_for == (second.task_id,)
+    assert (await api.get(first.task_id)).depends_on == ()
+
+
+async def test_a_task_after_one_that_fails_is_cancelled_as_dependency_failed(api, clock):
+    failing = await api.submit("compute_sum", {"numbers": [1]}, delay=60)
+    waiting = await api.submit("compute_sum", {"numbers": [1]}, depends_on=[failing])
+    await api.cancel(failing.task_id)
+    cancelled = await api.get(waiting.task_id)
+    assert cancelled.status is TaskStatus.CANCELLED
+    assert cancelled.error is not None
+    assert cancelled.error.type == "dependency_failed"
+    assert str(failing.task_id) in cancelled.error.message
+
+
+async def test_one_task_given_as_depends_on_rather_than_a_list_is_refused_before_sending(api):
+    first = await api.submit("compute_sum", {"numbers": [1]}, delay=60)
+    sent = len(api.recorder.requests)
+    for single in (first, first.task_id, str(first.task_id)):
+        with pytest.raises(TypeError, match="depends_on takes a list"):
+            await api.submit("compute_sum", {"numbers": [1]}, depends_on=single)
+    assert len(api.recorder.requests) == sent
+
+
+async def test_a_dependency_that_does_not_exist_is_a_bad_request(api):
+    missing = uuid.uuid4()
+    with pytest.raises(BadRequest) as raised:
+        await api.submit("compute_sum", {"numbers": [1]}, depends_on=[missing])
+    assert raised.value.detail == f"depends_on: task {missing} not found"
+
+
 async def test_list_filters_and_orders_like_the_server(api):
     sums = [(await api.submit("compute_sum", {"numbers": [n]}, delay=60)).task_id for n in (1, 2)]
     report = await api.submit("generate_report", {"title": "t"}, delay=60)

@@ -116,6 +116,60 @@ def test_status_shows_a_task_and_waits_for_it(cli):
     assert "result    9" in shown.out
 
 
+def test_submit_after_tasks_shows_what_it_waits_for(cli):
+    first = cli("submit", "compute_sum", "numbers=1", "--delay", "60", "--json").json()["task_id"]
+    second = cli("submit", "compute_sum", "numbers=2", "--delay", "60", "--json").json()["task_id"]
+    result = cli("submit", "compute_sum", "numbers=3", "--after", first, "--after", second[:8])
+    assert result.status == 0, result.err
+    assert f"depends on  {first}\n            {second}" in result.out
+    assert f"waiting for {first}\n            {second}" in result.out
+    assert "queued, waiting for 2" in result.out
+    listed = cli("ls")
+    assert listed.out.count("queued, waiting for 2") == 1
+    assert listed.out.count("queued") == 3
+
+
+def test_submit_after_a_task_that_completes_runs_and_shows_no_wait(cli):
+    first = cli("submit", "compute_sum", "numbers=1,2", "--json").json()["task_id"]
+    result = cli("submit", "compute_sum", "numbers=3", "--after", first, "--wait")
+    assert result.status == 0, result.err
+    assert "completed" in result.out
+    assert f"depends on  {first}" in result.out
+    assert "waiting for" not in result.out
+
+
+def test_a_task_after_a_cancelled_one_is_cancelled_and_says_why(cli):
+    first = cli("submit", "compute_sum", "numbers=1", "--delay", "60", "--json").json()["task_id"]
+    waiting = cli("submit", "compute_sum", "numbers=2", "--after", first, "--json").json()
+    assert waiting["depends_on"] == waiting["waiting_for"] == [first]
+    cli("cancel", first)
+    shown = cli("status", waiting["task_id"])
+    assert shown.status == 4
+    assert f"error       dependency {first} cancelled, so this task did not run" in shown.out
+    assert "waiting for" not in shown.out
+
+
+@pytest.mark.parametrize(
+    ("after", "message"),
+    [
+        (str(uuid.UUID(int=7)), f"depends_on: task {uuid.UUID(int=7)} not found"),
+        ("zz", "depends_on.0"),
+    ],
+)
+def test_submit_after_a_task_that_is_not_there_exits_2_with_the_reason(cli, after, message):
+    result = cli("submit", "compute_sum", "numbers=1", "--after", after)
+    assert result.status == 2
+    assert message in result.err
+
+
+def test_submit_help_explains_after(capsys):
+    with pytest.raises(SystemExit):
+        main(["submit", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--after ID" in help_text
+    assert "start only once task ID has completed" in help_text
+
+
 # What a terminal would obey: C0 controls (escape, bell, carriage return...), DEL and C1.
 CONTROL = {chr(code) for code in [*range(0x20), *range(0x7F, 0xA0)]} - {"\n"}
 HOSTILE = "\x1b]0;owned\x07 \x1b[31mred \x9b2J \x7f\r"

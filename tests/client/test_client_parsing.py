@@ -1,14 +1,17 @@
-"""The pieces without I/O: the SSE decoder, command-line parameters, Retry-After."""
+"""The pieces without I/O: the SSE decoder, command-line parameters, Retry-After, the live table."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 
+from taskmanager.cli.display import WatchTable, status_text
 from taskmanager.cli.params import ParameterError, field_kinds, parse_parameters
-from taskmanager.client._protocol import retry_after
+from taskmanager.client import Event, Task, TaskStatus
+from taskmanager.client._protocol import TASK, retry_after
 from taskmanager.client.sse import ServerSentEvent, SSEDecoder
 from taskmanager.config import Settings
 from taskmanager.http.app import create_app
@@ -93,3 +96,35 @@ def test_retry_after_is_read_in_seconds(header, seconds):
 def test_retry_after_as_an_http_date_in_the_past_is_now():
     response = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
     assert retry_after(response) == 0.0
+
+
+def _task(task_id: uuid.UUID, status: str, waiting_for: tuple[uuid.UUID, ...] = ()) -> Task:
+    return TASK.validate_python(
+        {
+            "task_id": task_id,
+            "task_type": "compute_sum",
+            "status": status,
+            "parameters": {"numbers": [1]},
+            "created_at": "2026-01-01T00:00:00Z",
+            "run_at": "2026-01-01T00:00:00Z",
+            "depends_on": waiting_for,
+            "waiting_for": waiting_for,
+        }
+    )
+
+
+def test_the_live_table_stops_showing_a_wait_once_the_dependency_completes():
+    # The stream says nothing about the dependant when its dependency completes: with
+    # every worker busy it stays queued, and no event of its own comes until one is free.
+    first, second, beside = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    table = WatchTable(rows=10)
+    table.reset([_task(second, "queued", (first,)), _task(beside, "queued", (second,))])
+    assert [str(status_text(task)) for task in table.rows] == [
+        "queued, waiting for 1",
+        "queued, waiting for 1",
+    ]
+    done = _task(first, "completed")
+    table.apply(Event("1", "completed", first, TaskStatus.COMPLETED, 1.0, done))
+    shown = {task.task_id: str(status_text(task)) for task in table.rows}
+    assert shown[second] == "queued"
+    assert shown[beside] == "queued, waiting for 1"

@@ -30,9 +30,9 @@ def server(tmp_path_factory) -> Iterator[Server]:
         yield running
 
 
-def test_the_readme_has_a_sync_an_async_and_a_schedules_example():
+def test_the_readme_has_a_sync_an_async_a_dependencies_and_a_schedules_example():
     examples = python_examples()
-    assert len(examples) == 3
+    assert len(examples) == 4
     assert all(README_URL in example for example in examples)
 
 
@@ -41,9 +41,10 @@ def test_the_readme_has_a_sync_an_async_and_a_schedules_example():
     [
         (0, ["completed 6.5", "completed 100%", "already completed"]),
         (1, ["[0, 2, 4]"]),
-        (2, ["['morning-report', 'tick']", "True False"]),
+        (2, ["queued True", "completed ()"]),
+        (3, ["['morning-report', 'tick']", "True False"]),
     ],
-    ids=["Client", "AsyncClient", "schedules"],
+    ids=["Client", "AsyncClient", "dependencies", "schedules"],
 )
 def test_a_readme_example_runs_and_prints_what_its_comments_say(
     server, tmp_path: Path, index, expected

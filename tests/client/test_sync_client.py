@@ -55,6 +55,18 @@ def test_a_long_poll_longer_than_the_client_timeout_is_cut_and_asked_again(
     assert client.wait(task.task_id, timeout=0.5).status is TaskStatus.QUEUED
 
 
+def test_submit_after_another_task_waits_until_it_completes(server, client):
+    first = client.submit("compute_sum", {"numbers": [1]})
+    second = client.submit("compute_sum", {"numbers": [2]}, depends_on=[first])
+    assert second.waiting_for == (first.task_id,)
+    server.advance(5)
+    released = client.get(second.task_id)
+    assert released.depends_on == (first.task_id,)
+    assert released.waiting_for == ()
+    server.advance(5)
+    assert client.wait(second.task_id, timeout=10).status is TaskStatus.COMPLETED
+
+
 def test_cancel_and_conflict(server, client):
     queued = client.submit("compute_sum", {"numbers": [1]}, delay=60)
     assert client.cancel(queued.task_id).status is TaskStatus.CANCELLED

@@ -5,7 +5,8 @@
 //
 // Starts `python -m taskmanager` on a free port in 8100-8199 with a small time scale and a
 // high rate limit, drives the monitor with playwright-core (at 1440 px wide, and the table at
-// 1280 and 1400 px), saves artifacts/monitor.png (and monitor-1280.png, monitor-1400.png),
+// 1280 and 1400 px), saves artifacts/monitor.png (and monitor-1280.png, monitor-1400.png,
+// monitor-dependencies-1280.png),
 // stops the backend, and exits non-zero when any check fails. A second backend with a tight
 // rate limit (3 requests a second) shows what a refused page load looks like, and a third with
 // a keys file (two client keys and an admin key) what the monitor does with API keys. A check
@@ -290,7 +291,7 @@ async function tableMisfits(page) {
       if (cell.scrollWidth > cell.clientWidth) {
         problems.push(`${name} is cut: ${cell.scrollWidth} px of content in ${cell.clientWidth} px`);
       }
-      for (const part of cell.querySelectorAll("button, .badge, .progress, .countdown")) {
+      for (const part of cell.querySelectorAll("button, .badge, .progress, .countdown, .waiting")) {
         const partBox = part.getBoundingClientRect();
         if (partBox.left < box.left - 0.5 || partBox.right > box.right + 0.5) {
           problems.push(`${name}: "${part.textContent}" spans ${px(partBox.left)}-${px(partBox.right)} px, its cell ${px(box.left)}-${px(box.right)} px`);
@@ -500,6 +501,58 @@ async function main() {
       }
     });
   }
+
+  await check("at 1280 px a chain of three tasks made through the API shows its waits and links each to the next", async () => {
+    // The first waits 5 s (real time) before it may start: long enough to look at the others waiting.
+    const first = await submitViaApi(base, { task_type: "compute_sum", parameters: { numbers: [1, 2] }, delay: 5 });
+    const second = await submitViaApi(base, { task_type: "compute_sum", parameters: { numbers: [3] }, depends_on: [first] });
+    const third = await submitViaApi(base, { task_type: "generate_report", parameters: { title: "After two", sections: 1 }, depends_on: [second] });
+    const narrow = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    narrow.setDefaultTimeout(10_000);
+    const detail = narrow.getByRole("region", { name: "Task details" });
+    const list = (name) => detail.getByRole("list", { name, exact: true });
+    const link = (name, taskId) => list(name).getByRole("button", { name: `Open task ${taskId}` });
+    try {
+      await narrow.goto(`${base}/`, { waitUntil: "domcontentloaded" });
+      for (const id of [second, third]) {
+        await row(narrow, id).getByTestId("waiting").filter({ hasText: /^waiting for 1 task$/ }).waitFor();
+      }
+      const problems = await tableMisfits(narrow);
+      if (problems.length > 0) throw new Error(problems.join("\n"));
+
+      await row(narrow, third).click();
+      await list("Depends on").locator("li", { hasText: "queued" }).waitFor();
+      await list("Waiting for").waitFor();
+      await narrow.screenshot({ path: resolve(ARTIFACTS, "monitor-dependencies-1280.png"), fullPage: true });
+      await link("Depends on", second).click();
+      await detail.locator(".detail__id", { hasText: second }).waitFor();
+      await link("Dependants", third).waitFor();
+      await link("Depends on", first).click();
+      await detail.locator(".detail__id", { hasText: first }).waitFor();
+      await link("Dependants", second).click();
+      await detail.locator(".detail__id", { hasText: second }).waitFor();
+
+      // The first completes; no event says the second waits no more, yet the page knows it.
+      await list("Depends on").locator("li", { hasText: "completed" }).waitFor({ timeout: 15_000 });
+      await list("Waiting for").waitFor({ state: "detached" });
+      await row(narrow, third).and(narrow.locator('[data-status="completed"]')).waitFor({ timeout: 15_000 });
+      await link("Dependants", third).waitFor();
+      await list("Dependants").locator("li", { hasText: "completed" }).waitFor();
+      if ((await narrow.getByTestId("waiting").count()) !== 0) throw new Error("a task still shows a wait once the chain has run");
+
+      // The form's Depends On sends the ids typed into it.
+      await narrow.getByRole("tab", { name: "Compute sum" }).click();
+      await narrow.getByLabel("Depends On", { exact: true }).fill(`${first}, ${third}`);
+      const fourth = await submitForm(narrow, "compute sum");
+      const made = await (await fetch(`${base}/tasks/${fourth}`)).json();
+      if (JSON.stringify(made.depends_on) !== JSON.stringify([first, third])) {
+        throw new Error(`the form's task depends on ${JSON.stringify(made.depends_on)}`);
+      }
+      await link("Depends on", third).waitFor();
+    } finally {
+      await narrow.close();
+    }
+  });
 
   await check("the status filter shows only the chosen status", async () => {
     await page.getByRole("button", { name: /^failed \d+$/i }).click();

@@ -97,6 +97,12 @@ function filterCount(name: string): string {
   return button.querySelector(".filter__count")?.textContent ?? "";
 }
 
+/** The text of the detail panel's link to `task`, with what follows it (its type and status, or "not loaded"). */
+function linkedText(panel: ReturnType<typeof within>, task: Task): string {
+  const link = panel.getByRole("button", { name: `Open task ${task.task_id}` });
+  return link.closest("li")?.textContent ?? "";
+}
+
 /** Watches every change to the page for a text, however briefly it was shown. */
 function watchFor(text: string): { seen: () => boolean; stop: () => void } {
   let seen = false;
@@ -537,6 +543,61 @@ describe("the monitor", () => {
     expect(within(panel).getByText(done.task_id)).toBeInTheDocument();
     expect(within(panel).getByText(/"numbers"/)).toBeInTheDocument();
     expect(within(panel).getByTestId("task-result")).toHaveTextContent("6");
+  });
+
+  it("follows a chain of tasks: links between them, and a wait that ends when the first completes", async () => {
+    const first = makeTask({ status: "processing", started_at: "2026-11-28T06:00:00Z" });
+    const second = makeTask({ depends_on: [first.task_id], waiting_for: [first.task_id] });
+    serve({ "GET /tasks": () => jsonResponse([first, second]), "GET /stats": () => jsonResponse(statsWith({ queued: 1, processing: 1 })) });
+    render(<App />);
+    await waitFor(() => expect(rowOf(second)).toBeInTheDocument());
+    expect(within(rowOf(second)).getByTestId("waiting")).toHaveTextContent("waiting for 1 task");
+
+    await userEvent.click(rowOf(second));
+    const panel = within(screen.getByRole("region", { name: "Task details" }));
+    expect(panel.getByRole("list", { name: "Waiting for" })).toBeInTheDocument();
+    // Every worker busy: the second stays queued, and no event of its own says it waits no more.
+    (await liveStream()).send(makeEvent("completed", { ...first, progress: 1, result: 3 }));
+    await waitFor(() => expect(within(rowOf(second)).queryByTestId("waiting")).toBeNull());
+    expect(panel.queryByRole("list", { name: "Waiting for" })).toBeNull();
+    expect(within(panel.getByRole("list", { name: "Depends on" })).getByText("completed")).toBeInTheDocument();
+
+    await userEvent.click(panel.getByRole("button", { name: `Open task ${first.task_id}` }));
+    expect(panel.getByText(first.task_id)).toBeInTheDocument();
+    expect(within(panel.getByRole("list", { name: "Dependants" })).getByText(second.task_id.slice(0, 8))).toBeInTheDocument();
+    expect(rowOf(first)).toHaveAttribute("aria-selected", "true");
+  });
+
+  it("opens a dependency the snapshot did not hold by reading it once, and says when it is gone", async () => {
+    const older = makeTask({ status: "completed", progress: 1, result: 3, task_type: "generate_report" });
+    const gone = makeTask({ status: "completed" });
+    const waiting = makeTask({ status: "processing", depends_on: [older.task_id, gone.task_id] });
+    const calls = serve({
+      [`GET /tasks/${older.task_id}`]: () => jsonResponse(older),
+      [`GET /tasks/${gone.task_id}`]: () => jsonResponse({ detail: `task ${gone.task_id} not found` }, 404),
+      "GET /tasks": () => jsonResponse([waiting]),
+      "GET /stats": () => jsonResponse(statsWith({ processing: 1 })),
+    });
+    render(<App />);
+    await waitFor(() => expect(rowOf(waiting)).toBeInTheDocument());
+    await userEvent.click(rowOf(waiting));
+    const panel = within(screen.getByRole("region", { name: "Task details" }));
+    expect(linkedText(panel, older)).toBe(`${older.task_id.slice(0, 8)}not loaded`);
+
+    await userEvent.click(panel.getByRole("button", { name: `Open task ${older.task_id}` }));
+    expect(await panel.findByTestId("task-result")).toHaveTextContent("3");
+    expect(panel.getByText(older.task_id)).toBeInTheDocument();
+    expect(panel.getByText("Generate report")).toBeInTheDocument();
+    expect(calls.filter((call) => call.url === `/tasks/${older.task_id}`)).toHaveLength(1);
+    expect(within(panel.getByRole("list", { name: "Dependants" })).getByText(waiting.task_id.slice(0, 8))).toBeInTheDocument();
+
+    await userEvent.click(panel.getByRole("button", { name: `Open task ${waiting.task_id}` }));
+    await userEvent.click(panel.getByRole("button", { name: `Open task ${gone.task_id}` }));
+    expect(await panel.findByText(/This task is gone/)).toBeInTheDocument();
+    // A task the monitor holds is opened without a request.
+    await userEvent.click(screen.getByRole("button", { name: "Close details" }));
+    await userEvent.click(rowOf(waiting));
+    expect(calls.filter((call) => call.url.startsWith(`/tasks/${waiting.task_id}`))).toHaveLength(0);
   });
 
   it("says when to retry after a 429, using Retry-After", async () => {

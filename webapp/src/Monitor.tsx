@@ -19,6 +19,7 @@ import { useSchedules } from "./hooks/useSchedules";
 import type { UseRetryNotice } from "./hooks/useRetryNotice";
 import { useStats } from "./hooks/useStats";
 import type { UseTaskForms } from "./hooks/useTaskForms";
+import { useTaskLookup } from "./hooks/useTaskLookup";
 import { useTasks } from "./hooks/useTasks";
 import { lastWaitEnds } from "./format";
 import { visibleTasks } from "./state/taskEvents";
@@ -85,6 +86,15 @@ export function Monitor({ retry, taskForms, keyHeld, onForgetKey }: MonitorProps
   const now = useNow(running.length > 0, waitEnds);
   const cancel = tasks.cancel;
   const onCancel = useCallback((taskId: string) => cancel(taskId), [cancel]);
+  // A link in the details may name a task the snapshot did not hold: it is read once.
+  const { looked, lookUp } = useTaskLookup({ onRateLimited: retry.report });
+  const heldTasks = tasks.tasks;
+  const openTask = useCallback((taskId: string) => {
+    setSelectedId(taskId);
+    if (!heldTasks.has(taskId)) lookUp(taskId);
+  }, [heldTasks, lookUp]);
+  const lookedUp = looked !== null && looked.taskId === selectedId ? looked.result : null;
+  const selected = selectedId === null ? undefined : allTasks.get(selectedId) ?? (lookedUp?.state === "found" ? lookedUp.task : undefined);
 
   // The rows render from the deferred tasks, which can lag a render behind a snapshot that
   // just arrived: no row yet then is not "no tasks".
@@ -139,8 +149,8 @@ export function Monitor({ retry, taskForms, keyHeld, onForgetKey }: MonitorProps
             <SchedulesView taskForms={taskForms} onRateLimited={retry.report} />
           )}
           {selectedId !== null && (
-            <ShowTask taskId={selectedId} task={allTasks.get(selectedId)} now={now}
-              onCancel={onCancel} onClose={() => setSelectedId(null)} />
+            <ShowTask taskId={selectedId} task={selected} lookedUp={lookedUp} tasks={allTasks} now={now}
+              onCancel={onCancel} onClose={() => setSelectedId(null)} onSelect={openTask} />
           )}
         </aside>
       </main>

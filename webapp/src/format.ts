@@ -74,6 +74,13 @@ export function waitText(task: Pick<Task, "status" | "run_at" | "attempts">, now
   return `${task.attempts > 0 ? "retry in" : "starts in"} ${formatCountdown(left)}`;
 }
 
+/** "waiting for 2 tasks" for a queued task whose dependencies have not all completed; null otherwise. */
+export function waitingText(task: Pick<Task, "status" | "waiting_for">): string | null {
+  const count = task.waiting_for.length;
+  if (task.status !== "queued" || count === 0) return null;
+  return `waiting for ${count} ${count === 1 ? "task" : "tasks"}`;
+}
+
 /** The latest moment a queued task waits for (epoch ms), so a clock ticks until then; -Infinity if none waits. */
 export function lastWaitEnds(tasks: Iterable<Task>): number {
   let last = Number.NEGATIVE_INFINITY;

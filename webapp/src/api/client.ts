@@ -112,6 +112,11 @@ export async function listTasks(limit: number = SNAPSHOT_LIMIT): Promise<TaskPag
   return { tasks: body, truncated: nextLink(headers.get("Link")) !== null || body.length >= limit };
 }
 
+/** One task as it is now: for a task the snapshot did not hold. */
+export function getTask(taskId: string): Promise<Task> {
+  return request<Task>(`/tasks/${encodeURIComponent(taskId)}`);
+}
+
 export function getStats(): Promise<Stats> {
   return request<Stats>("/stats");
 }

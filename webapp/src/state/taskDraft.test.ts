@@ -30,6 +30,14 @@ describe("draftOf", () => {
     });
   });
 
+  it("sends the task ids typed or pasted as a list, whatever separates them, and none when empty", () => {
+    const [first, second] = ["0a6c8f1e-4b3d-4e8a-9c1f-2d7b5e3a9c10", "7e2d4b19-8c5a-4f3e-b6d1-9a0c3e5f7b21"];
+    const draft = draftOf(computeSum, { depends_on: ` ${first},\n${second} ` });
+    expect(draft.depends_on).toEqual([first, second]);
+    expect(draftOf(computeSum, { depends_on: `${first} ${second}` }).depends_on).toEqual([first, second]);
+    expect(draftOf(computeSum, { depends_on: "   " })).not.toHaveProperty("depends_on");
+  });
+
   it("sends what does not read as the field's type as typed, for the server to judge", () => {
     const draft = draftOf(generateReport, { "parameters.title": "", "parameters.sections": "2.5", priority: "high" });
     expect(draft).toEqual({ task_type: "generate_report", parameters: { title: "", sections: "2.5" }, priority: "high" });

@@ -10,11 +10,14 @@ import { sameValue, type FormField, type TaskForm } from "./taskForms";
 /** The text in each field, by the field's path. */
 export type FieldTexts = Readonly<Record<string, string>>;
 
+/** What was typed, split on commas, semicolons or spaces. */
+function tokens(text: string): string[] {
+  return text.split(/[\s,;]+/).filter((token) => token !== "");
+}
+
 /** Numbers as typed, split on commas, semicolons or spaces; a word that is not a number is kept. */
 export function parseNumbers(text: string): (number | string)[] {
-  return text
-    .split(/[\s,;]+/)
-    .filter((token) => token !== "")
+  return tokens(text)
     .map((token) => {
       const value = Number(token);
       return Number.isFinite(value) ? value : token;
@@ -40,7 +43,7 @@ export function fieldValue(field: FormField, text: string): unknown {
     if (!field.required) return LEAVE_OUT;
     // Empty but required: send the empty value, so the server's answer says what it needs.
     if (field.kind === "text") return "";
-    if (field.kind === "numbers" || field.kind === "words") return [];
+    if (field.kind === "numbers" || field.kind === "words" || field.kind === "ids") return [];
     return LEAVE_OUT;
   }
   const trimmed = text.trim();
@@ -57,6 +60,8 @@ export function fieldValue(field: FormField, text: string): unknown {
       return parseNumbers(trimmed);
     case "words":
       return parseWords(trimmed);
+    case "ids":
+      return tokens(trimmed);
     case "choice":
       return field.choices?.[Number(trimmed)] ?? LEAVE_OUT;
     case "boolean":

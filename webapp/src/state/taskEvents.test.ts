@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { makeEvent, makeTask } from "../../test/fakes";
 import type { Task } from "../api/types";
-import { applyEvents, mergeSnapshot, tasksFromSnapshot, visibleTasks } from "./taskEvents";
+import { applyEvents, mergeSnapshot, tasksFromSnapshot, visibleTasks, type TaskMap } from "./taskEvents";
 
 /** A task created `second` seconds after 06:00:00. */
 function createdAt(second: number, overrides: Partial<Task> = {}): Task {
@@ -70,6 +70,29 @@ describe("applyEvents", () => {
     expect(tasks.size).toBe(0);
   });
 
+  it("stops a task waiting for another once that one completes, though no event says so", () => {
+    const first = makeTask({ status: "processing" });
+    const other = makeTask({ status: "processing" });
+    const second = makeTask({ depends_on: [first.task_id, other.task_id], waiting_for: [first.task_id, other.task_id] });
+    const third = makeTask({ depends_on: [second.task_id], waiting_for: [second.task_id] });
+    let tasks: TaskMap = tasksFromSnapshot([first, other, second, third]);
+    tasks = applyEvents(tasks, [makeEvent("completed", first)]);
+    expect(tasks.get(second.task_id)).toMatchObject({ status: "queued", waiting_for: [other.task_id] });
+    expect(tasks.get(second.task_id)?.depends_on).toEqual([first.task_id, other.task_id]);
+    expect(tasks.get(third.task_id)?.waiting_for).toEqual([second.task_id]);
+    tasks = applyEvents(tasks, [makeEvent("completed", other)]);
+    expect(tasks.get(second.task_id)?.waiting_for).toEqual([]);
+  });
+
+  it("keeps a task waiting when what it waits for fails", () => {
+    const first = makeTask({ status: "processing" });
+    const second = makeTask({ depends_on: [first.task_id], waiting_for: [first.task_id] });
+    const tasks = tasksFromSnapshot([first, second]);
+    const after = applyEvents(tasks, [makeEvent("failed", first)]);
+    // The server cancels it with its own event; until then it still waits.
+    expect(after.get(second.task_id)?.waiting_for).toEqual([first.task_id]);
+  });
+
   it("returns the same map when a batch changes nothing, so React can skip the render", () => {
     const tasks = tasksFromSnapshot([makeTask()]);
     expect(applyEvents(tasks, [])).toBe(tasks);
@@ -131,6 +154,15 @@ describe("mergeSnapshot", () => {
     const current = applyEvents(tasksFromSnapshot([removed]), [makeEvent("removed", removed)]);
     const merged = mergeSnapshot(current, [removed], new Set([removed.task_id]));
     expect(merged.size).toBe(0);
+  });
+
+  it("does not bring back a wait for a task that completed while the snapshot was on its way", () => {
+    const first = createdAt(1, { status: "processing" });
+    const second = createdAt(2, { depends_on: [first.task_id], waiting_for: [first.task_id] });
+    const current = applyEvents(tasksFromSnapshot([first, second]), [makeEvent("completed", first)]);
+    const merged = mergeSnapshot(current, [first, second], new Set([first.task_id]));
+    expect(merged.get(first.task_id)?.status).toBe("completed");
+    expect(merged.get(second.task_id)?.waiting_for).toEqual([]);
   });
 
   it("never moves a task back when the snapshot is older than an event", () => {

@@ -55,7 +55,19 @@ export function mergeSnapshot(current: TaskMap, snapshot: readonly Task[], touch
     const live = current.get(id);
     if (live !== undefined && !listed.has(id)) merged.push(live);
   }
-  return byId(byCreation(merged));
+  // A task the snapshot still shows waiting may wait for one an event has since completed.
+  const completed = new Set(merged.filter((task) => task.status === "completed").map((task) => task.task_id));
+  return byId(byCreation(merged.map((task) => released(task, completed))));
+}
+
+/**
+ * The task without the completed ones among those it waits for. The server announces no
+ * change when a dependency completes (the dependant's next event carries it), so the
+ * monitor works it out itself. Returns the same task when nothing changed.
+ */
+export function released(task: Task, completed: ReadonlySet<string>): Task {
+  if (task.waiting_for.length === 0 || !task.waiting_for.some((id) => completed.has(id))) return task;
+  return { ...task, waiting_for: task.waiting_for.filter((id) => !completed.has(id)) };
 }
 
 /**
@@ -101,7 +113,9 @@ export function applyEvents(tasks: TaskMap, events: readonly TaskEvent[]): TaskM
   // Creation time of the newest task held; computed only when a task joins.
   let newest: number | null = null;
   let outOfOrder = false;
+  let completed: Set<string> | null = null;
   for (const event of events) {
+    if (event.kind === "completed") (completed ??= new Set()).add(event.task_id);
     if (event.kind === "removed") {
       if ((next ?? tasks).has(event.task_id)) writable().delete(event.task_id);
       continue;
@@ -119,6 +133,13 @@ export function applyEvents(tasks: TaskMap, events: readonly TaskEvent[]): TaskM
       else newest = at;
     }
     writable().set(event.task_id, merged);
+  }
+  if (completed !== null) {
+    // One pass for the whole batch: most batches complete tasks, few tasks wait.
+    for (const [id, task] of next ?? tasks) {
+      const waiting = released(task, completed);
+      if (waiting !== task) writable().set(id, waiting);
+    }
   }
   // Assigned only inside `writable`, which the compiler does not follow.
   const changed = next as Map<string, Task> | null;

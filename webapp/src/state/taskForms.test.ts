@@ -52,7 +52,7 @@ describe("taskFormsFromOpenApi, on the backend's own description", () => {
 
   it("takes every other field of a type's request as a job option, with its range and description", () => {
     const options = form(forms, "generate_report").options;
-    expect(options.map((option) => option.path)).toEqual(["priority", "delay", "timeout", "max_retries"]);
+    expect(options.map((option) => option.path)).toEqual(["priority", "delay", "timeout", "max_retries", "depends_on"]);
     expect(field(options, "priority")).toMatchObject({ kind: "integer", minimum: 0, maximum: 9, default: 0, initial: "0" });
     expect(field(options, "priority").hint).toBe("0 to 9; higher runs first, equal priorities in submission order");
     expect(field(options, "delay")).toMatchObject({ kind: "number", maximum: 86_400, initial: "0" });
@@ -60,6 +60,13 @@ describe("taskFormsFromOpenApi, on the backend's own description", () => {
     expect(field(options, "timeout").hint).toMatch(/0\.01 to 3,600; empty for none$/);
     expect(field(options, "max_retries")).toMatchObject({ kind: "integer", minimum: 0, maximum: 10, label: "Max Retries" });
     expect(field(options, "max_retries").hint).toBe("Attempts after a `timeout`, `crash` or `worker_lost` failure · 0 to 10");
+  });
+
+  it("reads a list of task ids as ids typed or pasted, separated by commas or spaces", () => {
+    const dependsOn = field(form(forms, "compute_sum").options, "depends_on");
+    expect(dependsOn).toMatchObject({ kind: "ids", required: false, initial: "" });
+    expect(dependsOn.hint).toMatch(/^Tasks \(at most 100\) that must complete before this one starts/);
+    expect(dependsOn.hint).toMatch(/· Task ids, separated by commas or spaces; optional$/);
   });
 });
 
@@ -77,7 +84,7 @@ describe("taskFormsFromOpenApi, on a description with a type the monitor has nev
     ]);
     expect(field(invented.parameters, "text").hint).toBe("What to translate · 1 to 500 characters");
     expect(field(invented.parameters, "weights").hint).toBe("At most 3 numbers, separated by commas or spaces; optional");
-    expect(invented.options.map((option) => option.name)).toEqual(["priority", "delay", "timeout", "max_retries"]);
+    expect(invented.options.map((option) => option.name)).toEqual(["priority", "delay", "timeout", "max_retries", "depends_on"]);
   });
 
   it("reads int | float | None as a number that may be left empty", () => {

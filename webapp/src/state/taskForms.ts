@@ -14,6 +14,7 @@ export interface JsonSchema {
   const?: unknown;
   enum?: unknown[];
   examples?: unknown[];
+  format?: string;
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
@@ -33,9 +34,10 @@ export interface JsonSchema {
 
 /**
  * How a value is typed in: a number, a whole number, text, a list of numbers or of words
- * (comma-separated), a choice among fixed values, a yes/no, or JSON for anything else.
+ * (comma-separated), a list of task ids (uuids, as copied from the table: separated by
+ * commas or spaces), a choice among fixed values, a yes/no, or JSON for anything else.
  */
-export type FieldKind = "number" | "integer" | "text" | "numbers" | "words" | "choice" | "boolean" | "json";
+export type FieldKind = "number" | "integer" | "text" | "numbers" | "words" | "ids" | "choice" | "boolean" | "json";
 
 export interface FormField {
   /** Where the value goes in the body, dotted as the server's 400 `detail` names it: `parameters.title`, `priority`. */
@@ -143,7 +145,7 @@ function kindOf(schema: JsonSchema, resolve: Lookup): FieldKind {
       if (items.enum !== undefined) return "json";
       const item = scalarType(items, resolve);
       if (item === "integer" || item === "number") return "numbers";
-      if (item === "string") return "words";
+      if (item === "string") return items.format === "uuid" ? "ids" : "words";
       return "json";
     }
     default:
@@ -183,6 +185,9 @@ function constraints(field: Omit<FormField, "hint" | "initial">, schema: JsonSch
       if (each !== "") parts.push(`each ${each}`);
       break;
     }
+    case "ids":
+      parts.push("Task ids, separated by commas or spaces");
+      break;
     case "json":
       parts.push("JSON");
       break;
@@ -200,6 +205,7 @@ export function textOf(field: Pick<FormField, "kind" | "choices">, value: unknow
   switch (field.kind) {
     case "numbers":
     case "words":
+    case "ids":
       return Array.isArray(value) ? value.map(String).join(", ") : String(value);
     case "choice": {
       const index = (field.choices ?? []).findIndex((choice) => sameValue(choice, value));

@@ -1,4 +1,4 @@
-import { useId, useState, type ReactNode } from "react";
+import { useId, useMemo, useState, type ReactNode } from "react";
 import { ApiError, putSchedule, type ScheduleTiming, type TaskDraft } from "../../api/client";
 import type { Schedule } from "../../api/types";
 import type { TaskForm } from "../../state/taskForms";
@@ -19,6 +19,16 @@ export interface PutScheduleProps {
 type Mode = "every" | "cron";
 
 /**
+ * What `POST /tasks` takes but `PUT /schedules/{name}` does not: a scheduled task is made
+ * anew at each due time, so it has no other task to wait for.
+ */
+const TASK_ONLY_OPTIONS: ReadonlySet<string> = new Set(["depends_on"]);
+
+function scheduleForm(form: TaskForm): TaskForm {
+  return { ...form, options: form.options.filter((field) => !TASK_ONLY_OPTIONS.has(field.path)) };
+}
+
+/**
  * A schedule's name and timing (every N seconds, or a cron expression in a time zone),
  * above the submit form's task type, parameters and options.
  */
@@ -29,6 +39,7 @@ export function PutSchedule({ forms, problem = null, retryAt = null, onSaved, on
   const [cron, setCron] = useState("0 * * * *");
   const [timezone, setTimezone] = useState("UTC");
   const ids = useId();
+  const scheduleForms = useMemo(() => forms?.map(scheduleForm) ?? null, [forms]);
 
   const send = async (draft: TaskDraft): Promise<{ task_id: string }> => {
     // The server judges the values, and its 400 names the field that is wrong.
@@ -75,7 +86,7 @@ export function PutSchedule({ forms, problem = null, retryAt = null, onSaved, on
   );
 
   return (
-    <SubmitTask forms={forms} problem={problem} retryAt={retryAt} onRateLimited={onRateLimited}
+    <SubmitTask forms={scheduleForms} problem={problem} retryAt={retryAt} onRateLimited={onRateLimited}
       send={send} title="Add a schedule" verb="Schedule" extra={extra}
       acceptedText={(saved) => <>Saved <span className="mono">{saved}</span></>} />
   );

@@ -78,6 +78,12 @@ describe("PutSchedule", () => {
     expect(await screen.findByText("tick")).toBeInTheDocument();
   });
 
+  it("offers no Depends On: a schedule's tasks wait for none", () => {
+    render(<PutSchedule forms={FORMS} put={putting()} />);
+    expect(screen.getByLabelText("Priority")).toBeInTheDocument();
+    expect(screen.queryByLabelText("Depends On")).toBeNull();
+  });
+
   it("puts a cron expression with its time zone, and shows the server's 400", async () => {
     const put = vi.fn(async (): Promise<Schedule> => Promise.reject(new ApiError(400, "cron: Bad minute", null)));
     render(<PutSchedule forms={FORMS} put={put} />);

@@ -137,6 +137,25 @@ describe("SubmitTask's job options", () => {
     expect(screen.queryByTestId("form-error")).toBeNull();
   });
 
+  it("sends the task ids typed into Depends On, and shows the server's word on them there", async () => {
+    const [first, second] = ["0a6c8f1e-4b3d-4e8a-9c1f-2d7b5e3a9c10", "7e2d4b19-8c5a-4f3e-b6d1-9a0c3e5f7b21"];
+    const detail = `depends_on: task ${second} not found`;
+    const send = refusing(new ApiError(400, detail, null));
+    render(<SubmitTask forms={FORMS} send={send} />);
+    const dependsOn = screen.getByLabelText("Depends On");
+    expect(dependsOn).toHaveAccessibleDescription(/Task ids, separated by commas or spaces; optional$/);
+    await userEvent.type(dependsOn, `${first}, ${second}`);
+    await userEvent.click(screen.getByRole("button", { name: /submit compute sum/i }));
+    expect(send).toHaveBeenCalledWith({
+      task_type: "compute_sum",
+      parameters: { numbers: [1, 2, 3.5] },
+      depends_on: [first, second],
+    });
+    expect(await screen.findByTestId("depends_on-error")).toHaveTextContent(detail);
+    expect(screen.getAllByText(detail)).toHaveLength(1);
+    expect(dependsOn).toHaveAttribute("aria-invalid", "true");
+  });
+
   it("keeps what was typed for each type when switching tabs", async () => {
     render(<SubmitTask forms={FORMS} send={accepting()} />);
     await userEvent.clear(screen.getByLabelText("Priority"));

@@ -100,7 +100,10 @@ export function SubmitTask({
     setAccepted(null);
   };
 
-  const optionErrors = form.options.filter((field) => errors[field.path] !== undefined);
+  // A list of task ids needs the panel's width (an id is 36 characters): it goes below the row.
+  const rowOptions = form.options.filter((field) => field.kind !== "ids");
+  const wideOptions = form.options.filter((field) => field.kind === "ids");
+  const optionErrors = rowOptions.filter((field) => errors[field.path] !== undefined);
   return (
     <section className="panel" aria-label={title}>
       {header}
@@ -123,13 +126,17 @@ export function SubmitTask({
           <fieldset className="options">
             <legend>Options</legend>
             <div className="options__row">
-              {form.options.map((field) => (
+              {rowOptions.map((field) => (
                 <EditField key={field.path} field={field} text={textOf(field.path, field.initial)}
                   error={errors[field.path]} onChange={edit} compact />
               ))}
             </div>
             {optionErrors.map((field) => (
               <ShowFieldError key={field.path} field={field} error={errors[field.path]!} />
+            ))}
+            {wideOptions.map((field) => (
+              <EditField key={field.path} field={field} text={textOf(field.path, field.initial)}
+                error={errors[field.path]} onChange={edit} />
             ))}
           </fieldset>
         )}

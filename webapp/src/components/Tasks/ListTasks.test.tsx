@@ -65,6 +65,21 @@ describe("ListTasks", () => {
     expect(row(due).getByRole("progressbar")).toBeInTheDocument();
   });
 
+  it("says a queued task waits for other tasks, instead of showing its progress", () => {
+    const [first, second] = [makeTask({ status: "processing" }), makeTask({ status: "processing" })];
+    const one = makeTask({ depends_on: [first.task_id], waiting_for: [first.task_id] });
+    const two = makeTask({ depends_on: [first.task_id, second.task_id], waiting_for: [first.task_id, second.task_id] });
+    const released = makeTask({ depends_on: [first.task_id], waiting_for: [] });
+    const now = Date.parse(one.run_at);
+    render(<ListTasks tasks={[one, two, released]} selectedId={null} onSelect={vi.fn()} onCancel={vi.fn()} now={now} />);
+    const row = (task: Task) => within(document.querySelector<HTMLElement>(`tr[data-task-id="${task.task_id}"]`)!);
+    expect(row(one).getByTestId("waiting")).toHaveTextContent("waiting for 1 task");
+    expect(row(two).getByTestId("waiting")).toHaveTextContent("waiting for 2 tasks");
+    expect(row(two).queryByRole("progressbar")).toBeNull();
+    expect(row(released).queryByTestId("waiting")).toBeNull();
+    expect(row(released).getByRole("progressbar")).toBeInTheDocument();
+  });
+
   it("selects a row by click or by keyboard", async () => {
     const [first, second] = [makeTask(), makeTask()];
     const onSelect = vi.fn();

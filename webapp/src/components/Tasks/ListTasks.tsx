@@ -1,10 +1,11 @@
 import { useEffect, useRef, useState, type ReactNode, type UIEvent } from "react";
 import type { Task } from "../../api/types";
-import { formatAttempts, formatTime, humanize, shortId, taskDuration, waitText } from "../../format";
+import { formatAttempts, formatTime, humanize, shortId, taskDuration, waitText, waitingText } from "../../format";
 import { CancelTask } from "./CancelTask";
 import { ShowCountdown } from "./ShowCountdown";
 import { ShowProgress } from "./ShowProgress";
 import { ShowStatus } from "./ShowStatus";
+import { ShowWaiting } from "./ShowWaiting";
 
 export interface ListTasksProps {
   /** The rows, in the order to show them. */
@@ -104,8 +105,10 @@ export function ListTasks({
               <td className="mono num" data-testid="priority">{task.priority}</td>
               <td className="mono num" data-testid="attempts">{formatAttempts(task)}</td>
               <td className="col-progress">
-                {/* A task waiting for its delay or a retry says how long, instead of 0 %. */}
-                {waitText(task, now) === null ? (
+                {/* A task waiting for other tasks, its delay or a retry says so, instead of 0 %. */}
+                {waitingText(task) !== null ? (
+                  <ShowWaiting task={task} />
+                ) : waitText(task, now) === null ? (
                   <ShowProgress progress={task.progress} status={task.status} />
                 ) : (
                   <ShowCountdown task={task} now={now} />

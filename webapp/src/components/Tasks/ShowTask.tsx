@@ -1,17 +1,35 @@
+import { useMemo } from "react";
 import type { Task } from "../../api/types";
-import { formatAttempts, formatTime, humanize, taskDuration, waitText } from "../../format";
+import { formatAttempts, formatTime, humanize, taskDuration, waitText, waitingText } from "../../format";
+import type { LookedUp } from "../../hooks/useTaskLookup";
+import type { TaskMap } from "../../state/taskEvents";
 import { CancelTask } from "./CancelTask";
+import { LinkTasks } from "./LinkTasks";
 import { ShowCountdown } from "./ShowCountdown";
 import { ShowProgress } from "./ShowProgress";
 import { ShowStatus } from "./ShowStatus";
+import { ShowWaiting } from "./ShowWaiting";
 
 export interface ShowTaskProps {
   /** The selected task's id, and the task itself while the monitor still has it. */
   taskId: string;
   task: Task | undefined;
+  /** What reading a task the monitor does not hold gave, when a link asked for it. */
+  lookedUp?: LookedUp | null;
+  /** Every task the monitor holds: for the statuses of the linked tasks, and the dependants. */
+  tasks: TaskMap;
   now: number;
   onCancel: (taskId: string) => Promise<unknown>;
   onClose: () => void;
+  /** Opens another task in this panel (a dependency or a dependant). */
+  onSelect: (taskId: string) => void;
+}
+
+/** The tasks the monitor holds that depend on `taskId`, oldest first. */
+function dependantsOf(tasks: TaskMap, taskId: string): string[] {
+  const found: string[] = [];
+  for (const task of tasks.values()) if (task.depends_on.includes(taskId)) found.push(task.task_id);
+  return found;
 }
 
 /** A queued task with an error waits for a retry: the error is its last attempt's. */
@@ -22,7 +40,15 @@ function errorHeading(task: Task, now: number): string {
 }
 
 /** The detail panel: everything about one task, with its parameters, options and outcome. */
-export function ShowTask({ taskId, task, now, onCancel, onClose }: ShowTaskProps) {
+/** Why there is no task to show. */
+function absence(lookedUp: LookedUp | null): string {
+  if (lookedUp?.state === "loading") return "Loading this task…";
+  if (lookedUp?.state === "failed") return `This task could not be read: ${lookedUp.detail}`;
+  return "This task is gone: it was cleaned up after it finished.";
+}
+
+export function ShowTask({ taskId, task, lookedUp = null, tasks, now, onCancel, onClose, onSelect }: ShowTaskProps) {
+  const dependants = useMemo(() => dependantsOf(tasks, taskId), [tasks, taskId]);
   return (
     <section className="panel detail" aria-label="Task details">
       <header className="panel__header">
@@ -33,14 +59,14 @@ export function ShowTask({ taskId, task, now, onCancel, onClose }: ShowTaskProps
       </header>
       <p className="mono detail__id">{taskId}</p>
       {task === undefined ? (
-        <p className="muted">This task is gone: it was cleaned up after it finished.</p>
+        <p className="muted" role="status">{absence(lookedUp)}</p>
       ) : (
         <>
           <dl className="facts">
             <dt>Type</dt>
             <dd>{humanize(task.task_type)}</dd>
             <dt>Status</dt>
-            <dd><ShowStatus status={task.status} /></dd>
+            <dd><ShowStatus status={task.status} /> <ShowWaiting task={task} /></dd>
             <dt>Progress</dt>
             <dd><ShowProgress progress={task.progress} status={task.status} /></dd>
             <dt>Created</dt>
@@ -64,6 +90,15 @@ export function ShowTask({ taskId, task, now, onCancel, onClose }: ShowTaskProps
               {formatTime(task.run_at)} <ShowCountdown task={task} now={now} />
             </dd>
           </dl>
+          {task.depends_on.length > 0 && (
+            <LinkTasks label="Depends on" taskIds={task.depends_on} tasks={tasks} onSelect={onSelect} />
+          )}
+          {waitingText(task) !== null && (
+            <LinkTasks label="Waiting for" taskIds={task.waiting_for} tasks={tasks} onSelect={onSelect} />
+          )}
+          {dependants.length > 0 && (
+            <LinkTasks label="Dependants" taskIds={dependants} tasks={tasks} onSelect={onSelect} />
+          )}
           <h3>Parameters</h3>
           <pre className="json">{JSON.stringify(task.parameters, null, 2)}</pre>
           {task.status === "completed" && (
