@@ -91,6 +91,10 @@ class ParametersObject:
     def __hash__(self) -> int:
         return hash(self.json)
 
+    def __reduce__(self) -> tuple[type[ParametersObject], tuple[bytes]]:
+        # Copies and pickles are rebuilt through __init__: __setattr__ refuses.
+        return (ParametersObject, (self.json,))
+
     def __repr__(self) -> str:
         return f"ParametersObject({self.to_dict()!r})"
 

@@ -3,6 +3,8 @@ table, a task's parameters."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 import uuid
 from typing import Any
 
@@ -150,7 +152,9 @@ def test_a_tasks_parameters_read_as_attributes_and_as_a_dict_and_do_not_change()
         parameters.numbers = [4]
 
 
-def test_a_task_read_back_is_written_out_as_it_came():
+def test_a_task_read_back_is_written_out_as_it_came_and_copies_and_pickles():
     task = TASK.validate_json(TASK_JSON)
     assert TASK.validate_json(TASK.dump_json(task)) == task
+    assert copy.deepcopy(task) == task
+    assert pickle.loads(pickle.dumps(task)) == task  # noqa: S301 - our own bytes
     assert TASK.dump_python(task, mode="json")["parameters"] == {"numbers": [1, 2.5], "note": "x"}
