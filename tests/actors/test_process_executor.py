@@ -101,7 +101,7 @@ async def test_a_process_job_reads_its_dependencies_results(system):
     second = await submit(system, "repeat", {"text": "x", "times": 2})
     message = SubmitTask(
         "gather_in_process",
-        system.task_types["gather_in_process"].parameters(),
+        ParametersObject.of(system.task_types["gather_in_process"].parameters()),
         JobOptions(),
         depends_on=(first.task_id, second.task_id),
     )

@@ -161,7 +161,7 @@ class TaskLifecycle(RuleBasedStateMachine):
         depends_on = data.draw(st.lists(st.sampled_from(list(self.model.seen)), max_size=3))
         message = SubmitTask(
             TYPE_OF[type(params)],
-            params,
+            ParametersObject.of(params),
             job,
             owner=owner,
             depends_on=tuple(depends_on),
