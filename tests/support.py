@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from taskmanager.actors.messages import GetTask, SubmitTask
-from taskmanager.actors.model import JobOptions, Task
+from taskmanager.actors.model import JobOptions, ParametersObject, Task
 from taskmanager.actors.runtime import Actor
 from taskmanager.demo import ComputeSum, GenerateReport, SimulateError
 
@@ -44,7 +44,9 @@ TYPE_OF = {
 async def submit_to(system, parameters=None, **options: Any):
     """Submit straight to a system's store (a sum of 1, 2, 3 by default); return the task."""
     parameters = parameters or ComputeSum(numbers=(1, 2, 3))
-    message = SubmitTask(TYPE_OF[type(parameters)], parameters, JobOptions(**options))
+    message = SubmitTask(
+        TYPE_OF[type(parameters)], ParametersObject.of(parameters), JobOptions(**options)
+    )
     task = await system.store.ask(message)
     assert isinstance(task, Task), task
     return task

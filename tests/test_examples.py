@@ -16,7 +16,7 @@ from support import FakeClock, watch
 
 from examples import jobs
 from taskmanager.actors.messages import SubmitTask, WatchTask
-from taskmanager.actors.model import JobOptions, Task, TaskStatus
+from taskmanager.actors.model import JobOptions, ParametersObject, Task, TaskStatus
 from taskmanager.actors.system import ActorSystem
 from taskmanager.jobs import Context
 
@@ -37,7 +37,7 @@ async def run(system: ActorSystem, task_type: str, parameters: dict) -> Task:
     """Submit a task and return it once it has finished."""
     spec = system.task_types[task_type]
     params = spec.parameters.model_validate(parameters)
-    task = await system.store.ask(SubmitTask(task_type, params, JobOptions()))
+    task = await system.store.ask(SubmitTask(task_type, ParametersObject.of(params), JobOptions()))
     assert isinstance(task, Task)
     async with asyncio.timeout(20):
         while not task.status.terminal:

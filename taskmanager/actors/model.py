@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, SerializeAsAny, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic_core import from_json, to_json
 
 from taskmanager.jobs import JSONValue
 
@@ -37,31 +38,87 @@ TERMINAL: Final = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus
 type TaskType = str
 
 
-class ParametersObject(BaseModel):
-    """A task's parameters read back from JSON: the object, with no model of its type.
+class ParametersObject:
+    """A task's parameters: the JSON object the client sent, as compact immutable bytes.
 
-    A client, or a replica that reads a record, need not know every task type; the
-    worker that runs the task validates them as its type's model. Fields read as
-    attributes (``parameters.numbers``).
+    Records keep them as JSON rather than as the task type's model: a model instance
+    carries a dict and a set of its own, several times the bytes of its JSON, and a
+    record must not change when a job changes the instance it was given. The worker that
+    runs the task validates them as its type's model; a client, or a replica, need not
+    know every task type. Fields read as attributes (``parameters.numbers``, parsed from
+    the JSON at each access, so a list read is a fresh one).
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    __slots__ = ("json",)
+
+    json: bytes
+
+    def __init__(self, json: bytes) -> None:
+        object.__setattr__(self, "json", json)
+
+    @classmethod
+    def of(cls, model: BaseModel) -> ParametersObject:
+        """A validated model's parameters as a client writes them.
+
+        By alias and without computed fields, so that the JSON validates as the model
+        again when the task starts.
+        """
+        serializer = type(model).__pydantic_serializer__
+        return cls(
+            serializer.to_json(model, by_alias=True, round_trip=True, exclude_computed_fields=True)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters as a new dict."""
+        parsed: dict[str, Any] = from_json(self.json)
+        return parsed
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - any JSON value
+        if not name.startswith("_"):
+            parsed = from_json(self.json)
+            if name in parsed:
+                return parsed[name]
+        raise AttributeError(f"the parameters have no field {name!r}")
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("parameters are immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ParametersObject):
+            return self.json == other.json
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.json)
+
+    def __reduce__(self) -> tuple[type[ParametersObject], tuple[bytes]]:
+        # Copies and pickles are rebuilt through __init__: __setattr__ refuses.
+        return (ParametersObject, (self.json,))
+
+    def __repr__(self) -> str:
+        return f"ParametersObject({self.to_dict()!r})"
 
 
-def _parameters(value: object) -> BaseModel:
-    if isinstance(value, BaseModel):
+def _parameters(value: object) -> ParametersObject:
+    if isinstance(value, ParametersObject):
         return value
+    if isinstance(value, BaseModel):
+        return ParametersObject.of(value)
     if isinstance(value, dict):
-        return ParametersObject.model_validate(value)
+        return ParametersObject(to_json(value))
     raise ValueError("parameters must be an object")
 
 
-#: A task's parameters: the validated instance of its type's model, sent as the object
-#: the client submitted (each type's request schema documents its fields).
+def _object(parameters: ParametersObject) -> Any:  # noqa: ANN401 - a JSON object
+    return from_json(parameters.json)
+
+
+#: A task's parameters: kept as JSON, sent as the object the client submitted (each type's
+#: request schema documents its fields).
 type Parameters = Annotated[
-    BaseModel,
+    ParametersObject,
     PlainValidator(_parameters),
-    SerializeAsAny(),
+    PlainSerializer(_object),
     WithJsonSchema(
         {
             "type": "object",

@@ -240,7 +240,7 @@ class TaskStore(Actor):
             return KeyReused(earlier)
         if len(self._tasks) >= self._max_tasks:
             return StoreFull(self._retry_after())
-        size = len(to_json(message.parameters))
+        size = len(message.parameters.json)
         if self._max_bytes is not None and self._bytes + size > self._max_bytes:
             return StoreFull(self._retry_after())
         waiting: tuple[UUID, ...] = ()

@@ -226,14 +226,13 @@ class Worker(Actor):
                     "(it is not in its TASKMANAGER_TASKS)",
                 )
             )
-        params = task.parameters
-        if not isinstance(params, spec.parameters):
-            # Read back from a record: validated again as the type's model.
-            try:
-                params = spec.parameters.model_validate(params.model_dump(by_alias=True))
-            except ValidationError as exc:
-                message = f"the parameters no longer fit the task type: {exc.errors()[0]['msg']}"
-                raise _JobFailedError(TaskError("bad_parameters", message)) from None
+        # Records keep the JSON the request was validated from; each attempt gets an
+        # instance of its own, so a job that changes it changes nothing else.
+        try:
+            params = spec.parameters.model_validate_json(task.parameters.json)
+        except ValidationError as exc:
+            message = f"the parameters no longer fit the task type: {exc.errors()[0]['msg']}"
+            raise _JobFailedError(TaskError("bad_parameters", message)) from None
         return spec, params
 
     async def _run_attempt(

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import TypeAdapter
 
-from taskmanager.actors.model import Task, TaskError, TaskStatus
+from taskmanager.actors.model import ParametersObject, Task, TaskError, TaskStatus
 from taskmanager.actors.schedules import Schedule
 from taskmanager.demo import ComputeSum, GenerateReport, SimulateError
 from taskmanager.http.schemas import TASK
@@ -56,7 +56,7 @@ _QUEUED: Final = Task(
     task_id=_ID,
     task_type="compute_sum",
     status=TaskStatus.QUEUED,
-    parameters=ComputeSum(numbers=(1, 2, 3.5)),
+    parameters=ParametersObject.of(ComputeSum(numbers=(1, 2, 3.5))),
     created_at=_CREATED,
     run_at=_CREATED,
 )
@@ -75,7 +75,7 @@ _FAILED: Final = replace(
     _QUEUED,
     task_type="simulate_error",
     status=TaskStatus.FAILED,
-    parameters=SimulateError(error="timeout"),
+    parameters=ParametersObject.of(SimulateError(error="timeout")),
     started_at=_STARTED,
     finished_at=_FINISHED,
     error=TaskError("timeout", "simulated failure: the work took too long"),
@@ -146,7 +146,7 @@ SCHEDULE_PUT: Final[dict[str, Any]] = {
 _SCHEDULE: Final = Schedule(
     name="morning-report",
     task_type="generate_report",
-    parameters=GenerateReport(title="Morning figures", sections=3),
+    parameters=ParametersObject.of(GenerateReport(title="Morning figures", sections=3)),
     created_at=_CREATED,
     next_run_at=datetime(2026, 11, 30, 5, 30, tzinfo=UTC),
     cron="30 6 * * 1-5",

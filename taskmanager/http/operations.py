@@ -32,7 +32,7 @@ from taskmanager.actors.messages import (
     Viewer,
     WatchTask,
 )
-from taskmanager.actors.model import Task, TaskStatus
+from taskmanager.actors.model import ParametersObject, Task, TaskStatus
 from taskmanager.actors.runtime import ActorStoppedError, MailboxFullError, UnavailableError
 from taskmanager.actors.system import ActorSystem
 from taskmanager.http.schemas import TASK, ConflictBody, TaskRequests, options_of
@@ -210,7 +210,7 @@ async def submit(  # noqa: PLR0913 - the parts of the request, by name
         return error(400, "Idempotency-Key: 1 to 255 visible ASCII characters")
     message = SubmitTask(
         request.task_type,
-        request.parameters,
+        ParametersObject.of(request.parameters),
         options_of(request),
         idempotency_key,
         caller.key_name,

@@ -20,7 +20,7 @@ from taskmanager.actors.messages import (
     SubmitTask,
     WatchTask,
 )
-from taskmanager.actors.model import JobOptions, Task, TaskStatus
+from taskmanager.actors.model import JobOptions, ParametersObject, Task, TaskStatus
 from taskmanager.actors.system import ActorSystem
 
 pytestmark = pytest.mark.backends("memory", "redis")
@@ -49,7 +49,9 @@ def gate() -> str:
 async def submit(system: ActorSystem, task_type: str, parameters: dict, **options) -> Task:
     spec = system.task_types[task_type]
     message = SubmitTask(
-        task_type, spec.parameters.model_validate(parameters), JobOptions(**options)
+        task_type,
+        ParametersObject.of(spec.parameters.model_validate(parameters)),
+        JobOptions(**options),
     )
     task = await system.store.ask(message)
     assert isinstance(task, Task), task
@@ -261,7 +263,7 @@ STOP_WITH_A_STUCK_THREAD = """
 import asyncio
 from jobmodules import usertypes
 from taskmanager.actors.messages import SubmitTask
-from taskmanager.actors.model import JobOptions
+from taskmanager.actors.model import JobOptions, ParametersObject
 from taskmanager.actors.system import ActorSystem
 from taskmanager.config import Settings
 
@@ -269,7 +271,7 @@ async def main():
     system = ActorSystem(Settings(tasks="jobmodules.usertypes", shutdown_grace=0))
     await system.start()
     params = system.task_types["gated"].parameters(name="never")
-    await system.store.ask(SubmitTask("gated", params, JobOptions()))
+    await system.store.ask(SubmitTask("gated", ParametersObject.of(params), JobOptions()))
     await asyncio.to_thread(usertypes.REACHED["never"].wait, 10)
     await system.shutdown()
     print("stopped", flush=True)

@@ -12,7 +12,7 @@ from support import current, gone, watch
 
 from taskmanager.actors.clock import SystemClock
 from taskmanager.actors.messages import CancelTask, SubmitTask, WatchTask
-from taskmanager.actors.model import JobOptions, Task, TaskStatus
+from taskmanager.actors.model import JobOptions, ParametersObject, Task, TaskStatus
 from taskmanager.actors.system import ActorSystem
 
 pytestmark = pytest.mark.backends("memory", "redis")
@@ -32,7 +32,9 @@ async def system(make_settings) -> AsyncIterator[ActorSystem]:
 async def submit(system: ActorSystem, task_type: str, parameters: dict, **options) -> Task:
     spec = system.task_types[task_type]
     message = SubmitTask(
-        task_type, spec.parameters.model_validate(parameters), JobOptions(**options)
+        task_type,
+        ParametersObject.of(spec.parameters.model_validate(parameters)),
+        JobOptions(**options),
     )
     task = await system.store.ask(message)
     assert isinstance(task, Task), task
@@ -99,7 +101,7 @@ async def test_a_process_job_reads_its_dependencies_results(system):
     second = await submit(system, "repeat", {"text": "x", "times": 2})
     message = SubmitTask(
         "gather_in_process",
-        system.task_types["gather_in_process"].parameters(),
+        ParametersObject.of(system.task_types["gather_in_process"].parameters()),
         JobOptions(),
         depends_on=(first.task_id, second.task_id),
     )

@@ -5,14 +5,18 @@ from __future__ import annotations
 from support import FakeClock
 
 from taskmanager.actors.messages import BeginDrain, ListTasks
-from taskmanager.actors.model import JobOptions
+from taskmanager.actors.model import JobOptions, ParametersObject
 from taskmanager.actors.schedules import GetSchedule, PutSchedule, ScheduleSpec, Timing
 from taskmanager.demo import ComputeSum
 
 
 def every(seconds: int) -> PutSchedule:
     spec = ScheduleSpec(
-        "tick", "compute_sum", ComputeSum(numbers=(1,)), JobOptions(), Timing(seconds)
+        "tick",
+        "compute_sum",
+        ParametersObject.of(ComputeSum(numbers=(1,))),
+        JobOptions(),
+        Timing(seconds),
     )
     return PutSchedule(spec)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import tracemalloc
 
 import pytest
 from support import FakeClock, current, settle, submit_to, watch
 
 from taskmanager.actors import ActorSystem
+from taskmanager.actors.events import REPLAY_BUFFER
 from taskmanager.actors.messages import (
     CancelTask,
     FinishTask,
@@ -21,12 +24,15 @@ from taskmanager.actors.messages import (
     SubmitTask,
     WatchTask,
 )
-from taskmanager.actors.model import JobOptions, Task, TaskStatus
+from taskmanager.actors.model import JobOptions, ParametersObject, Task, TaskStatus
 from taskmanager.actors.runtime import ActorStoppedError
 from taskmanager.demo import ComputeSum, GenerateReport
 
 # Every test here runs on both backends: in memory, and on Redis.
 pytestmark = pytest.mark.backends("memory", "redis")
+
+#: Tasks a memory figure is measured over.
+COUNTED = 2_000
 
 
 @pytest.fixture
@@ -49,7 +55,7 @@ async def test_the_store_refuses_tasks_beyond_its_maximum(make_system):
     system = await make_system(max_tasks=2)
     await submit_to(system)
     await submit_to(system)
-    message = SubmitTask("compute_sum", ComputeSum(numbers=(1,)), JobOptions())
+    message = SubmitTask("compute_sum", ParametersObject.of(ComputeSum(numbers=(1,))), JobOptions())
     full = await system.store.ask(message)
     assert isinstance(full, StoreFull)
     assert full.retry_after >= 1
@@ -66,7 +72,7 @@ async def test_results_count_against_the_stores_bytes_until_their_task_expires(
     await settle()
     # Built unchecked: past the 10,000 numbers a client may send, to weigh half a MiB.
     half_a_mebibyte = ComputeSum.model_construct(numbers=(1.2345678901234567e-300,) * 20_000)
-    message = SubmitTask("compute_sum", half_a_mebibyte, JobOptions())
+    message = SubmitTask("compute_sum", ParametersObject.of(half_a_mebibyte), JobOptions())
     assert isinstance(await system.store.ask(message), StoreFull)
     await clock.advance(61)  # the task and its result expire
     assert isinstance(await system.store.ask(message), Task)
@@ -76,7 +82,7 @@ async def test_results_count_against_the_stores_bytes_until_their_task_expires(
 async def test_a_submission_the_dispatcher_cannot_take_changes_nothing(system):
     """A submission is one step: when its hand-over fails, the store keeps no trace of it."""
     await system.dispatcher.stop()
-    message = SubmitTask("compute_sum", ComputeSum(numbers=(1,)), JobOptions())
+    message = SubmitTask("compute_sum", ParametersObject.of(ComputeSum(numbers=(1,))), JobOptions())
     with pytest.raises(ActorStoppedError):
         await system.store.ask(message)
     assert (await system.store.ask(ListTasks(10))).tasks == ()
@@ -85,23 +91,40 @@ async def test_a_submission_the_dispatcher_cannot_take_changes_nothing(system):
 
 async def test_an_idempotency_key_replays_the_same_submission_and_refuses_another(system):
     options = JobOptions(priority=3)
-    first = SubmitTask("compute_sum", ComputeSum(numbers=(1,)), options, "key-1")
+    first = SubmitTask(
+        "compute_sum", ParametersObject.of(ComputeSum(numbers=(1,))), options, "key-1"
+    )
     created = await system.store.ask(first)
     assert isinstance(created, Task)
     replayed = await system.store.ask(first)
     assert isinstance(replayed, Replayed)
     assert replayed.task.task_id == created.task_id
     other_options = SubmitTask(
-        "compute_sum", ComputeSum(numbers=(1,)), JobOptions(priority=4), "key-1"
+        "compute_sum",
+        ParametersObject.of(ComputeSum(numbers=(1,))),
+        JobOptions(priority=4),
+        "key-1",
     )
     assert await system.store.ask(other_options) == KeyReused(created.task_id)
 
 
 async def test_idempotency_keys_belong_to_their_owner(system):
-    message = SubmitTask("compute_sum", ComputeSum(numbers=(1,)), JobOptions(), "shared", "alice")
+    message = SubmitTask(
+        "compute_sum",
+        ParametersObject.of(ComputeSum(numbers=(1,))),
+        JobOptions(),
+        "shared",
+        "alice",
+    )
     alices = await system.store.ask(message)
     bobs = await system.store.ask(
-        SubmitTask("compute_sum", ComputeSum(numbers=(2,)), JobOptions(), "shared", "bob")
+        SubmitTask(
+            "compute_sum",
+            ParametersObject.of(ComputeSum(numbers=(2,))),
+            JobOptions(),
+            "shared",
+            "bob",
+        )
     )
     assert isinstance(alices, Task)
     assert isinstance(bobs, Task)
@@ -109,7 +132,9 @@ async def test_idempotency_keys_belong_to_their_owner(system):
 
 
 async def test_a_task_is_seen_only_by_its_owner_and_by_an_unrestricted_viewer(system):
-    message = SubmitTask("compute_sum", ComputeSum(numbers=(1,)), JobOptions(), owner="alice")
+    message = SubmitTask(
+        "compute_sum", ParametersObject.of(ComputeSum(numbers=(1,))), JobOptions(), owner="alice"
+    )
     task = await system.store.ask(message)
     assert isinstance(task, Task)
     assert await system.store.ask(GetTask(task.task_id, viewer="alice")) is not None
@@ -203,3 +228,31 @@ async def test_many_simultaneous_submissions_are_all_kept_and_all_finish(system,
     await clock.advance(5 * 100)
     status = await system.store.ask(GetStoreStatus())
     assert status.counts[TaskStatus.COMPLETED] == 500
+
+
+@pytest.mark.backends("memory")  # on Redis the records live in Redis: see the benchmark
+async def test_a_completed_task_kept_in_memory_takes_under_700_bytes(make_system):
+    system = await make_system(time_scale=0, max_tasks=10_000)
+    tracemalloc.start()
+    try:
+        # The log of recent events is bounded: filled first, it stays the same size.
+        await complete(system, REPLAY_BUFFER // 3 + 100)
+        gc.collect()
+        before, _ = tracemalloc.get_traced_memory()
+        await complete(system, COUNTED)
+        gc.collect()
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # About 530 B of Python objects: the record, its parameters as JSON and the indexes
+    # (a model instance per record, with its own dict and set, was about 450 B more).
+    per_task = (after - before) / COUNTED
+    assert per_task < 700, f"{per_task:.0f} B per task"
+
+
+async def complete(system: ActorSystem, count: int) -> None:
+    """Submit ``count`` tasks and let them finish."""
+    await asyncio.gather(*(submit_to(system) for _ in range(count)))
+    await settle()
+    status = await system.store.ask(GetStoreStatus())
+    assert sum(status.counts.values()) == status.counts.get(TaskStatus.COMPLETED), status

@@ -1,7 +1,10 @@
-"""The pieces without I/O: the SSE decoder, command-line parameters, Retry-After, the live table."""
+"""The pieces without I/O: the SSE decoder, command-line parameters, Retry-After, the live
+table, a task's parameters."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 import uuid
 from typing import Any
 
@@ -128,3 +131,30 @@ def test_the_live_table_stops_showing_a_wait_once_the_dependency_completes():
     shown = {task.task_id: str(status_text(task)) for task in table.rows}
     assert shown[second] == "queued"
     assert shown[beside] == "queued, waiting for 1"
+
+
+TASK_JSON = (
+    b'{"task_id":"3f2b8c1e-9a4d-4e7b-8f6a-2c1d0e9b7a65","task_type":"compute_sum",'
+    b'"status":"queued","parameters":{"numbers":[1,2.5],"note":"x"},'
+    b'"created_at":"2026-11-28T06:00:00Z","run_at":"2026-11-28T06:00:00Z"}'
+)
+
+
+def test_a_tasks_parameters_read_as_attributes_and_as_a_dict_and_do_not_change():
+    parameters = TASK.validate_json(TASK_JSON).parameters
+    assert parameters.numbers == [1, 2.5]
+    assert parameters.to_dict() == {"numbers": [1, 2.5], "note": "x"}
+    parameters.numbers.append(3)  # a fresh list each time it is read
+    assert parameters.numbers == [1, 2.5]
+    with pytest.raises(AttributeError, match="no field 'colour'"):
+        _ = parameters.colour
+    with pytest.raises(AttributeError):
+        parameters.numbers = [4]
+
+
+def test_a_task_read_back_is_written_out_as_it_came_and_copies_and_pickles():
+    task = TASK.validate_json(TASK_JSON)
+    assert TASK.validate_json(TASK.dump_json(task)) == task
+    assert copy.deepcopy(task) == task
+    assert pickle.loads(pickle.dumps(task)) == task  # noqa: S301 - our own bytes
+    assert TASK.dump_python(task, mode="json")["parameters"] == {"numbers": [1, 2.5], "note": "x"}

@@ -121,3 +121,32 @@ async def test_listing_by_a_task_type_that_does_not_exist_is_a_400(user_client):
     answer = await user_client.get("/tasks?task_type=nope")
     assert answer.status_code == 400
     assert answer.json()["detail"].startswith("task_type: unknown task type 'nope'")
+
+
+KINDS = "taskmanager.demo,jobmodules.parameterkinds"
+
+
+@pytest.mark.backends("memory", "redis")
+async def test_a_job_that_changes_its_parameters_leaves_the_record_as_submitted(make_client):
+    client = await make_client(tasks=KINDS)
+    body = {"task_type": "tally", "parameters": {"marks": [7]}}
+    submitted = await client.post("/tasks", json=body)
+    assert submitted.status_code == 202, submitted.text
+    await settle()
+    task = (await client.get(submitted.headers["location"])).json()
+    assert task["status"] == "completed"
+    assert task["result"] == [7, 1]
+    assert task["parameters"] == {"marks": [7]}
+
+
+@pytest.mark.backends("memory", "redis")
+async def test_parameters_by_alias_come_back_as_sent_and_the_job_gets_its_model(make_client):
+    client = await make_client(tasks=KINDS)
+    body = {"task_type": "greet", "parameters": {"firstName": "Ada"}}
+    submitted = await client.post("/tasks", json=body)
+    assert submitted.status_code == 202, submitted.text
+    assert submitted.json()["parameters"] == {"firstName": "Ada"}
+    await settle()
+    task = (await client.get(submitted.headers["location"])).json()
+    assert (task["status"], task["result"]) == ("completed", "hello Ada"), task
+    assert task["parameters"] == {"firstName": "Ada"}

@@ -37,7 +37,7 @@ from taskmanager.actors.messages import (
     SubmitTask,
     UnknownDependency,
 )
-from taskmanager.actors.model import JobOptions, Task, TaskStatus
+from taskmanager.actors.model import JobOptions, ParametersObject, Task, TaskStatus
 from taskmanager.actors.schedules import (
     DeleteSchedule,
     ListSchedules,
@@ -149,7 +149,7 @@ class TaskLifecycle(RuleBasedStateMachine):
 
     @rule(params=parameters, job=options, owner=owners)
     def submit(self, params, job, owner) -> None:
-        message = SubmitTask(TYPE_OF[type(params)], params, job, owner=owner)
+        message = SubmitTask(TYPE_OF[type(params)], ParametersObject.of(params), job, owner=owner)
         task = self.run(self._settled(self.system.store.ask(message)))
         assert isinstance(task, Task)
         self._record(task, owner)
@@ -161,7 +161,7 @@ class TaskLifecycle(RuleBasedStateMachine):
         depends_on = data.draw(st.lists(st.sampled_from(list(self.model.seen)), max_size=3))
         message = SubmitTask(
             TYPE_OF[type(params)],
-            params,
+            ParametersObject.of(params),
             job,
             owner=owner,
             depends_on=tuple(depends_on),
@@ -224,7 +224,13 @@ class TaskLifecycle(RuleBasedStateMachine):
         owner=owners,
     )
     def put_schedule(self, name, every, params, owner) -> None:
-        spec = ScheduleSpec(name, TYPE_OF[type(params)], params, JobOptions(), Timing(every=every))
+        spec = ScheduleSpec(
+            name,
+            TYPE_OF[type(params)],
+            ParametersObject.of(params),
+            JobOptions(),
+            Timing(every=every),
+        )
         saved = self.run(self._settled(self.system.schedules.ask(PutSchedule(spec, owner))))
         assert saved is not None
         now = self.clock.now()
@@ -256,7 +262,7 @@ class TaskLifecycle(RuleBasedStateMachine):
     @rule(params=parameters, job=options, owner=owners, index=st.integers(0, WORKERS - 1))
     def submit_while_a_worker_crashes(self, params, job, owner, index) -> None:
         """The crash lands while messages about the new task are still in flight."""
-        message = SubmitTask(TYPE_OF[type(params)], params, job, owner=owner)
+        message = SubmitTask(TYPE_OF[type(params)], ParametersObject.of(params), job, owner=owner)
 
         async def race() -> Task:
             submitted = asyncio.ensure_future(self.system.store.ask(message))

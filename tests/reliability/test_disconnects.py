@@ -11,7 +11,7 @@ from support import http_scope, settle
 
 from taskmanager.actors.events import GetSubscriberCount
 from taskmanager.actors.messages import GetStoreStatus, SubmitTask
-from taskmanager.actors.model import JobOptions
+from taskmanager.actors.model import JobOptions, ParametersObject
 from taskmanager.demo import ComputeSum
 from taskmanager.http.routes import tasks as tasks_routes
 
@@ -81,7 +81,9 @@ async def crowded_client(client):
     """A client whose store holds 20,000 tasks."""
     store = client.app.state.system.store
     for _ in range(LISTED_TASKS):
-        await store.ask(SubmitTask("compute_sum", ComputeSum(numbers=(1,)), JobOptions()))
+        await store.ask(
+            SubmitTask("compute_sum", ParametersObject.of(ComputeSum(numbers=(1,))), JobOptions())
+        )
     return client
 
 

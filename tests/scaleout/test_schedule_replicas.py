@@ -10,7 +10,7 @@ import pytest
 from support import FakeClock, current, settle, submit_to, unwatch, watch
 
 from taskmanager.actors.messages import ListTasks, PauseQueue
-from taskmanager.actors.model import JobOptions, TaskStatus
+from taskmanager.actors.model import JobOptions, ParametersObject, TaskStatus
 from taskmanager.actors.schedules import GetSchedule, PutSchedule, ScheduleSpec, Timing
 from taskmanager.actors.system import ActorSystem
 from taskmanager.demo import ComputeSum
@@ -68,7 +68,11 @@ class Fires:
 
 def every(seconds: int, name: str = "tick") -> PutSchedule:
     spec = ScheduleSpec(
-        name, "compute_sum", ComputeSum(numbers=(1,)), JobOptions(), Timing(seconds)
+        name,
+        "compute_sum",
+        ParametersObject.of(ComputeSum(numbers=(1,))),
+        JobOptions(),
+        Timing(seconds),
     )
     return PutSchedule(spec)
 

@@ -27,7 +27,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from taskmanager.actors.events import Change, EventKind, LogStarted, Published
-from taskmanager.actors.model import ParametersObject, Task
+from taskmanager.actors.model import ParametersObject
 from taskmanager.actors.redis.connection import READ_BLOCK_MS, is_unreachable, reachable
 from taskmanager.actors.redis.records import parse_parameters, task_from
 from taskmanager.actors.runtime import Actor, ActorStoppedError
@@ -90,29 +90,6 @@ def _order(stream_id: str) -> tuple[int, int]:
     return int(milliseconds), int(sequence)
 
 
-class _Parameters:
-    """A task's parameters as an event carried them, parsed the first time they are needed.
-
-    Most replicas never build most tasks (nobody waits for or watches them), so most
-    are never parsed.
-    """
-
-    __slots__ = ("_parsed", "_text")
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._parsed: ParametersObject | None = None
-
-    def get(self) -> ParametersObject:
-        if self._parsed is None:
-            self._parsed = parse_parameters(self._text)
-        return self._parsed
-
-
-def _task(fields: dict[str, str], parameters: _Parameters) -> Task:
-    return task_from(fields, parameters.get())
-
-
 @dataclass(frozen=True, slots=True)
 class Follow:
     """Read the stream after ``last`` (a stream id; None: from its start), for a follow."""
@@ -139,7 +116,7 @@ class RedisLog:
         self._reader: Actor | None = None
         # The tasks seen lately, as their last event left them (fields without the
         # parameters, and those), so that an event need not carry the whole record.
-        self.known: OrderedDict[UUID, tuple[dict[str, str], _Parameters]] = OrderedDict()
+        self.known: OrderedDict[UUID, tuple[dict[str, str], ParametersObject]] = OrderedDict()
 
     def attach(self, reader: Actor) -> None:
         """The reader that follows the stream for this replica's subscribers."""
@@ -265,7 +242,7 @@ class RedisLog:
             else:
                 changed = _changed(kind, fields)
                 if kind == "submitted" and "params" in fields:
-                    parameters = _Parameters(fields["params"])
+                    parameters = parse_parameters(fields["params"])
                     self._remember(task_id, changed, parameters)
                 elif (seen := self.known.get(task_id)) is not None:
                     if kind == "submitted":  # large parameters: read with the record
@@ -273,7 +250,7 @@ class RedisLog:
                     else:
                         self._remember(task_id, seen[0] | changed, seen[1])
                 if (now := self.known.get(task_id)) is not None:
-                    build = partial(_task, now[0], now[1])
+                    build = partial(task_from, now[0], now[1])
             change_id = f"{self._epoch}-{stream_id}"
             owner = fields.get("o") or None
             result.append(Change(change_id, kind, task_id, None, owner, build))
@@ -287,10 +264,12 @@ class RedisLog:
                 records: list[dict[str, str]] = await pipe.execute()
         for task_id, record in zip(task_ids, records, strict=True):
             if record:
-                parameters = _Parameters(record.pop("params"))
+                parameters = parse_parameters(record.pop("params"))
                 self._remember(task_id, record, parameters)
 
-    def _remember(self, task_id: UUID, fields: dict[str, str], parameters: _Parameters) -> None:
+    def _remember(
+        self, task_id: UUID, fields: dict[str, str], parameters: ParametersObject
+    ) -> None:
         self.known[task_id] = (fields, parameters)
         self.known.move_to_end(task_id)
         while len(self.known) > KNOWN_TASKS:

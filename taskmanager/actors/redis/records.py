@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 from uuid import UUID
 
-from pydantic import BaseModel
-
 from taskmanager.actors.model import ParametersObject, Task, TaskError, TaskStatus
 
 UNIX_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -31,17 +29,17 @@ def pairs(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def parameters_json(parameters: BaseModel) -> str:
+def parameters_json(parameters: ParametersObject) -> str:
     """The parameters as the record keeps them."""
-    return parameters.model_dump_json(by_alias=True)
+    return parameters.json.decode()
 
 
 def parse_parameters(text: str) -> ParametersObject:
     """The parameters of a record."""
-    return ParametersObject.model_validate_json(text)
+    return ParametersObject(text.encode())
 
 
-def task_from(fields: Mapping[str, str], parameters: BaseModel | None = None) -> Task:
+def task_from(fields: Mapping[str, str], parameters: ParametersObject | None = None) -> Task:
     """The task a record (or an event's copy of one) describes.
 
     ``parameters`` stands in for the record's own when it has none (events leave them out).

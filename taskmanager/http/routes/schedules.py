@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
+from taskmanager.actors.model import ParametersObject
 from taskmanager.actors.schedules import (
     NAME_PATTERN,
     DeleteSchedule,
@@ -149,7 +150,8 @@ async def put_schedule(name: ScheduleName, request: Request) -> Response:
     timing = _timing(parsed)
     if isinstance(timing, str):
         return error(400, timing).response()
-    spec = ScheduleSpec(name, parsed.task_type, parsed.parameters, options_of(parsed), timing)
+    parameters = ParametersObject.of(parsed.parameters)
+    spec = ScheduleSpec(name, parsed.task_type, parameters, options_of(parsed), timing)
     caller = caller_of(request.scope)
     saved = await _system(request).schedules.ask(PutSchedule(spec, caller.key_name, caller.viewer))
     if saved is None:
