@@ -6,8 +6,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from conftest import REDIS_PORTS
 from support import FakeClock
 
+from bench.server import redis_server
 from taskmanager.actors.redis.connection import Scripts, connect
 from taskmanager.actors.redis.records import pairs
 
@@ -52,18 +54,59 @@ async def test_after_an_outage_the_first_replica_back_declares_no_other_dead(scr
     assert await redis.zscore(f"{prefix}:replicas", "b") is None
 
 
-async def test_a_start_sent_twice_gives_the_same_answer(scripts):
-    run, _, _, _ = scripts
+async def test_a_claimed_task_takes_reports_from_its_lease_only(scripts):
+    run, _, redis, prefix = scripts
     await beat(run, "a", register=True)
     task_id = await submit(run)
-    claimed = await run("claim", "a")
-    assert claimed[0] == "task"
-    first = pairs(await run("start", task_id, "a/0/1", "a"))
-    again = pairs(await run("start", task_id, "a/0/1", "a"))
-    assert first == again
-    assert again["status"] == "processing"
-    assert again["attempts"] == "1"
-    assert not await run("start", task_id, "a/1/1", "a"), "another lease started it too"
+    assert (await run("claim", "a", "a/1"))[0] == "task"
+    args = ("1", "", "", "0", 1_000_000, 600_000_000, "0")
+    assert not await run("progress", task_id, "a/2", "0.5")
+    assert not await run("finish", task_id, "a/2", *args), "another lease finished it"
+    record = await redis.hgetall(f"{prefix}:task:{task_id}")
+    assert (record["status"], record["progress"]) == ("processing", "0")
+    assert await run("finish", task_id, "a/1", *args) == "completed"
+
+
+async def test_a_claim_starts_the_task_under_the_lease_it_brings(scripts):
+    run, _, redis, prefix = scripts
+    await beat(run, "a", register=True)
+    task_id = await submit(run)
+    reply = await run("claim", "a", "a/1")
+    assert reply[0] == "task"
+    handed = pairs(reply[1:])
+    assert handed["id"] == task_id
+    assert (handed["status"], handed["lease"], handed["attempts"]) == ("processing", "a/1", "1")
+    assert handed == await redis.hgetall(f"{prefix}:task:{task_id}")
+    # What the replica runs is where the reaper looks, should it die now.
+    assert await redis.smembers(f"{prefix}:running:a") == {task_id}
+    done = await run("finish", task_id, "a/1", "1", "", "", "0", 1_000_000, 600_000_000, "0")
+    assert done == "completed"
+
+
+async def test_a_tasks_whole_life_takes_at_most_45_redis_commands(tmp_path):
+    """Rate check, submission, claim and finish, every command inside the scripts counted."""
+    with redis_server(tmp_path, ports=REDIS_PORTS) as server:
+        redis = connect(f"redis://127.0.0.1:{server.port}/0")
+        run = Scripts(redis, "cost", FakeClock())
+        try:
+            await beat(run, "a", register=True)
+
+            async def whole_life(number: int) -> None:
+                assert (await run("ratelimit", "client", 1000, 60_000_000, f"r{number}"))[0] == 1
+                task_id = await submit(run)
+                assert (await run("claim", "a", f"a/{number}"))[0] == "task"
+                args = ("1", "", "", "0", 1_000_000, 600_000_000, "0")
+                assert await run("finish", task_id, f"a/{number}", *args) == "completed"
+
+            await whole_life(0)  # scripts loaded, keys made
+            await redis.config_resetstat()
+            for number in range(1, 11):
+                await whole_life(number)
+            stats = await redis.info("commandstats")
+        finally:
+            await redis.aclose()
+    commands = sum(entry["calls"] for name, entry in stats.items() if name != "cmdstat_info")
+    assert commands / 10 <= 45, commands / 10
 
 
 async def test_a_rate_check_sent_twice_counts_once(scripts):
@@ -80,8 +123,7 @@ async def test_what_a_stopped_replica_still_held_is_given_back(scripts):
     await beat(run, "a", register=True)
     await beat(run, "b", register=True)
     task_id = await submit(run)
-    await run("claim", "a")
-    await run("start", task_id, "a/0/1", "a")
+    await run("claim", "a", "a/1")
     # Replica a stops without handing its task back (its drain failed): its lease is made
     # to have run out, so the next heartbeat of any replica clears what it held.
     await redis.zadd(f"{prefix}:replicas", {"a": 0}, xx=True)
@@ -107,31 +149,14 @@ async def test_a_task_not_due_on_a_clock_stepped_back_is_neither_claimed_nor_los
     await beat(run, "a", register=True)
     task_id = await submit(run)  # due at once: ready
     clock._now -= 10  # Redis's clock steps back before a worker is free
-    reply = await run("claim", "a")
-    if reply[0] == "task":
-        assert await run("start", task_id, "a/0/1", "a") == "refused"
+    assert (await run("claim", "a", "a/1"))[0] == "none"
     record = await redis.hgetall(f"{prefix}:task:{task_id}")
     assert record["status"] == "queued"
-    assert await where_is(redis, prefix, task_id), "the task is queued in no index: lost"
+    assert await where_is(redis, prefix, task_id) == {"delayed"}, "not waiting for its run_at"
     await clock.advance(10)
-    claimed = await run("claim", "a")
+    claimed = await run("claim", "a", "a/2")
     assert claimed[0] == "task"
-    assert pairs(await run("start", task_id, "a/0/2", "a"))["status"] == "processing"
-
-
-async def test_a_start_refused_on_a_clock_stepped_back_gives_the_task_back(scripts):
-    run, clock, redis, prefix = scripts
-    await clock.advance(100)
-    await beat(run, "a", register=True)
-    task_id = await submit(run)
-    assert (await run("claim", "a"))[0] == "task"
-    clock._now -= 10  # between the claim and the start
-    assert await run("start", task_id, "a/0/1", "a") == "refused"
-    assert await where_is(redis, prefix, task_id) == {"delayed"}
-    assert await redis.zscore(f"{prefix}:claimed:a", task_id) is None
-    await clock.advance(10)
-    assert (await run("claim", "a"))[0] == "task"
-    assert pairs(await run("start", task_id, "a/0/2", "a"))["status"] == "processing"
+    assert pairs(claimed[1:])["status"] == "processing"
 
 
 async def test_a_replica_declared_dead_claims_and_starts_nothing_until_it_is_back(scripts):
@@ -143,15 +168,15 @@ async def test_a_replica_declared_dead_claims_and_starts_nothing_until_it_is_bac
         await beat(run, "b")
     assert await run("reap", 1_000_000, 600_000_000) == 1
     task_id = await submit(run)
-    # a does not know yet: its claim and its start are refused.
-    assert (await run("claim", "a"))[0] == "none"
-    assert await run("start", task_id, "a/0/1", "a") == "refused"
-    # Had they been taken, a dying now would leave the task processing forever: the
+    # a does not know yet: its claim is refused.
+    assert (await run("claim", "a", "a/1"))[0] == "none"
+    # Had it been taken, a dying now would leave the task processing forever: the
     # reaper only looks at registered replicas.
     assert (await redis.hgetall(f"{prefix}:task:{task_id}"))["status"] == "queued"
     assert await beat(run, "a") == 0, "a must learn that it was declared dead"
-    assert (await run("claim", "b"))[0] == "task"
-    assert pairs(await run("start", task_id, "b/0/1", "b"))["status"] == "processing"
+    claimed = await run("claim", "b", "b/1")
+    assert claimed[0] == "task"
+    assert pairs(claimed[1:])["status"] == "processing"
 
 
 async def test_a_replica_that_registers_again_claims_again(scripts):
@@ -165,7 +190,7 @@ async def test_a_replica_that_registers_again_claims_again(scripts):
     await submit(run)
     assert await beat(run, "a") == 0
     assert await beat(run, "a", register=True) == 1
-    assert (await run("claim", "a"))[0] == "task"
+    assert (await run("claim", "a", "a/1"))[0] == "task"
 
 
 async def test_a_replica_cannot_release_a_task_another_replica_runs(scripts):
@@ -173,8 +198,7 @@ async def test_a_replica_cannot_release_a_task_another_replica_runs(scripts):
     await beat(run, "a", register=True)
     await beat(run, "b", register=True)
     task_id = await submit(run)
-    await run("claim", "b")
-    await run("start", task_id, "b/0/1", "b")
+    await run("claim", "b", "b/0/1")
     assert not await run("release", task_id, "b/0/1", "a")
     record = await redis.hgetall(f"{prefix}:task:{task_id}")
     assert record["status"] == "processing"
@@ -189,8 +213,7 @@ async def test_retries_the_reaper_schedules_get_jitter_like_any_other(scripts):
     tasks = [str(uuid.uuid4()) for _ in range(8)]
     for number, task_id in enumerate(tasks):
         await run("submit", task_id, "compute_sum", '{"numbers":[1]}', 0, 0, "", 3, "", "", "", 100)
-        await run("claim", "a")
-        await run("start", task_id, f"a/{number}/1", "a")
+        await run("claim", "a", f"a/{number}/1")
     await redis.zadd(f"{prefix}:replicas", {"a": 0}, xx=True)  # it died
     # The caller's random seed and the largest jitter (the store draws a seed every time).
     assert await run("reap", backoff_us, 600_000_000, 12345, 0.1) == 1
@@ -213,8 +236,7 @@ async def test_a_tasks_events_keep_what_changed_not_the_record(scripts):
 
     async def whole_life() -> None:
         task_id = await submit(run)
-        assert (await run("claim", "a"))[0] == "task"
-        assert await run("start", task_id, "a/0/1", "a")
+        assert (await run("claim", "a", "a/0/1"))[0] == "task"
         await run("finish", task_id, "a/0/1", "1", "", "", "0", 1_000_000, 600_000_000, "0")
 
     await whole_life()  # the stream exists: what follows is the events' own size
@@ -228,17 +250,17 @@ async def test_a_tasks_events_keep_what_changed_not_the_record(scripts):
     assert grown / tasks < 450
 
 
-async def test_a_task_claimed_just_before_the_queue_paused_does_not_start_and_goes_back(scripts):
+async def test_a_paused_queue_starts_nothing_and_keeps_the_task_at_its_place(scripts):
     run, _, redis, prefix = scripts
     await beat(run, "a", register=True)
     task_id = await submit(run)
-    assert (await run("claim", "a"))[0] == "task"
     await redis.set(f"{prefix}:paused", "1")
-    assert await run("start", task_id, "a/0/1", "a") is None
-    assert await run("claim", "a") == ["none", ""]  # paused: nothing is handed out
+    assert await run("claim", "a", "a/1") == ["none", ""]  # paused: nothing is handed out
+    assert (await redis.hgetall(f"{prefix}:task:{task_id}"))["status"] == "queued"
+    assert await where_is(redis, prefix, task_id) == {"ready"}
     await redis.delete(f"{prefix}:paused")
-    claimed = await run("claim", "a")
-    assert pairs(claimed[1:])["id"] == task_id  # back in the queue, not lost
+    claimed = await run("claim", "a", "a/2")
+    assert pairs(claimed[1:])["id"] == task_id  # still in the queue, not lost
 
 
 async def test_a_fire_sent_twice_makes_one_task(scripts):

@@ -39,8 +39,6 @@ from taskmanager.actors.messages import (
     Replayed,
     ReportProgress,
     ShuttingDown,
-    StartRefusedError,
-    StartTask,
     StopUnfinished,
     StoreFull,
     StoreStatus,
@@ -282,8 +280,6 @@ class RedisStore(Actor):
                 if self._draining:
                     return ShuttingDown()
                 return Later(self._submit(message))
-            case StartTask(task_id=task_id, lease=lease):
-                return Later(self._start(task_id, lease))
             case ReportProgress(task_id=task_id, lease=lease, progress=progress):
                 return Later(self._scripts("progress", task_id, lease, repr(float(progress))))
             case FinishTask(
@@ -472,7 +468,7 @@ class RedisStore(Actor):
         )
 
     async def _pause(self, paused: bool) -> bool:  # noqa: FBT001
-        """Pause or resume every replica: the claim and start scripts read this key.
+        """Pause or resume every replica: the claim script reads this key.
 
         A resume rings the marker idle replicas block on, as a task that became ready
         does, so they look again at once.
@@ -579,13 +575,6 @@ class RedisStore(Actor):
         if outcome == "queued":
             # Back in the queue for a retry: this replica's dispatcher learns when it is due.
             self._dispatcher.tell(WorkAvailable())
-
-    async def _start(self, task_id: UUID, lease: str) -> Task | None:
-        flat = await self._scripts("start", task_id, lease, self._replica)
-        if flat == "refused":
-            # Not a cancel: the script put the task back in the queue, for any replica.
-            raise StartRefusedError(f"task {task_id} may not start on this replica now")
-        return task_from(pairs(flat)) if flat else None
 
     async def _cancel(self, task_id: UUID, viewer: Viewer) -> Task | None:
         flat = await self._scripts("cancel", task_id, viewer or "", self._ttl_us, self._replica)

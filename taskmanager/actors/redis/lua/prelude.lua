@@ -267,8 +267,8 @@ local function create_task(id, t, now, quiet)
   return seq, run_at
 end
 
--- A task taken from the queue but never started goes back to it, unless it is there
--- already or is no longer queued (cancelled, or started after all). Its status.
+-- A queued task that is in no queue index goes back to it, unless it is there already
+-- or is no longer queued (cancelled, or started). Its status.
 local function unclaim(id, now)
   local f = redis.call('HMGET', task_key(id), 'status', 'priority', 'seq', 'run_at')
   if f[1] == 'queued' and not redis.call('ZSCORE', P .. ':ready', id)
