@@ -83,7 +83,7 @@ async def test_a_claim_starts_the_task_under_the_lease_it_brings(scripts):
     assert done == "completed"
 
 
-async def test_a_tasks_whole_life_takes_at_most_45_redis_commands(tmp_path):
+async def test_a_tasks_whole_life_takes_at_most_40_redis_commands(tmp_path):
     """Rate check, submission, claim and finish, every command inside the scripts counted."""
     with redis_server(tmp_path, ports=REDIS_PORTS) as server:
         redis = connect(f"redis://127.0.0.1:{server.port}/0")
@@ -106,7 +106,7 @@ async def test_a_tasks_whole_life_takes_at_most_45_redis_commands(tmp_path):
         finally:
             await redis.aclose()
     commands = sum(entry["calls"] for name, entry in stats.items() if name != "cmdstat_info")
-    assert commands / 10 <= 45, commands / 10
+    assert commands / 10 <= 40, commands / 10
 
 
 async def test_a_rate_check_sent_twice_counts_once(scripts):
@@ -115,7 +115,10 @@ async def test_a_rate_check_sent_twice_counts_once(scripts):
     again = await run("ratelimit", "client", 2, 60_000_000, "request-1")
     second = await run("ratelimit", "client", 2, 60_000_000, "request-2")
     third = await run("ratelimit", "client", 2, 60_000_000, "request-3")
-    assert [first[0], again[0], second[0], third[0]] == [1, 1, 1, 0]
+    # Sent again once the window is full: it was counted, and allowed, already.
+    second_again = await run("ratelimit", "client", 2, 60_000_000, "request-2")
+    assert [first[0], again[0], second[0], third[0], second_again[0]] == [1, 1, 1, 0, 1]
+    assert [again[1], second_again[1]] == [1, 2]
 
 
 async def test_what_a_stopped_replica_still_held_is_given_back(scripts):
