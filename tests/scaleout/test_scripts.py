@@ -83,30 +83,54 @@ async def test_a_claim_starts_the_task_under_the_lease_it_brings(scripts):
     assert done == "completed"
 
 
-async def test_a_tasks_whole_life_takes_at_most_40_redis_commands(tmp_path):
-    """Rate check, submission, claim and finish, every command inside the scripts counted."""
+@pytest.fixture
+async def alone(tmp_path):
+    """The scripts on a redis-server of the test's own: its counters count them alone."""
     with redis_server(tmp_path, ports=REDIS_PORTS) as server:
         redis = connect(f"redis://127.0.0.1:{server.port}/0")
         run = Scripts(redis, "cost", FakeClock())
-        try:
-            await beat(run, "a", register=True)
+        await beat(run, "a", register=True)
+        yield run, redis
+        await redis.aclose()
 
-            async def whole_life(number: int) -> None:
-                assert (await run("ratelimit", "client", 1000, 60_000_000, f"r{number}"))[0] == 1
-                task_id = await submit(run)
-                assert (await run("claim", "a", f"a/{number}"))[0] == "task"
-                args = ("1", "", "", "0", 1_000_000, 600_000_000, "0")
-                assert await run("finish", task_id, f"a/{number}", *args) == "completed"
 
-            await whole_life(0)  # scripts loaded, keys made
-            await redis.config_resetstat()
-            for number in range(1, 11):
-                await whole_life(number)
-            stats = await redis.info("commandstats")
-        finally:
-            await redis.aclose()
+async def whole_life(run: Scripts, number: int) -> str:
+    """Submission, claim (which starts the attempt) and finish of one task; its id."""
+    task_id = str(uuid.uuid4())
+    await run("submit", task_id, "compute_sum", '{"numbers":[1]}', 0, 0, "", 0, "", "", "", 10**6)
+    assert (await run("claim", "a", f"a/{number}"))[0] == "task"
+    args = ("1", "", "", "0", 1_000_000, 600_000_000, "0")
+    assert await run("finish", task_id, f"a/{number}", *args) == "completed"
+    return task_id
+
+
+async def test_a_tasks_whole_life_takes_at_most_40_redis_commands(alone):
+    """Rate check, submission, claim and finish, every command inside the scripts counted."""
+    run, redis = alone
+
+    async def checked_life(number: int) -> None:
+        assert (await run("ratelimit", "client", 1000, 60_000_000, f"r{number}"))[0] == 1
+        await whole_life(run, number)
+
+    await checked_life(0)  # scripts loaded, keys made
+    await redis.config_resetstat()
+    for number in range(1, 11):
+        await checked_life(number)
+    stats = await redis.info("commandstats")
     commands = sum(entry["calls"] for name, entry in stats.items() if name != "cmdstat_info")
     assert commands / 10 <= 40, commands / 10
+
+
+async def test_a_finished_task_keeps_at_most_1120_bytes_in_redis(alone):
+    """Record, indexes, expiry order and events of a task kept for its result TTL."""
+    run, redis = alone
+    await whole_life(run, 0)  # the keys exist: what follows is the tasks' own size
+    before = (await redis.info("memory"))["used_memory"]
+    tasks = 1000
+    for number in range(1, tasks + 1):
+        await whole_life(run, number)
+    grown = (await redis.info("memory"))["used_memory"] - before
+    assert grown / tasks <= 1120, grown / tasks
 
 
 async def test_a_rate_check_sent_twice_counts_once(scripts):
@@ -280,3 +304,35 @@ async def test_a_fire_sent_twice_makes_one_task(scripts):
     assert await run("fire", *other) == ["taken"]  # another replica, too late
     assert await redis.zcard(f"{prefix}:idx:all") == 1
     assert await redis.hget(f"{prefix}:task:{task_id}", "schedule") == "tick"
+
+
+async def test_finished_tasks_go_once_their_ttl_passed_those_kept_before_the_list_too(scripts):
+    run, clock, redis, prefix = scripts
+    await beat(run, "a", register=True)
+    ttl_us = 10_000_000
+
+    async def finished(lease: str) -> str:
+        task_id = await submit(run)
+        await run("claim", "a", lease)
+        await run("finish", task_id, lease, "1", "", "", "0", 1_000_000, ttl_us, "0")
+        return task_id
+
+    # A task that ended under an earlier version: its removal time in a sorted set.
+    earlier = await finished("a/0")
+    await redis.delete(f"{prefix}:expiring")
+    await redis.zadd(f"{prefix}:idx:expiry", {earlier: int(run.now()) + 5_000_000})
+    ended = []
+    for number in range(1, 4):  # they end at 0, 1 and 2 s: due at 10, 11 and 12 s
+        ended.append(await finished(f"a/{number}"))
+        await clock.advance(1)
+    assert await run("sweep", 100) == 0  # none is due yet
+    await clock.advance(2)
+    assert await run("sweep", 100) == 1
+    assert not await redis.exists(f"{prefix}:task:{earlier}")
+    await clock.advance(6)  # 11 s: the first two are due, the third is not
+    assert await run("sweep", 100) == 2
+    kept = [task_id for task_id in ended if await redis.exists(f"{prefix}:task:{task_id}")]
+    assert kept == ended[2:]
+    await clock.advance(1)
+    assert await run("sweep", 100) == 1
+    assert await redis.zcard(f"{prefix}:idx:all") == 0
