@@ -104,7 +104,7 @@ async def whole_life(run: Scripts, number: int) -> str:
     return task_id
 
 
-async def test_a_tasks_whole_life_takes_at_most_40_redis_commands(alone):
+async def test_a_tasks_whole_life_takes_at_most_38_redis_commands(alone):
     """Rate check, submission, claim and finish, every command inside the scripts counted."""
     run, redis = alone
 
@@ -117,8 +117,10 @@ async def test_a_tasks_whole_life_takes_at_most_40_redis_commands(alone):
     for number in range(1, 11):
         await checked_life(number)
     stats = await redis.info("commandstats")
-    commands = sum(entry["calls"] for name, entry in stats.items() if name != "cmdstat_info")
-    assert commands / 10 <= 40, commands / 10
+    # The test's own commands (the reset, the reading) left out.
+    ours = {"cmdstat_info", "cmdstat_config|resetstat"}
+    commands = sum(entry["calls"] for name, entry in stats.items() if name not in ours)
+    assert commands / 10 <= 38, commands / 10
 
 
 async def test_a_finished_task_keeps_at_most_1120_bytes_in_redis(alone):
@@ -131,6 +133,26 @@ async def test_a_finished_task_keeps_at_most_1120_bytes_in_redis(alone):
         await whole_life(run, number)
     grown = (await redis.info("memory"))["used_memory"] - before
     assert grown / tasks <= 1120, grown / tasks
+
+
+async def test_the_doorbell_rings_while_ready_tasks_remain_and_falls_silent_with_the_last(
+    scripts,
+):
+    run, _, redis, prefix = scripts
+    await beat(run, "a", register=True)
+    low = await submit(run)
+    high = str(uuid.uuid4())
+    await run("submit", high, "compute_sum", '{"numbers":[1]}', 5, 0, "", 0, "", "", "", 100)
+    third = await submit(run)
+    taken = []
+    for number in range(3):
+        claimed = await run("claim", "a", f"a/{number}")
+        taken.append(pairs(claimed[1:])["id"])
+        # An idle replica blocked on the marker wakes only while there is work to take.
+        assert await redis.exists(f"{prefix}:marker") == (number < 2)
+    assert taken == [high, low, third]  # priority first, then submission order
+    assert await redis.zcard(f"{prefix}:ready") == 0
+    assert (await run("claim", "a", "a/3"))[0] == "none"
 
 
 async def test_a_rate_check_sent_twice_counts_once(scripts):

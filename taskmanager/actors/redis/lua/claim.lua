@@ -26,11 +26,15 @@ for _, id in ipairs(due) do
   end
 end
 while true do
-  local popped = redis.call('ZPOPMIN', P .. ':ready')
+  -- The next two: whether one stays ready is known without another command.
+  local popped = redis.call('ZPOPMIN', P .. ':ready', 2)
   if #popped == 0 then
     break
   end
-  local id = popped[1]
+  local id, more = popped[1], #popped > 2
+  if more then
+    redis.call('ZADD', P .. ':ready', popped[4], popped[3]) -- back, at its place
+  end
   local key = task_key(id)
   -- The whole record, read once: the worker needs it, and the start changes a few fields.
   local record = redis.call('HGETALL', key)
@@ -45,10 +49,10 @@ while true do
   elseif status == 'queued' then
     -- The doorbell rings while ready tasks remain (another idle replica may take the
     -- next), and falls silent with the last: no replica wakes for a task taken already.
-    if redis.call('ZCARD', P .. ':ready') == 0 then
-      redis.call('DEL', P .. ':marker')
-    else
+    if more then
       ring()
+    else
+      redis.call('DEL', P .. ':marker')
     end
     local owner, watchers = record[at.owner], at.w and record[at.w]
     local changed = {'status', 'processing', 'lease', lease, 'started', int(now),
