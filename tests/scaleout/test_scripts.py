@@ -3,6 +3,7 @@ network or a replica misbehaves between two calls."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -76,7 +77,7 @@ async def test_a_claim_starts_the_task_under_the_lease_it_brings(scripts):
     handed = pairs(reply[1:])
     assert handed["id"] == task_id
     assert (handed["status"], handed["lease"], handed["attempts"]) == ("processing", "a/1", "1")
-    assert handed == await redis.hgetall(f"{prefix}:task:{task_id}")
+    assert handed == {"id": task_id, **await redis.hgetall(f"{prefix}:task:{task_id}")}
     # What the replica runs is where the reaper looks, should it die now.
     assert await redis.smembers(f"{prefix}:running:a") == {task_id}
     done = await run("finish", task_id, "a/1", "1", "", "", "0", 1_000_000, 600_000_000, "0")
@@ -94,10 +95,10 @@ async def alone(tmp_path):
         await redis.aclose()
 
 
-async def whole_life(run: Scripts, number: int) -> str:
+async def whole_life(run: Scripts, number: int, params: str = '{"numbers":[1]}') -> str:
     """Submission, claim (which starts the attempt) and finish of one task; its id."""
     task_id = str(uuid.uuid4())
-    await run("submit", task_id, "compute_sum", '{"numbers":[1]}', 0, 0, "", 0, "", "", "", 10**6)
+    await run("submit", task_id, "compute_sum", params, 0, 0, "", 0, "", "", "", 10**6)
     assert (await run("claim", "a", f"a/{number}"))[0] == "task"
     args = ("1", "", "", "0", 1_000_000, 600_000_000, "0")
     assert await run("finish", task_id, f"a/{number}", *args) == "completed"
@@ -123,16 +124,19 @@ async def test_a_tasks_whole_life_takes_at_most_38_redis_commands(alone):
     assert commands / 10 <= 38, commands / 10
 
 
-async def test_a_finished_task_keeps_at_most_1120_bytes_in_redis(alone):
-    """Record, indexes, expiry order and events of a task kept for its result TTL."""
+async def test_a_finished_task_keeps_at_most_1800_bytes_in_redis(alone):
+    """Record, indexes, expiry order and events of a task kept for its result TTL (with
+    parameters of 0 to 31 numbers)."""
     run, redis = alone
     await whole_life(run, 0)  # the keys exist: what follows is the tasks' own size
     before = (await redis.info("memory"))["used_memory"]
     tasks = 1000
     for number in range(1, tasks + 1):
-        await whole_life(run, number)
+        # Records of many sizes: the allocator's size classes do not decide the figure.
+        params = json.dumps({"numbers": list(range(number % 32))})
+        await whole_life(run, number, params)
     grown = (await redis.info("memory"))["used_memory"] - before
-    assert grown / tasks <= 1120, grown / tasks
+    assert grown / tasks <= 1800, grown / tasks
 
 
 async def test_the_doorbell_rings_while_ready_tasks_remain_and_falls_silent_with_the_last(

@@ -357,7 +357,7 @@ class RedisStore(Actor):
             )
         if not fields or (viewer is not None and fields["owner"] != viewer):
             return None
-        return task_from(fields)
+        return task_from(fields, task_id=task_id)
 
     async def _results(self, task_ids: tuple[UUID, ...]) -> dict[UUID, JSONValue]:
         with reachable():
@@ -404,12 +404,12 @@ class RedisStore(Actor):
                     for task_id, _ in entries:
                         pipe.hgetall(self._key("task", task_id))
                     records = await pipe.execute()
-            for (_, score), fields in zip(entries, records, strict=True):
+            for (task_id, score), fields in zip(entries, records, strict=True):
                 if not fields or not _matches(fields, query):
                     continue
                 if len(tasks) == query.limit:
                     return TaskPage(tuple(tasks), last)
-                tasks.append(task_from(fields))
+                tasks.append(task_from(fields, task_id=task_id))
                 last = int(score)
             if len(entries) < SCAN_BATCH:
                 return TaskPage(tuple(tasks), None)
@@ -582,7 +582,7 @@ class RedisStore(Actor):
             return None
         # Stopped at once if it runs here; the replica that runs it hears of it (only it).
         self._dispatcher.tell(Withdraw(task_id))
-        return task_from(pairs(flat))
+        return task_from(pairs(flat), task_id=task_id)
 
     async def _beat(
         self,
@@ -716,7 +716,7 @@ class RedisStore(Actor):
         fields = pairs(await self._scripts("watch", task_id, self._replica))
         if not fields or (viewer is not None and fields["owner"] != viewer):
             return None
-        return task_from(fields)
+        return task_from(fields, task_id=task_id)
 
     async def _resolve_now(self, waiter: Waiter, task_id: UUID, viewer: Viewer) -> Waiter:
         waiter.set_result(await self._get(task_id, viewer))

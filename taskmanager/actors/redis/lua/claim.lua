@@ -62,8 +62,8 @@ while true do
     wake(id, key, watchers)
     redis.call('SADD', P .. ':running:' .. replica, id)
     publish('started', id, owner, changed)
-    -- The record as it is now: the start's fields, without the long-polls' (woken).
-    local started = {'task'}
+    -- The record as it is now: its id, the start's fields, without the long-polls' (woken).
+    local started = {'task', 'id', id}
     for i = 1, #changed, 2 do
       local j = at[changed[i]]
       if j then
@@ -74,7 +74,7 @@ while true do
       end
     end
     for i = 1, #record, 2 do
-      if record[i] ~= 'w' then
+      if record[i] ~= 'w' and record[i] ~= 'id' then
         started[#started + 1] = record[i]
         started[#started + 1] = record[i + 1]
       end
