@@ -539,7 +539,7 @@ class RedisStore(Actor):
             case ["record", flat]:
                 # A submission with dependencies: the record says what became of it.
                 self._dispatcher.tell(WorkAvailable())
-                return task_from(pairs(flat))
+                return task_from(pairs(flat), task_id=task_id)
             case ["unknown", dependency]:
                 return UnknownDependency(UUID(dependency))
             case ["replayed", earlier]:
