@@ -149,8 +149,8 @@ end
 
 -- Finished tasks in the order they ended, each as '<removal time µs>:<id>': with one
 -- result TTL, that is the order they expire in, and a list entry takes less than half of
--- a sorted set's. (A TTL shortened by a restart keeps a task no longer than the TTL it
--- ended under.)
+-- a sorted set's. (After a restart with a shorter TTL, tasks that end then wait behind
+-- those that ended before: kept at most as long as the longer TTL.)
 local EXPIRING = P .. ':expiring'
 
 -- A task reached a terminal status: it is removed once its result TTL has passed.
