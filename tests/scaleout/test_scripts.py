@@ -362,3 +362,16 @@ async def test_finished_tasks_go_once_their_ttl_passed_those_kept_before_the_lis
     await clock.advance(1)
     assert await run("sweep", 100) == 1
     assert await redis.zcard(f"{prefix}:idx:all") == 0
+
+
+async def test_a_task_an_earlier_version_claimed_goes_back_when_its_replica_dies(scripts):
+    """Replicas of an earlier version held a task between its claim and its start."""
+    run, _, redis, prefix = scripts
+    await beat(run, "old", register=True)
+    task_id = await submit(run)
+    await redis.zrem(f"{prefix}:ready", task_id)  # taken by the earlier claim script
+    await redis.zadd(f"{prefix}:claimed:old", {task_id: 0})
+    await redis.zadd(f"{prefix}:replicas", {"old": 0}, xx=True)  # it died before the start
+    assert await run("reap", 1_000_000, 600_000_000) == 1
+    assert await where_is(redis, prefix, task_id) == {"ready"}
+    assert not await redis.exists(f"{prefix}:claimed:old")

@@ -11,6 +11,11 @@ local now = now_us()
 math.randomseed(tonumber(ARGV[6]) or 0)
 local dead = redis.call('ZRANGEBYSCORE', P .. ':replicas', '-inf', int(now))
 for _, replica in ipairs(dead) do
+  -- A replica of an earlier version held what it claimed here until it started it.
+  local claimed = P .. ':claimed:' .. replica
+  for _, id in ipairs(redis.call('ZRANGE', claimed, 0, -1)) do
+    unclaim(id, now)
+  end
   for _, id in ipairs(redis.call('SMEMBERS', P .. ':running:' .. replica)) do
     local key = task_key(id)
     local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries',
@@ -42,7 +47,7 @@ for _, replica in ipairs(dead) do
       end
     end
   end
-  redis.call('DEL', P .. ':running:' .. replica,
+  redis.call('DEL', claimed, P .. ':running:' .. replica,
     P .. ':replica:' .. replica, P .. ':inbox:' .. replica)
   redis.call('ZREM', P .. ':replicas', replica)
 end
