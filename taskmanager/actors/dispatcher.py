@@ -136,11 +136,11 @@ class Dispatcher(Actor):
                 self._set_timer(None)
                 return
             while self._idle and (taken := await self._queue.take(now)) is not None:
-                task, seq = taken
+                task, seq, lease = taken
                 worker = self._idle.popleft()
                 self._running[task.task_id] = worker
                 self._assigned[worker] = task.task_id
-                self._workers[worker].tell(RunTask(task, seq))
+                self._workers[worker].tell(RunTask(task, seq, lease))
             self._set_timer(await self._queue.next_due(now))
         except UnavailableError as error:
             # The shared queue cannot be reached: look again shortly, without a crash.

@@ -151,18 +151,10 @@ class WatchTask(Request[asyncio.Future[Task | None]]):
 
 @dataclass(frozen=True, slots=True)
 class StartTask(Request[Task | None]):
-    """A worker starts an attempt under ``lease``: the started task, or None if it must not run.
-
-    A task that is still queued but may not start here now is refused with
-    ``StartRefusedError``: the worker gives it back, as after any start that failed.
-    """
+    """A worker starts an attempt under ``lease``: the started task, or None if it must not run."""
 
     task_id: UUID
     lease: str
-
-
-class StartRefusedError(RuntimeError):
-    """The task is still queued, but may not start now (not due yet, or not on this replica)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,8 +270,9 @@ class WorkerIdle:
 class HandBack:
     """A worker could not start the task it was given: queue it again, at its place.
 
-    ``lease`` is the one it tried to start under: if the start did happen after all (its
-    answer was lost), the queue undoes it.
+    ``lease`` is the one it tried to start under, or the one the queue started it under:
+    if the start did happen (its answer was lost, or the queue started it), the queue
+    undoes it.
     """
 
     task: Task
@@ -345,10 +338,15 @@ class WhenIdle(Request[asyncio.Future[None]]):
 
 @dataclass(frozen=True, slots=True)
 class RunTask:
-    """Run this task now (``seq``: its place in the queue, should it have to go back)."""
+    """Run this task now (``seq``: its place in the queue, should it have to go back).
+
+    ``lease``: the queue started the attempt already, under this lease (Redis claims and
+    starts in one step); None: the worker starts it.
+    """
 
     task: Task
     seq: int
+    lease: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

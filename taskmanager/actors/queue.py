@@ -20,8 +20,12 @@ class JobQueue(Protocol):
         """Drop a queued task; whether it was there."""
         ...
 
-    async def take(self, now: float) -> tuple[Task, int] | None:
-        """The ready task to run next and its ``seq`` (``now``: seconds since the epoch)."""
+    async def take(self, now: float) -> tuple[Task, int, str | None] | None:
+        """The ready task to run next, its ``seq`` and its attempt's lease if it started it.
+
+        ``now``: seconds since the epoch. A queue that starts the attempt as it hands the
+        task over gives its lease; else None, and the worker starts it.
+        """
         ...
 
     async def next_due(self, now: float) -> float | None:
@@ -59,7 +63,7 @@ class MemoryQueue:
         seq = self._seqs.pop(task_id, None)
         return seq is not None and self._waiting.pop(seq, None) is not None
 
-    async def take(self, now: float) -> tuple[Task, int] | None:
+    async def take(self, now: float) -> tuple[Task, int, None] | None:
         """The ready task to run next: highest priority, then the earliest submitted."""
         self._promote(now)
         while self._ready:
@@ -67,7 +71,7 @@ class MemoryQueue:
             task = self._waiting.pop(seq, None)
             if task is not None:
                 del self._seqs[task.task_id]
-                return task, seq
+                return task, seq, None
         return None
 
     async def next_due(self, now: float) -> float | None:

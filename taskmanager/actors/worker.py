@@ -120,9 +120,13 @@ class Worker(Actor):
     async def receive(self, message: Any) -> Any:  # noqa: ANN401
         """Handle one worker message."""
         match message:
-            case RunTask(task=task, seq=seq):
+            case RunTask(task=task, seq=seq, lease=lease):
                 self._assigned = (task, seq)
-                await self._start_job(task)
+                if lease is None:
+                    await self._start_job(task)
+                else:  # started by the queue as it handed the task over: run it as it is
+                    self._trying = lease
+                    self._begin(task, lease)
             case _JobDone(task_id=task_id, lease=lease, result=result, error=error):
                 current = self._current
                 if current is not None and current.lease == lease:
@@ -159,9 +163,12 @@ class Worker(Actor):
         if started is None:  # cancelled while it waited in the queue
             self._become_idle()
             return
+        self._begin(started, lease)
+
+    def _begin(self, started: Task, lease: str) -> None:
         ctx = self._context(started, lease)
-        job = asyncio.create_task(self._execute(started, lease, ctx), name=f"job:{task.task_id}")
-        self._current = _Attempt(task.task_id, lease, job, ctx)
+        job = asyncio.create_task(self._execute(started, lease, ctx), name=f"job:{started.task_id}")
+        self._current = _Attempt(started.task_id, lease, job, ctx)
 
     def _context(self, task: Task, lease: str) -> Context:
         loop = asyncio.get_running_loop()

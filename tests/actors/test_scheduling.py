@@ -224,7 +224,7 @@ async def test_the_queue_takes_ready_tasks_by_priority_and_holds_delayed_ones():
         taken.append(item[0])
     assert taken == [tasks[1], tasks[2], tasks[0]]
     assert await queue.size() == 1
-    assert await queue.take(now + 100) == (tasks[3], 3)
+    assert await queue.take(now + 100) == (tasks[3], 3, None)
 
 
 async def test_a_task_cancelled_while_it_waits_for_a_retry_shows_no_error(

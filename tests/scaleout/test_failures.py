@@ -17,6 +17,7 @@ from bench.server import Server, redis_ping, redis_server
 from taskmanager.actors.messages import GetDispatcherStatus
 from taskmanager.actors.redis.connection import READER_NAME, Scripts, connect
 from taskmanager.actors.redis.events import RedisLog
+from taskmanager.actors.redis.queue import RedisQueue
 from taskmanager.actors.runtime import UnavailableError
 from taskmanager.actors.system import ActorSystem
 from taskmanager.demo import GenerateReport
@@ -138,52 +139,52 @@ async def test_a_replica_that_shuts_down_hands_its_running_tasks_to_another(
     assert task["attempts"] == 1  # handed over, not failed: no retry used
 
 
-async def test_a_start_whose_answer_is_lost_is_undone_and_the_task_runs_once(
+async def test_a_claim_whose_answer_is_lost_is_given_back_and_the_task_runs_once(
     client, clock: FakeClock, monkeypatch
 ):
-    """The start script ran, but the connection dropped before its answer came back."""
-    store_class = type(client.app.state.system.store)
-    real_start = store_class._start
+    """The claim script started the task, but the connection dropped before its answer came."""
+    real_take = RedisQueue.take
     lost = []
 
-    async def start_then_lose_the_answer(self, task_id, lease):
-        started = await real_start(self, task_id, lease)
-        if not lost:
-            lost.append(task_id)
+    async def take_then_lose_the_answer(self, now):
+        taken = await real_take(self, now)
+        if taken is not None and not lost:
+            lost.append(taken[0].task_id)
             raise UnavailableError("the connection dropped before the answer")
-        return started
+        return taken
 
-    monkeypatch.setattr(store_class, "_start", start_then_lose_the_answer)
+    monkeypatch.setattr(RedisQueue, "take", take_then_lose_the_answer)
     task_id = await submit(client)
     await settle()
-    await clock.advance(5)
+    assert [str(task_id) for task_id in lost] == [task_id]
+    assert (await client.get(f"/tasks/{task_id}")).json()["status"] == "processing"
+    for _ in range(10):  # the heartbeats find it runs nowhere, and give it back
+        await clock.advance(1)
     task = (await client.get(f"/tasks/{task_id}")).json()
-    assert lost
-    assert task["status"] == "completed"
-    assert task["attempts"] == 1
+    assert task["status"] == "completed", task
+    assert task["attempts"] == 1  # given back, not failed: no retry used
 
 
-async def test_a_start_refused_after_redis_clock_stepped_back_runs_the_task_later(
+async def test_a_task_claimed_on_a_redis_clock_stepped_back_runs_once_it_is_due(
     client, clock: FakeClock, monkeypatch
 ):
-    """Redis's clock steps back between the claim and the start: the task is not yet due.
+    """Redis's clock steps back between the submission and the claim: not yet due.
 
-    The refusal is no cancel: the task goes back to the queue and runs once it is due.
+    The task is neither started nor lost: it waits for its time, and runs then.
     """
-    store_class = type(client.app.state.system.store)
-    real_start = store_class._start
-    stepped = []
+    real_take = RedisQueue.take
+    stepped: list[bool] = []
 
-    async def start_on_a_clock_stepped_back(self, task_id, lease):
-        if not stepped:
-            stepped.append(task_id)
+    async def take_on_a_clock_stepped_back(self, now):
+        if not stepped and await self._redis.zcard(f"{self._prefix}:ready"):
+            stepped.append(True)
             clock._now -= 10
-        return await real_start(self, task_id, lease)
+        return await real_take(self, now)
 
-    monkeypatch.setattr(store_class, "_start", start_on_a_clock_stepped_back)
+    monkeypatch.setattr(RedisQueue, "take", take_on_a_clock_stepped_back)
     task_id = await submit(client)
     await settle()
-    assert stepped
+    assert stepped == [True]
     assert (await client.get(f"/tasks/{task_id}")).json()["status"] == "queued"
     for _ in range(20):  # back at the moment it was submitted, and five seconds of work
         await clock.advance(1)

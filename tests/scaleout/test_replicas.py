@@ -172,6 +172,7 @@ async def test_only_a_replica_with_a_stream_open_reads_the_event_log(pair, redis
     task_id = await submit(a)
     event = await on_b.message()
     assert (event["event"], json.loads(event["data"])["task_id"]) == ("submitted", task_id)
+    await settle()  # the task's next events follow at once: read, the reader blocks again
     assert _reading_the_log(redis_url) == 1
     await on_b.close()
 

@@ -3,11 +3,14 @@ network or a replica misbehaves between two calls."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
+from conftest import REDIS_PORTS
 from support import FakeClock
 
+from bench.server import redis_server
 from taskmanager.actors.redis.connection import Scripts, connect
 from taskmanager.actors.redis.records import pairs
 
@@ -52,18 +55,108 @@ async def test_after_an_outage_the_first_replica_back_declares_no_other_dead(scr
     assert await redis.zscore(f"{prefix}:replicas", "b") is None
 
 
-async def test_a_start_sent_twice_gives_the_same_answer(scripts):
-    run, _, _, _ = scripts
+async def test_a_claimed_task_takes_reports_from_its_lease_only(scripts):
+    run, _, redis, prefix = scripts
     await beat(run, "a", register=True)
     task_id = await submit(run)
-    claimed = await run("claim", "a")
-    assert claimed[0] == "task"
-    first = pairs(await run("start", task_id, "a/0/1", "a"))
-    again = pairs(await run("start", task_id, "a/0/1", "a"))
-    assert first == again
-    assert again["status"] == "processing"
-    assert again["attempts"] == "1"
-    assert not await run("start", task_id, "a/1/1", "a"), "another lease started it too"
+    assert (await run("claim", "a", "a/1"))[0] == "task"
+    args = ("1", "", "", "0", 1_000_000, 600_000_000, "0")
+    assert not await run("progress", task_id, "a/2", "0.5")
+    assert not await run("finish", task_id, "a/2", *args), "another lease finished it"
+    record = await redis.hgetall(f"{prefix}:task:{task_id}")
+    assert (record["status"], record["progress"]) == ("processing", "0")
+    assert await run("finish", task_id, "a/1", *args) == "completed"
+
+
+async def test_a_claim_starts_the_task_under_the_lease_it_brings(scripts):
+    run, _, redis, prefix = scripts
+    await beat(run, "a", register=True)
+    task_id = await submit(run)
+    reply = await run("claim", "a", "a/1")
+    assert reply[0] == "task"
+    handed = pairs(reply[1:])
+    assert handed["id"] == task_id
+    assert (handed["status"], handed["lease"], handed["attempts"]) == ("processing", "a/1", "1")
+    assert handed == {"id": task_id, **await redis.hgetall(f"{prefix}:task:{task_id}")}
+    # What the replica runs is where the reaper looks, should it die now.
+    assert await redis.smembers(f"{prefix}:running:a") == {task_id}
+    done = await run("finish", task_id, "a/1", "1", "", "", "0", 1_000_000, 600_000_000, "0")
+    assert done == "completed"
+
+
+@pytest.fixture
+async def alone(tmp_path):
+    """The scripts on a redis-server of the test's own: its counters count them alone."""
+    with redis_server(tmp_path, ports=REDIS_PORTS) as server:
+        redis = connect(f"redis://127.0.0.1:{server.port}/0")
+        run = Scripts(redis, "cost", FakeClock())
+        await beat(run, "a", register=True)
+        yield run, redis
+        await redis.aclose()
+
+
+async def whole_life(run: Scripts, number: int, params: str = '{"numbers":[1]}') -> str:
+    """Submission, claim (which starts the attempt) and finish of one task; its id."""
+    task_id = str(uuid.uuid4())
+    await run("submit", task_id, "compute_sum", params, 0, 0, "", 0, "", "", "", 10**6)
+    assert (await run("claim", "a", f"a/{number}"))[0] == "task"
+    args = ("1", "", "", "0", 1_000_000, 600_000_000, "0")
+    assert await run("finish", task_id, f"a/{number}", *args) == "completed"
+    return task_id
+
+
+async def test_a_tasks_whole_life_takes_at_most_38_redis_commands(alone):
+    """Rate check, submission, claim and finish, every command inside the scripts counted."""
+    run, redis = alone
+
+    async def checked_life(number: int) -> None:
+        assert (await run("ratelimit", "client", 1000, 60_000_000, f"r{number}"))[0] == 1
+        await whole_life(run, number)
+
+    await checked_life(0)  # scripts loaded, keys made
+    await redis.config_resetstat()
+    for number in range(1, 11):
+        await checked_life(number)
+    stats = await redis.info("commandstats")
+    # The test's own commands (the reset, the reading) left out.
+    ours = {"cmdstat_info", "cmdstat_config|resetstat"}
+    commands = sum(entry["calls"] for name, entry in stats.items() if name not in ours)
+    assert commands / 10 <= 38, commands / 10
+
+
+async def test_a_finished_task_keeps_at_most_1800_bytes_in_redis(alone):
+    """Record, indexes, expiry order and events of a task kept for its result TTL (with
+    parameters of 0 to 31 numbers)."""
+    run, redis = alone
+    await whole_life(run, 0)  # the keys exist: what follows is the tasks' own size
+    before = (await redis.info("memory"))["used_memory"]
+    tasks = 1000
+    for number in range(1, tasks + 1):
+        # Records of many sizes: the allocator's size classes do not decide the figure.
+        params = json.dumps({"numbers": list(range(number % 32))})
+        await whole_life(run, number, params)
+    grown = (await redis.info("memory"))["used_memory"] - before
+    assert grown / tasks <= 1800, grown / tasks
+
+
+async def test_the_doorbell_rings_while_ready_tasks_remain_and_falls_silent_with_the_last(
+    scripts,
+):
+    run, _, redis, prefix = scripts
+    await beat(run, "a", register=True)
+    low = await submit(run)
+    high = str(uuid.uuid4())
+    await run("submit", high, "compute_sum", '{"numbers":[1]}', 5, 0, "", 0, "", "", "", 100)
+    third = await submit(run)
+    taken = []
+    for number in range(3):
+        claimed = await run("claim", "a", f"a/{number}")
+        taken.append(pairs(claimed[1:])["id"])
+        # An idle replica blocked on the marker wakes only while there is work to take.
+        assert await redis.exists(f"{prefix}:marker") == (number < 2)
+    assert taken == [high, low, third]  # priority first, then submission order
+    assert await redis.zcard(f"{prefix}:ready") == 0
+    assert (await run("claim", "a", "a/3"))[0] == "none"
 
 
 async def test_a_rate_check_sent_twice_counts_once(scripts):
@@ -72,7 +165,10 @@ async def test_a_rate_check_sent_twice_counts_once(scripts):
     again = await run("ratelimit", "client", 2, 60_000_000, "request-1")
     second = await run("ratelimit", "client", 2, 60_000_000, "request-2")
     third = await run("ratelimit", "client", 2, 60_000_000, "request-3")
-    assert [first[0], again[0], second[0], third[0]] == [1, 1, 1, 0]
+    # Sent again once the window is full: it was counted, and allowed, already.
+    second_again = await run("ratelimit", "client", 2, 60_000_000, "request-2")
+    assert [first[0], again[0], second[0], third[0], second_again[0]] == [1, 1, 1, 0, 1]
+    assert [again[1], second_again[1]] == [1, 2]
 
 
 async def test_what_a_stopped_replica_still_held_is_given_back(scripts):
@@ -80,8 +176,7 @@ async def test_what_a_stopped_replica_still_held_is_given_back(scripts):
     await beat(run, "a", register=True)
     await beat(run, "b", register=True)
     task_id = await submit(run)
-    await run("claim", "a")
-    await run("start", task_id, "a/0/1", "a")
+    await run("claim", "a", "a/1")
     # Replica a stops without handing its task back (its drain failed): its lease is made
     # to have run out, so the next heartbeat of any replica clears what it held.
     await redis.zadd(f"{prefix}:replicas", {"a": 0}, xx=True)
@@ -107,31 +202,14 @@ async def test_a_task_not_due_on_a_clock_stepped_back_is_neither_claimed_nor_los
     await beat(run, "a", register=True)
     task_id = await submit(run)  # due at once: ready
     clock._now -= 10  # Redis's clock steps back before a worker is free
-    reply = await run("claim", "a")
-    if reply[0] == "task":
-        assert await run("start", task_id, "a/0/1", "a") == "refused"
+    assert (await run("claim", "a", "a/1"))[0] == "none"
     record = await redis.hgetall(f"{prefix}:task:{task_id}")
     assert record["status"] == "queued"
-    assert await where_is(redis, prefix, task_id), "the task is queued in no index: lost"
+    assert await where_is(redis, prefix, task_id) == {"delayed"}, "not waiting for its run_at"
     await clock.advance(10)
-    claimed = await run("claim", "a")
+    claimed = await run("claim", "a", "a/2")
     assert claimed[0] == "task"
-    assert pairs(await run("start", task_id, "a/0/2", "a"))["status"] == "processing"
-
-
-async def test_a_start_refused_on_a_clock_stepped_back_gives_the_task_back(scripts):
-    run, clock, redis, prefix = scripts
-    await clock.advance(100)
-    await beat(run, "a", register=True)
-    task_id = await submit(run)
-    assert (await run("claim", "a"))[0] == "task"
-    clock._now -= 10  # between the claim and the start
-    assert await run("start", task_id, "a/0/1", "a") == "refused"
-    assert await where_is(redis, prefix, task_id) == {"delayed"}
-    assert await redis.zscore(f"{prefix}:claimed:a", task_id) is None
-    await clock.advance(10)
-    assert (await run("claim", "a"))[0] == "task"
-    assert pairs(await run("start", task_id, "a/0/2", "a"))["status"] == "processing"
+    assert pairs(claimed[1:])["status"] == "processing"
 
 
 async def test_a_replica_declared_dead_claims_and_starts_nothing_until_it_is_back(scripts):
@@ -143,15 +221,15 @@ async def test_a_replica_declared_dead_claims_and_starts_nothing_until_it_is_bac
         await beat(run, "b")
     assert await run("reap", 1_000_000, 600_000_000) == 1
     task_id = await submit(run)
-    # a does not know yet: its claim and its start are refused.
-    assert (await run("claim", "a"))[0] == "none"
-    assert await run("start", task_id, "a/0/1", "a") == "refused"
-    # Had they been taken, a dying now would leave the task processing forever: the
+    # a does not know yet: its claim is refused.
+    assert (await run("claim", "a", "a/1"))[0] == "none"
+    # Had it been taken, a dying now would leave the task processing forever: the
     # reaper only looks at registered replicas.
     assert (await redis.hgetall(f"{prefix}:task:{task_id}"))["status"] == "queued"
     assert await beat(run, "a") == 0, "a must learn that it was declared dead"
-    assert (await run("claim", "b"))[0] == "task"
-    assert pairs(await run("start", task_id, "b/0/1", "b"))["status"] == "processing"
+    claimed = await run("claim", "b", "b/1")
+    assert claimed[0] == "task"
+    assert pairs(claimed[1:])["status"] == "processing"
 
 
 async def test_a_replica_that_registers_again_claims_again(scripts):
@@ -165,7 +243,7 @@ async def test_a_replica_that_registers_again_claims_again(scripts):
     await submit(run)
     assert await beat(run, "a") == 0
     assert await beat(run, "a", register=True) == 1
-    assert (await run("claim", "a"))[0] == "task"
+    assert (await run("claim", "a", "a/1"))[0] == "task"
 
 
 async def test_a_replica_cannot_release_a_task_another_replica_runs(scripts):
@@ -173,8 +251,7 @@ async def test_a_replica_cannot_release_a_task_another_replica_runs(scripts):
     await beat(run, "a", register=True)
     await beat(run, "b", register=True)
     task_id = await submit(run)
-    await run("claim", "b")
-    await run("start", task_id, "b/0/1", "b")
+    await run("claim", "b", "b/0/1")
     assert not await run("release", task_id, "b/0/1", "a")
     record = await redis.hgetall(f"{prefix}:task:{task_id}")
     assert record["status"] == "processing"
@@ -189,8 +266,7 @@ async def test_retries_the_reaper_schedules_get_jitter_like_any_other(scripts):
     tasks = [str(uuid.uuid4()) for _ in range(8)]
     for number, task_id in enumerate(tasks):
         await run("submit", task_id, "compute_sum", '{"numbers":[1]}', 0, 0, "", 3, "", "", "", 100)
-        await run("claim", "a")
-        await run("start", task_id, f"a/{number}/1", "a")
+        await run("claim", "a", f"a/{number}/1")
     await redis.zadd(f"{prefix}:replicas", {"a": 0}, xx=True)  # it died
     # The caller's random seed and the largest jitter (the store draws a seed every time).
     assert await run("reap", backoff_us, 600_000_000, 12345, 0.1) == 1
@@ -213,8 +289,7 @@ async def test_a_tasks_events_keep_what_changed_not_the_record(scripts):
 
     async def whole_life() -> None:
         task_id = await submit(run)
-        assert (await run("claim", "a"))[0] == "task"
-        assert await run("start", task_id, "a/0/1", "a")
+        assert (await run("claim", "a", "a/0/1"))[0] == "task"
         await run("finish", task_id, "a/0/1", "1", "", "", "0", 1_000_000, 600_000_000, "0")
 
     await whole_life()  # the stream exists: what follows is the events' own size
@@ -228,17 +303,17 @@ async def test_a_tasks_events_keep_what_changed_not_the_record(scripts):
     assert grown / tasks < 450
 
 
-async def test_a_task_claimed_just_before_the_queue_paused_does_not_start_and_goes_back(scripts):
+async def test_a_paused_queue_starts_nothing_and_keeps_the_task_at_its_place(scripts):
     run, _, redis, prefix = scripts
     await beat(run, "a", register=True)
     task_id = await submit(run)
-    assert (await run("claim", "a"))[0] == "task"
     await redis.set(f"{prefix}:paused", "1")
-    assert await run("start", task_id, "a/0/1", "a") is None
-    assert await run("claim", "a") == ["none", ""]  # paused: nothing is handed out
+    assert await run("claim", "a", "a/1") == ["none", ""]  # paused: nothing is handed out
+    assert (await redis.hgetall(f"{prefix}:task:{task_id}"))["status"] == "queued"
+    assert await where_is(redis, prefix, task_id) == {"ready"}
     await redis.delete(f"{prefix}:paused")
-    claimed = await run("claim", "a")
-    assert pairs(claimed[1:])["id"] == task_id  # back in the queue, not lost
+    claimed = await run("claim", "a", "a/2")
+    assert pairs(claimed[1:])["id"] == task_id  # still in the queue, not lost
 
 
 async def test_a_fire_sent_twice_makes_one_task(scripts):
@@ -255,3 +330,48 @@ async def test_a_fire_sent_twice_makes_one_task(scripts):
     assert await run("fire", *other) == ["taken"]  # another replica, too late
     assert await redis.zcard(f"{prefix}:idx:all") == 1
     assert await redis.hget(f"{prefix}:task:{task_id}", "schedule") == "tick"
+
+
+async def test_finished_tasks_go_once_their_ttl_passed_those_kept_before_the_list_too(scripts):
+    run, clock, redis, prefix = scripts
+    await beat(run, "a", register=True)
+    ttl_us = 10_000_000
+
+    async def finished(lease: str) -> str:
+        task_id = await submit(run)
+        await run("claim", "a", lease)
+        await run("finish", task_id, lease, "1", "", "", "0", 1_000_000, ttl_us, "0")
+        return task_id
+
+    # A task that ended under an earlier version: its removal time in a sorted set.
+    earlier = await finished("a/0")
+    await redis.delete(f"{prefix}:expiring")
+    await redis.zadd(f"{prefix}:idx:expiry", {earlier: int(run.now()) + 5_000_000})
+    ended = []
+    for number in range(1, 4):  # they end at 0, 1 and 2 s: due at 10, 11 and 12 s
+        ended.append(await finished(f"a/{number}"))
+        await clock.advance(1)
+    assert await run("sweep", 100) == 0  # none is due yet
+    await clock.advance(2)
+    assert await run("sweep", 100) == 1
+    assert not await redis.exists(f"{prefix}:task:{earlier}")
+    await clock.advance(6)  # 11 s: the first two are due, the third is not
+    assert await run("sweep", 100) == 2
+    kept = [task_id for task_id in ended if await redis.exists(f"{prefix}:task:{task_id}")]
+    assert kept == ended[2:]
+    await clock.advance(1)
+    assert await run("sweep", 100) == 1
+    assert await redis.zcard(f"{prefix}:idx:all") == 0
+
+
+async def test_a_task_an_earlier_version_claimed_goes_back_when_its_replica_dies(scripts):
+    """Replicas of an earlier version held a task between its claim and its start."""
+    run, _, redis, prefix = scripts
+    await beat(run, "old", register=True)
+    task_id = await submit(run)
+    await redis.zrem(f"{prefix}:ready", task_id)  # taken by the earlier claim script
+    await redis.zadd(f"{prefix}:claimed:old", {task_id: 0})
+    await redis.zadd(f"{prefix}:replicas", {"old": 0}, xx=True)  # it died before the start
+    assert await run("reap", 1_000_000, 600_000_000) == 1
+    assert await where_is(redis, prefix, task_id) == {"ready"}
+    assert not await redis.exists(f"{prefix}:claimed:old")

@@ -49,7 +49,6 @@ EVENTS_KEPT: Final = 100_000
 SCRIPTS: Final = (
     "submit",
     "claim",
-    "start",
     "progress",
     "finish",
     "cancel",

@@ -265,6 +265,7 @@ class RedisLog:
         for task_id, record in zip(task_ids, records, strict=True):
             if record:
                 parameters = parse_parameters(record.pop("params"))
+                record["id"] = str(task_id)  # the key's: the record keeps none
                 self._remember(task_id, record, parameters)
 
     def _remember(

@@ -1,12 +1,13 @@
 """The pending queue in Redis: ready tasks by priority, delayed ones by their run_at.
 
 The submit, cancel and finish scripts put tasks in and take them out; this side only
-claims the next ready one for an idle worker of this replica, and gives back one that a
-worker could not start.
+claims the next ready one for an idle worker of this replica (the claim starts its
+attempt, in the same script), and gives back one that a worker could not run.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Final
 from uuid import UUID
 
@@ -35,11 +36,13 @@ class RedisQueue:
         self._prefix = prefix
         self._replica = replica
         self._next_due: float | None = None
+        # One lease per claim: no other attempt, here or on any replica, has it.
+        self._leases = (f"{replica}/{number}" for number in itertools.count(1))
 
     async def add(self, task: Task, seq: int, lease: str | None = None) -> None:  # noqa: ARG002 - Redis knows its place
-        """Give back a task a worker here could not start (the scripts queue new ones).
+        """Give back a task a worker here could not run (the scripts queue new ones).
 
-        If its start did happen after all (the answer was lost), it is undone.
+        Its attempt, started by the claim, is undone: it does not count as one.
         """
         await self._scripts("release", task.task_id, lease or "", self._replica)
 
@@ -47,16 +50,17 @@ class RedisQueue:
         """Nothing to do: cancelling took the task out of the queue already."""
         return False
 
-    async def take(self, now: float) -> tuple[Task, int] | None:  # noqa: ARG002 - Redis's clock
-        """Claim the next ready task for this replica, if there is one.
+    async def take(self, now: float) -> tuple[Task, int, str] | None:  # noqa: ARG002 - Redis's clock
+        """Claim the next ready task for this replica and start it, if there is one.
 
         With none, the doorbell waits for the next one to become ready (anywhere).
         """
         self._doorbell.tell(Disarm())
-        reply = await self._scripts("claim", self._replica)
+        lease = next(self._leases)
+        reply = await self._scripts("claim", self._replica, lease)
         if reply[0] == "task":
             fields = pairs(reply[1:])
-            return task_from(fields), int(fields["seq"])
+            return task_from(fields), int(fields["seq"]), lease
         self._doorbell.tell(Arm())
         self._next_due = int(reply[1]) / 1_000_000 if reply[1] else None
         return None

@@ -39,10 +39,15 @@ def parse_parameters(text: str) -> ParametersObject:
     return ParametersObject(text.encode())
 
 
-def task_from(fields: Mapping[str, str], parameters: ParametersObject | None = None) -> Task:
+def task_from(
+    fields: Mapping[str, str],
+    parameters: ParametersObject | None = None,
+    task_id: UUID | str | None = None,
+) -> Task:
     """The task a record (or an event's copy of one) describes.
 
     ``parameters`` stands in for the record's own when it has none (events leave them out).
+    ``task_id`` is the task's id when ``fields`` has none: a record keeps it in its key.
     """
     if parameters is None:
         parameters = parse_parameters(fields["params"])
@@ -54,7 +59,7 @@ def task_from(fields: Mapping[str, str], parameters: ParametersObject | None = N
     result = fields.get("result", "")
     timeout = fields.get("timeout", "")
     return Task(
-        task_id=UUID(fields["id"]),
+        task_id=UUID(str(task_id or fields["id"])),
         task_type=fields["type"],
         status=TaskStatus(fields["status"]),
         parameters=parameters,

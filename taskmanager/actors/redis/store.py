@@ -39,8 +39,6 @@ from taskmanager.actors.messages import (
     Replayed,
     ReportProgress,
     ShuttingDown,
-    StartRefusedError,
-    StartTask,
     StopUnfinished,
     StoreFull,
     StoreStatus,
@@ -282,8 +280,6 @@ class RedisStore(Actor):
                 if self._draining:
                     return ShuttingDown()
                 return Later(self._submit(message))
-            case StartTask(task_id=task_id, lease=lease):
-                return Later(self._start(task_id, lease))
             case ReportProgress(task_id=task_id, lease=lease, progress=progress):
                 return Later(self._scripts("progress", task_id, lease, repr(float(progress))))
             case FinishTask(
@@ -361,7 +357,7 @@ class RedisStore(Actor):
             )
         if not fields or (viewer is not None and fields["owner"] != viewer):
             return None
-        return task_from(fields)
+        return task_from(fields, task_id=task_id)
 
     async def _results(self, task_ids: tuple[UUID, ...]) -> dict[UUID, JSONValue]:
         with reachable():
@@ -408,12 +404,12 @@ class RedisStore(Actor):
                     for task_id, _ in entries:
                         pipe.hgetall(self._key("task", task_id))
                     records = await pipe.execute()
-            for (_, score), fields in zip(entries, records, strict=True):
+            for (task_id, score), fields in zip(entries, records, strict=True):
                 if not fields or not _matches(fields, query):
                     continue
                 if len(tasks) == query.limit:
                     return TaskPage(tuple(tasks), last)
-                tasks.append(task_from(fields))
+                tasks.append(task_from(fields, task_id=task_id))
                 last = int(score)
             if len(entries) < SCAN_BATCH:
                 return TaskPage(tuple(tasks), None)
@@ -472,7 +468,7 @@ class RedisStore(Actor):
         )
 
     async def _pause(self, paused: bool) -> bool:  # noqa: FBT001
-        """Pause or resume every replica: the claim and start scripts read this key.
+        """Pause or resume every replica: the claim script reads this key.
 
         A resume rings the marker idle replicas block on, as a task that became ready
         does, so they look again at once.
@@ -543,7 +539,7 @@ class RedisStore(Actor):
             case ["record", flat]:
                 # A submission with dependencies: the record says what became of it.
                 self._dispatcher.tell(WorkAvailable())
-                return task_from(pairs(flat))
+                return task_from(pairs(flat), task_id=task_id)
             case ["unknown", dependency]:
                 return UnknownDependency(UUID(dependency))
             case ["replayed", earlier]:
@@ -580,20 +576,13 @@ class RedisStore(Actor):
             # Back in the queue for a retry: this replica's dispatcher learns when it is due.
             self._dispatcher.tell(WorkAvailable())
 
-    async def _start(self, task_id: UUID, lease: str) -> Task | None:
-        flat = await self._scripts("start", task_id, lease, self._replica)
-        if flat == "refused":
-            # Not a cancel: the script put the task back in the queue, for any replica.
-            raise StartRefusedError(f"task {task_id} may not start on this replica now")
-        return task_from(pairs(flat)) if flat else None
-
     async def _cancel(self, task_id: UUID, viewer: Viewer) -> Task | None:
         flat = await self._scripts("cancel", task_id, viewer or "", self._ttl_us, self._replica)
         if not flat:
             return None
         # Stopped at once if it runs here; the replica that runs it hears of it (only it).
         self._dispatcher.tell(Withdraw(task_id))
-        return task_from(pairs(flat))
+        return task_from(pairs(flat), task_id=task_id)
 
     async def _beat(
         self,
@@ -727,7 +716,7 @@ class RedisStore(Actor):
         fields = pairs(await self._scripts("watch", task_id, self._replica))
         if not fields or (viewer is not None and fields["owner"] != viewer):
             return None
-        return task_from(fields)
+        return task_from(fields, task_id=task_id)
 
     async def _resolve_now(self, waiter: Waiter, task_id: UUID, viewer: Viewer) -> Waiter:
         waiter.set_result(await self._get(task_id, viewer))

@@ -4,8 +4,6 @@
 -- small values, most of them in place.
 -- A replica says it is alive for `lease` more µs, with its worker figures. Returns 0 when
 -- the replica had been declared dead (its tasks went to others): it must stop its jobs.
--- A task it claimed longer than `lease` ago and never started (the claim's answer was
--- lost) goes back to the queue.
 -- ARGV: 4 replica, 5 lease µs, 6 workers, 7 busy, 8 '1' to register
 local replica, lease = ARGV[4], tonumber(ARGV[5])
 local now = now_us()
@@ -26,9 +24,4 @@ end
 redis.call('ZADD', P .. ':replicas', int(now + lease), replica)
 redis.call('HSET', P .. ':replica:' .. replica, 'workers', ARGV[6], 'busy', ARGV[7])
 redis.call('PEXPIRE', P .. ':replica:' .. replica, math.ceil(lease / 1000))
-local claimed = P .. ':claimed:' .. replica
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', claimed, '-inf', int(now - lease))) do
-  redis.call('ZREM', claimed, id)
-  unclaim(id, now)
-end
 return 1

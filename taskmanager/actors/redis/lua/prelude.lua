@@ -147,9 +147,15 @@ local function move(id, owner, seq, from, to)
   end
 end
 
+-- Finished tasks in the order they ended, each as '<removal time µs>:<id>': with one
+-- result TTL, that is the order they expire in, and a list entry takes less than half of
+-- a sorted set's. (After a restart with a shorter TTL, tasks that end then wait behind
+-- those that ended before: kept at most as long as the longer TTL.)
+local EXPIRING = P .. ':expiring'
+
 -- A task reached a terminal status: it is removed once its result TTL has passed.
 local function ended(id, status, now, ttl_us)
-  redis.call('ZADD', P .. ':idx:expiry', int(now + ttl_us), id)
+  redis.call('RPUSH', EXPIRING, int(now + ttl_us) .. ':' .. id)
   redis.call('HINCRBY', P .. ':stats', 'finished:' .. status, 1)
   if status == 'completed' then
     local minute = P .. ':done:' .. math.floor(now / 60000000)
@@ -159,11 +165,35 @@ local function ended(id, status, now, ttl_us)
   end
 end
 
+-- The first `limit` finished tasks whose result TTL has passed, in the order they ended.
+local function expired(now, limit)
+  local due = {}
+  for _, entry in ipairs(redis.call('LRANGE', EXPIRING, 0, limit - 1)) do
+    local sep = string.find(entry, ':', 1, true)
+    if tonumber(string.sub(entry, 1, sep - 1)) > now then
+      break
+    end
+    due[#due + 1] = string.sub(entry, sep + 1)
+  end
+  if #due > 0 then
+    redis.call('LTRIM', EXPIRING, #due, -1)
+  end
+  -- Tasks that ended before this list was kept wait in the sorted set kept then.
+  if #due < limit then
+    local earlier = P .. ':idx:expiry'
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', earlier, '-inf', int(now), 'LIMIT', 0,
+        limit - #due)) do
+      redis.call('ZREM', earlier, id)
+      due[#due + 1] = id
+    end
+  end
+  return due
+end
+
 -- Remove up to `limit` tasks whose result TTL has passed; each one emits `removed`.
 local function prune(now, limit)
-  local due = redis.call('ZRANGEBYSCORE', P .. ':idx:expiry', '-inf', int(now), 'LIMIT', 0, limit)
+  local due = expired(now, limit)
   for _, id in ipairs(due) do
-    redis.call('ZREM', P .. ':idx:expiry', id)
     local key = task_key(id)
     local f = redis.call('HMGET', key, 'status', 'owner', 'idem', 'w')
     if f[1] then
@@ -215,9 +245,9 @@ local function full(now, max_tasks)
   if redis.call('ZCARD', P .. ':idx:all') < tonumber(max_tasks) then
     return nil
   end
-  local first = redis.call('ZRANGE', P .. ':idx:expiry', 0, 0, 'WITHSCORES')
-  if #first > 0 then
-    return math.max(1000000, tonumber(first[2]) - now)
+  local first = redis.call('LINDEX', EXPIRING, 0)
+  if first then
+    return math.max(1000000, tonumber(string.match(first, '^(%d+):')) - now)
   end
   return 5000000
 end
@@ -233,8 +263,9 @@ local function create_task(id, t, now, quiet)
   local key = task_key(id)
   local seq = redis.call('INCR', P .. ':seq')
   local run_at = now + tonumber(t.delay_us)
+  -- The id is the key's: a copy in the record would take a tenth of it.
   local record = {
-    'id', id, 'type', t.type, 'status', 'queued', 'params', t.params,
+    'type', t.type, 'status', 'queued', 'params', t.params,
     'created', int(now), 'run_at', int(run_at), 'started', '', 'finished', '', 'progress', '0',
     'result', '', 'etype', '', 'emsg', '', 'priority', t.priority, 'timeout', t.timeout,
     'max_retries', t.max_retries, 'attempts', '0', 'owner', t.owner, 'seq', seq, 'lease', '',
@@ -267,8 +298,8 @@ local function create_task(id, t, now, quiet)
   return seq, run_at
 end
 
--- A task taken from the queue but never started goes back to it, unless it is there
--- already or is no longer queued (cancelled, or started after all). Its status.
+-- A queued task that is in no queue index goes back to it, unless it is there already
+-- or is no longer queued (cancelled, or started). Its status.
 local function unclaim(id, now)
   local f = redis.call('HMGET', task_key(id), 'status', 'priority', 'seq', 'run_at')
   if f[1] == 'queued' and not redis.call('ZSCORE', P .. ':ready', id)

@@ -7,13 +7,12 @@ local limit, window = tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = now_us()
 redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
 local count = redis.call('ZCARD', key)
-local allowed = 0
-if redis.call('ZSCORE', key, ARGV[7]) then
-  allowed = 1 -- this very request, sent again: counted already
-elseif count < limit then
-  redis.call('ZADD', key, int(now), ARGV[7])
-  count = count + 1
-  allowed = 1
+local allowed = 1
+if count < limit then
+  -- Added only if new: this very request, sent again, was counted already.
+  count = count + redis.call('ZADD', key, 'NX', int(now), ARGV[7])
+elseif not redis.call('ZSCORE', key, ARGV[7]) then
+  allowed = 0
 end
 redis.call('PEXPIRE', key, math.ceil(window / 1000))
 local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')

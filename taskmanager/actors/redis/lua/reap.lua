@@ -1,8 +1,8 @@
 #!lua flags=allow-oom
 -- Runs when Redis is at maxmemory too (allow-oom), like the heartbeat: a dead replica's
 -- tasks go back to the queue (or fail) even then; it moves them between indexes.
--- Replicas whose deadline passed are dead: tasks they claimed go back to the queue,
--- attempts they ran are retried (when max_retries allows) or fail as worker_lost.
+-- Replicas whose deadline passed are dead: attempts they ran (a claim starts one) are
+-- retried (when max_retries allows) or fail as worker_lost.
 -- ARGV: 4 backoff base µs, 5 result TTL µs, 6 the caller's random seed for the jitter,
 --       7 the largest jitter, as a share of the backoff
 local now = now_us()
@@ -11,7 +11,9 @@ local now = now_us()
 math.randomseed(tonumber(ARGV[6]) or 0)
 local dead = redis.call('ZRANGEBYSCORE', P .. ':replicas', '-inf', int(now))
 for _, replica in ipairs(dead) do
-  for _, id in ipairs(redis.call('ZRANGE', P .. ':claimed:' .. replica, 0, -1)) do
+  -- A replica of an earlier version held what it claimed here until it started it.
+  local claimed = P .. ':claimed:' .. replica
+  for _, id in ipairs(redis.call('ZRANGE', claimed, 0, -1)) do
     unclaim(id, now)
   end
   for _, id in ipairs(redis.call('SMEMBERS', P .. ':running:' .. replica)) do
@@ -45,7 +47,7 @@ for _, replica in ipairs(dead) do
       end
     end
   end
-  redis.call('DEL', P .. ':claimed:' .. replica, P .. ':running:' .. replica,
+  redis.call('DEL', claimed, P .. ':running:' .. replica,
     P .. ':replica:' .. replica, P .. ':inbox:' .. replica)
   redis.call('ZREM', P .. ':replicas', replica)
 end

@@ -1,10 +1,9 @@
--- Give a task back to the queue from this replica: one it claimed but did not start,
--- or one whose attempt it stops (SIGTERM's grace is over) without failing it.
--- Only the replica the lease names may stop an attempt.
+-- Give a task back to the queue from this replica: one whose attempt it stops (SIGTERM's
+-- grace is over, or no worker here could run it) without failing it, or one that is
+-- queued but in no queue index. Only the replica the lease names may stop an attempt.
 -- ARGV: 4 id, 5 lease ('' when not started), 6 replica
 local id, lease, replica = ARGV[4], ARGV[5], ARGV[6]
 local key = task_key(id)
-redis.call('ZREM', P .. ':claimed:' .. replica, id)
 local now = now_us()
 if unclaim(id, now) == 'queued' then
   return 'queued'
