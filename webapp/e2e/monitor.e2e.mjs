@@ -587,6 +587,29 @@ async function main() {
     const made = await (await fetch(`${base}/schedules/e2e-tick`)).json();
     const task = await (await fetch(`${base}/tasks/${made.last_task_id}`)).json();
     if (task.schedule !== "e2e-tick") throw new Error(`the task says schedule ${task.schedule}`);
+    // A cron schedule with a time zone, put elsewhere, is listed too, and fits the panel.
+    const long = "e2e-morning-figures-for-the-board";
+    const put = await fetch(`${base}/schedules/${long}`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ task_type: "compute_sum", parameters: { numbers: [1] },
+        cron: "30 6 * * 1-5", timezone: "America/Argentina/Buenos_Aires" }),
+    });
+    if (put.status !== 201) throw new Error(`PUT a cron schedule answered ${put.status}`);
+    await page.getByRole("tab", { name: "Submit" }).click(); // the tab reads the list again
+    await page.getByRole("tab", { name: "Schedules" }).click();
+    const cron = page.getByTestId(`schedule-${long}`);
+    await cron.filter({ hasText: "30 6 * * 1-5 (America/Argentina/Buenos_Aires)" }).waitFor({ timeout: 15_000 });
+    for (const item of [listed, cron]) {
+      const misfits = await item.evaluate((element) => {
+        const panel = element.closest(".panel").getBoundingClientRect();
+        return [...element.querySelectorAll("*")]
+          .filter((part) => part.getBoundingClientRect().right > panel.right + 0.5 || part.scrollWidth > part.clientWidth + 1)
+          .map((part) => part.textContent);
+      });
+      if (misfits.length > 0) throw new Error(`the schedules panel cuts off: ${JSON.stringify(misfits)}`);
+    }
+    await fetch(`${base}/schedules/${long}`, { method: "DELETE" });
     await page.getByRole("button", { name: "Delete schedule e2e-tick" }).click();
     await listed.waitFor({ state: "detached" });
     const gone = await fetch(`${base}/schedules/e2e-tick`);

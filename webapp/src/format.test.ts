@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeTask } from "../test/fakes";
-import { formatAttempts, formatCountdown, lastWaitEnds, taskDuration, waitText } from "./format";
+import { formatAttempts, formatCountdown, formatMoment, formatTime, lastWaitEnds, taskDuration, waitText } from "./format";
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -47,5 +47,19 @@ describe("the other task facts", () => {
     ];
     expect(lastWaitEnds(tasks)).toBe(at("2026-11-28T06:00:07Z"));
     expect(lastWaitEnds([])).toBe(Number.NEGATIVE_INFINITY);
+  });
+});
+
+describe("formatMoment", () => {
+  it("says the day of a moment that is not today, and only the time of one that is", () => {
+    const now = new Date(2026, 11, 3, 17, 0, 0);
+    expect(formatMoment(new Date(2026, 11, 3, 18, 30, 0).toISOString(), now)).toBe(
+      formatTime(new Date(2026, 11, 3, 18, 30, 0).toISOString()),
+    );
+    const tomorrow = formatMoment(new Date(2026, 11, 4, 6, 30, 0).toISOString(), now);
+    expect(tomorrow).toMatch(/4/);
+    expect(tomorrow.endsWith(formatTime(new Date(2026, 11, 4, 6, 30, 0).toISOString()))).toBe(true);
+    expect(tomorrow).not.toBe(formatTime(new Date(2026, 11, 4, 6, 30, 0).toISOString()));
+    expect(formatMoment(null, now)).toBe("—");
   });
 });

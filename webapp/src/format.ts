@@ -9,6 +9,16 @@ export function formatTime(iso: string | null | undefined): string {
   return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 }
 
+/** Like formatTime, with the day in front when it is not today ("Fri 4 Dec, 06:30:00"). */
+export function formatMoment(iso: string | null | undefined, now: Date = new Date()): string {
+  const time = formatTime(iso);
+  if (iso === null || iso === undefined || time === "—") return time;
+  const date = new Date(iso);
+  if (date.toDateString() === now.toDateString()) return time;
+  const day = date.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short" });
+  return `${day}, ${time}`;
+}
+
 /** "850 ms", "4.2 s", "2 m 05 s". */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return "—";

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { ApiError } from "../../api/client";
 import type { Schedule } from "../../api/types";
-import { formatTime, humanize, shortId } from "../../format";
+import { formatMoment, humanize, shortId } from "../../format";
 
 export interface ListSchedulesProps {
   /** Null while they load. */
@@ -35,28 +35,30 @@ export function ListSchedules({ schedules, error = null, onDelete }: ListSchedul
       {schedules === null && error === null && <p className="muted">Loading schedules…</p>}
       {schedules !== null && schedules.length === 0 && <p className="muted">No schedules yet. Add one below.</p>}
       {schedules !== null && schedules.length > 0 && (
-        <table className="schedules">
-          <thead>
-            <tr><th>Name</th><th>Task</th><th>When</th><th>Next run</th><th>Last task</th><th /></tr>
-          </thead>
-          <tbody>
-            {schedules.map((schedule) => (
-              <tr key={schedule.name} data-testid={`schedule-${schedule.name}`}>
-                <td className="mono">{schedule.name}</td>
-                <td>{humanize(schedule.task_type)}</td>
-                <td>{timingText(schedule)}</td>
-                <td>{formatTime(schedule.next_run_at)}</td>
-                <td className="mono">{schedule.last_task_id === null ? "–" : shortId(schedule.last_task_id)}</td>
-                <td>
-                  <button type="button" className="button button--danger button--small"
-                    aria-label={`Delete schedule ${schedule.name}`} onClick={() => remove(schedule.name)}>
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        // One item a schedule, its facts under its name: the side panel is too narrow for
+        // a table of six columns, and a cron expression with its time zone is long.
+        <ul className="schedule-list">
+          {schedules.map((schedule) => (
+            <li key={schedule.name} className="schedule" data-testid={`schedule-${schedule.name}`}>
+              <div className="schedule__head">
+                <span className="mono schedule__name">{schedule.name}</span>
+                <span>{humanize(schedule.task_type)}</span>
+                <button type="button" className="button button--danger button--small"
+                  aria-label={`Delete schedule ${schedule.name}`} onClick={() => remove(schedule.name)}>
+                  Delete
+                </button>
+              </div>
+              <dl className="facts schedule__facts">
+                <dt>When</dt>
+                <dd>{timingText(schedule)}</dd>
+                <dt>Next run</dt>
+                <dd>{formatMoment(schedule.next_run_at)}</dd>
+                <dt>Last task</dt>
+                <dd className="mono">{schedule.last_task_id === null ? "–" : shortId(schedule.last_task_id)}</dd>
+              </dl>
+            </li>
+          ))}
+        </ul>
       )}
     </section>
   );
