@@ -58,7 +58,7 @@ export function PutSchedule({ forms, problem = null, retryAt = null, onSaved, on
   const extra = (
     <fieldset className="options">
       <legend>Schedule</legend>
-      <div className="options__row">
+      <div className="options__row options__row--schedule">
         {field("Name", `${ids}-name`, (
           <input id={`${ids}-name`} type="text" autoComplete="off" value={name} placeholder="nightly-report"
             title="1 to 100 of a-z 0-9 _ -" onChange={(event) => setName(event.target.value)} />
@@ -66,7 +66,7 @@ export function PutSchedule({ forms, problem = null, retryAt = null, onSaved, on
         {field("Runs", `${ids}-mode`, (
           <select id={`${ids}-mode`} value={mode} onChange={(event) => setMode(event.target.value as Mode)}>
             <option value="every">every N seconds</option>
-            <option value="cron">at a cron expression</option>
+            <option value="cron">cron times</option>
           </select>
         ))}
         {mode === "every" && field("Every (seconds)", `${ids}-every`, (
