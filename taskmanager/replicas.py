@@ -26,6 +26,8 @@ CLEAN_EXITS = frozenset({0, -signal.SIGTERM, -signal.SIGINT})
 #: A shell shows a process ended by signal N as 128 + N.
 SIGNALLED = 128
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: Seconds the replicas get to take a Ctrl-C of their own before they are sent SIGTERM.
+SIGINT_HEAD_START = 0.3
 
 type Process = multiprocessing.process.BaseProcess
 
@@ -143,6 +145,12 @@ class _Supervision:
             if self._deadline is None:
                 self._deadline = time.monotonic() + stop_within
                 self._restarts.clear()
+                if sig == signal.SIGINT:
+                    # Ctrl-C reaches the whole process group: each replica has its own
+                    # SIGINT on the way, and must see it before this SIGTERM, which is
+                    # for a SIGINT sent to this process alone. A SIGINT after another
+                    # signal is uvicorn's "stop now", which skips the drain.
+                    time.sleep(SIGINT_HEAD_START)
                 self._signal_all(signal.SIGTERM)
             elif sig == signal.SIGINT:
                 self._signal_all(signal.SIGINT)
