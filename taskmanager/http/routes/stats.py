@@ -52,7 +52,9 @@ class StatusCounts(BaseModel):
 class Stats(BaseModel):
     """The system at a glance."""
 
-    queue_depth: int
+    queue_depth: int = Field(
+        description="Tasks queued: ready, delayed, waiting for a retry or for their dependencies"
+    )
     workers: WorkerCounts
     counts: StatusCounts
     completed_per_minute: list[MinuteCount]
@@ -153,7 +155,7 @@ async def get_metrics(request: Request) -> PlainTextResponse:
     metric(
         "taskmanager_queue_depth",
         "gauge",
-        "Tasks waiting for a worker (ready, delayed or waiting for a retry).",
+        "Tasks queued: ready, delayed, waiting for a retry or for the tasks they depend on.",
         {"": store.counts[TaskStatus.QUEUED]},
     )
     metric(

@@ -747,7 +747,10 @@ export interface components {
              * @description Whether the queue is paused: no attempt starts
              */
             paused: boolean;
-            /** Queue Depth */
+            /**
+             * Queue Depth
+             * @description Tasks queued: ready, delayed, waiting for a retry or for their dependencies
+             */
             queue_depth: number;
             workers: components["schemas"]["WorkerCounts"];
         };
