@@ -81,9 +81,14 @@ class SubmitTask(Request[SubmitOutcome]):
     owner: str | None = None
     #: The schedule whose due time this task is, if one made it.
     schedule: str | None = None
-    #: Tasks that must complete first; each one ``viewer`` may see.
+    #: Tasks that must complete first; each one ``viewer`` may see. Each is kept once, in
+    #: the order named, so that no store has to.
     depends_on: tuple[UUID, ...] = ()
     viewer: Viewer = None
+
+    def __post_init__(self) -> None:
+        if self.depends_on:
+            object.__setattr__(self, "depends_on", tuple(dict.fromkeys(self.depends_on)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -231,8 +231,7 @@ class TaskStore(Actor):
             return ShuttingDown()
         owner, options = message.owner, message.options
         key = None if message.idempotency_key is None else (owner, message.idempotency_key)
-        # Each once, in their order.
-        depends_on = tuple(dict.fromkeys(message.depends_on)) if message.depends_on else ()
+        depends_on = message.depends_on
         submission = (message.task_type, message.parameters, options, depends_on)
         if key is not None and (earlier := self._keys.get(key)) is not None:
             if self._keyed[earlier][1] == submission:

@@ -159,7 +159,7 @@ def fingerprint(message: SubmitTask) -> str:
             str(message.task_type),
             parameters_json(message.parameters),
             [options.priority, options.delay, options.timeout, options.max_retries],
-            *([[str(i) for i in dict.fromkeys(message.depends_on)]] if message.depends_on else []),
+            *([[str(i) for i in message.depends_on]] if message.depends_on else []),
         ]
     )
     return hashlib.sha256(text.encode()).hexdigest()
@@ -517,7 +517,7 @@ class RedisStore(Actor):
             fingerprint(message) if message.idempotency_key else "",
             self._settings.max_tasks,
             "1" if here else "0",
-            ",".join(str(i) for i in dict.fromkeys(message.depends_on)),
+            ",".join(str(i) for i in message.depends_on),
             message.viewer or "",
             self._ttl_us,
         )
