@@ -320,6 +320,20 @@ local function without(list, item)
   return table.concat(kept, ',')
 end
 
+-- Cancel the queued task `id` as dependency_failed: `dependency` ended with `status`
+-- (failed or cancelled). `waitf` is what it still waited for, kept in the record and
+-- told in the event.
+local function cancel_for(id, key, owner, seq, watchers, waitf, dependency, status, now,
+    ttl_us)
+  local changed = {'status', 'cancelled', 'finished', int(now), 'etype', 'dependency_failed',
+    'emsg', 'dependency ' .. dependency .. ' ' .. status, 'waitf', waitf}
+  redis.call('HSET', key, unpack(changed))
+  move(id, owner, seq, 'queued', 'cancelled')
+  wake(id, key, watchers)
+  ended(id, 'cancelled', now, ttl_us)
+  publish('cancelled', id, owner, changed)
+end
+
 -- The task `id` ended with `status`, and tasks wait for it (its record has `dn`): each
 -- one it was the last to wait for is queued when it completed; otherwise each is
 -- cancelled as dependency_failed, and the tasks that wait for those in turn, down the
@@ -345,14 +359,7 @@ local function follow(id, status, now, ttl_us)
           enqueue(dependant, f[5], f[4], f[6], now)
         end
       else
-        local changed = {'status', 'cancelled', 'finished', int(now), 'etype',
-          'dependency_failed', 'emsg', 'dependency ' .. done[1] .. ' ' .. done[2],
-          'waitf', waitf}
-        redis.call('HSET', key, unpack(changed))
-        move(dependant, f[3], f[4], 'queued', 'cancelled')
-        wake(dependant, key, f[7])
-        ended(dependant, 'cancelled', now, ttl_us)
-        publish('cancelled', dependant, f[3], changed)
+        cancel_for(dependant, key, f[3], f[4], f[7], waitf, done[1], done[2], now, ttl_us)
         if f[8] then
           left[#left + 1] = {dependant, 'cancelled'}
         end

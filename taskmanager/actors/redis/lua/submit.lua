@@ -48,21 +48,17 @@ for dependency in string.gmatch(deps, '[^,]+') do
     failed = {dependency, f[1]}
   end
 end
+local waitf = table.concat(waiting, ',')
 local seq, run_at = create_task(id, {
   type = ARGV[5], params = ARGV[6], priority = ARGV[7], delay_us = ARGV[8],
   timeout = ARGV[9], max_retries = ARGV[10], owner = owner, idem = idem, fp = fp,
-  deps = deps, waitf = table.concat(waiting, ','), hold = failed ~= nil,
+  deps = deps, waitf = waitf, hold = failed ~= nil,
 }, now, ARGV[15] == '1')
 if idem ~= '' then
   redis.call('SET', P .. ':idem:' .. owner .. ':' .. idem, fp .. '|' .. id)
 end
 if failed then
-  local changed = {'status', 'cancelled', 'finished', int(now), 'etype', 'dependency_failed',
-    'emsg', 'dependency ' .. failed[1] .. ' ' .. failed[2]}
-  redis.call('HSET', key, unpack(changed))
-  move(id, owner, seq, 'queued', 'cancelled')
-  ended(id, 'cancelled', now, tonumber(ARGV[18]))
-  publish('cancelled', id, owner, changed)
+  cancel_for(id, key, owner, seq, nil, waitf, failed[1], failed[2], now, tonumber(ARGV[18]))
 end
 if deps ~= '' then
   return {'record', redis.call('HGETALL', key)}
