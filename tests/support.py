@@ -44,8 +44,23 @@ TYPE_OF = {
 async def submit_to(system, parameters=None, **options: Any):
     """Submit straight to a system's store (a sum of 1, 2, 3 by default); return the task."""
     parameters = parameters or ComputeSum(numbers=(1, 2, 3))
+    return await _created(system, TYPE_OF[type(parameters)], parameters, (), options)
+
+
+async def submit_typed(
+    system, task_type: str, parameters: dict[str, Any], depends_on=(), **options: Any
+) -> Task:
+    """Submit a task of one of the system's types, its parameters validated by its model."""
+    model = system.task_types[task_type].parameters.model_validate(parameters)
+    return await _created(system, task_type, model, tuple(depends_on), options)
+
+
+async def _created(system, task_type: str, parameters, depends_on, options) -> Task:
     message = SubmitTask(
-        TYPE_OF[type(parameters)], ParametersObject.of(parameters), JobOptions(**options)
+        task_type,
+        ParametersObject.of(parameters),
+        JobOptions(**options),
+        depends_on=depends_on,
     )
     task = await system.store.ask(message)
     assert isinstance(task, Task), task

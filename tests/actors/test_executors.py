@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 from jobmodules import usertypes
-from support import FakeClock, current, settle, watch
+from support import FakeClock, current, settle, submit_typed, watch
 
 from taskmanager.actors.messages import (
     CancelTask,
     GetDispatcherStatus,
-    SubmitTask,
     WatchTask,
 )
-from taskmanager.actors.model import JobOptions, ParametersObject, Task, TaskStatus
+from taskmanager.actors.model import Task, TaskStatus
 from taskmanager.actors.system import ActorSystem
 
 pytestmark = pytest.mark.backends("memory", "redis")
@@ -46,18 +45,6 @@ def gate() -> str:
     usertypes.GATES[name].set()
 
 
-async def submit(system: ActorSystem, task_type: str, parameters: dict, **options) -> Task:
-    spec = system.task_types[task_type]
-    message = SubmitTask(
-        task_type,
-        ParametersObject.of(spec.parameters.model_validate(parameters)),
-        JobOptions(**options),
-    )
-    task = await system.store.ask(message)
-    assert isinstance(task, Task), task
-    return task
-
-
 async def changed(system: ActorSystem, task: Task, seen: TaskStatus) -> Task:
     """The task once its status is no longer ``seen`` (waits on the store's notification)."""
     future = await system.store.ask(WatchTask(task.task_id, seen))
@@ -74,7 +61,7 @@ async def reached(name: str) -> None:
 
 
 async def test_a_thread_job_runs_in_a_thread_reports_progress_and_completes(system, gate):
-    task = await submit(system, "gated", {"name": gate, "progress": 0.25})
+    task = await submit_typed(system, "gated", {"name": gate, "progress": 0.25})
     await reached(gate)
     running = await current(system, task)
     assert running.status is TaskStatus.PROCESSING
@@ -89,13 +76,13 @@ async def test_a_thread_job_runs_in_a_thread_reports_progress_and_completes(syst
 async def test_a_cancelled_thread_job_is_cancelled_at_once_and_holds_its_worker_until_it_returns(
     system, gate
 ):
-    job = await submit(system, "gated", {"name": gate, "word": "late"})
+    job = await submit_typed(system, "gated", {"name": gate, "word": "late"})
     await reached(gate)
     cancelled = await system.store.ask(CancelTask(job.task_id))
     assert cancelled.status is TaskStatus.CANCELLED
 
     # The thread cannot be stopped: the only worker stays busy, the next task waits.
-    waiting = await submit(system, "compute_sum", {"numbers": [1, 2]})
+    waiting = await submit_typed(system, "compute_sum", {"numbers": [1, 2]})
     await settle()
     assert (await current(system, waiting)).status is TaskStatus.QUEUED
     assert (await system.dispatcher.ask(GetDispatcherStatus())).busy == 1
@@ -114,7 +101,7 @@ async def test_a_cancelled_thread_job_is_cancelled_at_once_and_holds_its_worker_
 async def test_a_thread_job_past_its_timeout_fails_at_once_and_its_result_is_dropped(
     system, clock: FakeClock, gate
 ):
-    job = await submit(system, "gated", {"name": gate}, timeout=2)
+    job = await submit_typed(system, "gated", {"name": gate}, timeout=2)
     await reached(gate)
     await clock.advance(2)
     timed_out = await changed(system, job, TaskStatus.PROCESSING)
@@ -122,7 +109,7 @@ async def test_a_thread_job_past_its_timeout_fails_at_once_and_its_result_is_dro
     assert timed_out.error is not None
     assert timed_out.error.type == "timeout"
 
-    waiting = await submit(system, "compute_sum", {"numbers": [1]})
+    waiting = await submit_typed(system, "compute_sum", {"numbers": [1]})
     await settle()
     assert (await current(system, waiting)).status is TaskStatus.QUEUED
 
@@ -145,7 +132,7 @@ async def test_a_thread_job_past_its_timeout_fails_at_once_and_its_result_is_dro
 async def test_an_exception_fails_the_task_as_its_class_name_and_is_not_retried(
     system, error, error_type, message
 ):
-    task = await submit(system, "flaky", {"error": error}, max_retries=3)
+    task = await submit_typed(system, "flaky", {"error": error}, max_retries=3)
     await settle()
     failed = await current(system, task)
     assert failed.status is TaskStatus.FAILED
@@ -157,7 +144,7 @@ async def test_an_exception_fails_the_task_as_its_class_name_and_is_not_retried(
 async def test_an_exception_in_retry_on_is_retried_and_the_next_attempt_knows_its_number(
     system, clock: FakeClock
 ):
-    task = await submit(system, "flaky", {"error": "connection"}, max_retries=1)
+    task = await submit_typed(system, "flaky", {"error": "connection"}, max_retries=1)
     await settle()
     retrying = await current(system, task)
     assert retrying.status is TaskStatus.QUEUED
@@ -172,7 +159,7 @@ async def test_an_exception_in_retry_on_is_retried_and_the_next_attempt_knows_it
 
 
 async def test_an_exception_in_retry_on_fails_once_no_retry_is_left(system):
-    task = await submit(system, "flaky", {"error": "connection"})
+    task = await submit_typed(system, "flaky", {"error": "connection"})
     await settle()
     failed = await current(system, task)
     assert failed.status is TaskStatus.FAILED
@@ -181,7 +168,7 @@ async def test_an_exception_in_retry_on_fails_once_no_retry_is_left(system):
 
 
 async def test_a_result_json_cannot_hold_fails_the_task_as_bad_result(system):
-    task = await submit(system, "not_json", {}, max_retries=2)
+    task = await submit_typed(system, "not_json", {}, max_retries=2)
     await settle()
     failed = await current(system, task)
     assert failed.status is TaskStatus.FAILED
@@ -192,7 +179,7 @@ async def test_a_result_json_cannot_hold_fails_the_task_as_bad_result(system):
 
 
 async def test_an_async_job_gets_its_parameters_as_its_model(system):
-    task = await submit(system, "repeat", {"text": "ab", "times": 2, "tags": ["x"]})
+    task = await submit_typed(system, "repeat", {"text": "ab", "times": 2, "tags": ["x"]})
     await settle()
     done = await current(system, task)
     assert done.status is TaskStatus.COMPLETED
@@ -200,7 +187,7 @@ async def test_an_async_job_gets_its_parameters_as_its_model(system):
 
 
 async def test_a_process_job_completes_in_the_process_pool_the_system_makes(system):
-    task = await submit(system, "count", {"up_to": 10_000})
+    task = await submit_typed(system, "count", {"up_to": 10_000})
     done = await changed(system, task, TaskStatus.QUEUED)
     if done.status is TaskStatus.PROCESSING:
         done = await changed(system, done, TaskStatus.PROCESSING)
@@ -238,14 +225,14 @@ async def test_a_process_job_goes_to_the_process_runner_the_system_is_given(
     watch(actors.actors)
     await actors.start()
     try:
-        task = await submit(actors, "count", {"up_to": 2000})
+        task = await submit_typed(actors, "count", {"up_to": 2000})
         await settle()
         done = await current(actors, task)
         assert done.status is TaskStatus.COMPLETED
         assert done.result == 2_001_000
         assert done.progress == 1.0
         assert [(name, params.up_to) for name, params in runner.ran] == [("count", 2000)]
-        retried = await submit(actors, "count", {"up_to": 6000}, max_retries=1)
+        retried = await submit_typed(actors, "count", {"up_to": 6000}, max_retries=1)
         await settle()
         first = await current(actors, retried)
         assert first.status is TaskStatus.QUEUED

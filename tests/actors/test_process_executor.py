@@ -8,11 +8,11 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from support import current, gone, watch
+from support import current, gone, submit_typed, watch
 
 from taskmanager.actors.clock import SystemClock
-from taskmanager.actors.messages import CancelTask, SubmitTask, WatchTask
-from taskmanager.actors.model import JobOptions, ParametersObject, Task, TaskStatus
+from taskmanager.actors.messages import CancelTask, WatchTask
+from taskmanager.actors.model import Task, TaskStatus
 from taskmanager.actors.system import ActorSystem
 
 pytestmark = pytest.mark.backends("memory", "redis")
@@ -29,18 +29,6 @@ async def system(make_settings) -> AsyncIterator[ActorSystem]:
     await actors.stop()
 
 
-async def submit(system: ActorSystem, task_type: str, parameters: dict, **options) -> Task:
-    spec = system.task_types[task_type]
-    message = SubmitTask(
-        task_type,
-        ParametersObject.of(spec.parameters.model_validate(parameters)),
-        JobOptions(**options),
-    )
-    task = await system.store.ask(message)
-    assert isinstance(task, Task), task
-    return task
-
-
 async def finished(system: ActorSystem, task: Task) -> Task:
     async with asyncio.timeout(20):
         while True:
@@ -52,7 +40,7 @@ async def finished(system: ActorSystem, task: Task) -> Task:
 
 
 async def test_a_process_job_completes_with_its_progress(system):
-    done = await finished(system, await submit(system, "count", {"up_to": 20_000}))
+    done = await finished(system, await submit_typed(system, "count", {"up_to": 20_000}))
     assert done.status is TaskStatus.COMPLETED
     assert done.result == 200_010_000
     assert done.progress == 1.0
@@ -61,7 +49,7 @@ async def test_a_process_job_completes_with_its_progress(system):
 @pytest.mark.serial
 async def test_a_cancelled_process_job_loses_its_process_within_a_second(system, tmp_path):
     pid_file = tmp_path / "pid"
-    task = await submit(system, "spin", {"path": str(pid_file)})
+    task = await submit_typed(system, "spin", {"path": str(pid_file)})
     async with asyncio.timeout(20):
         while (await current(system, task)).progress < 0.5:
             future = await system.store.ask(WatchTask(task.task_id, TaskStatus.QUEUED))
@@ -87,7 +75,7 @@ async def test_a_cancelled_process_job_loses_its_process_within_a_second(system,
 async def test_process_job_failures_are_named_and_retried_as_a_thread_jobs_are(
     system, how, status, error_type, attempts
 ):
-    done = await finished(system, await submit(system, "breaks", {"how": how}, max_retries=1))
+    done = await finished(system, await submit_typed(system, "breaks", {"how": how}, max_retries=1))
     assert done.status is status, done.error
     assert done.attempts == attempts
     if error_type is not None:
@@ -97,16 +85,11 @@ async def test_process_job_failures_are_named_and_retried_as_a_thread_jobs_are(
 
 
 async def test_a_process_job_reads_its_dependencies_results(system):
-    first = await submit(system, "count", {"up_to": 10})
-    second = await submit(system, "repeat", {"text": "x", "times": 2})
-    message = SubmitTask(
-        "gather_in_process",
-        ParametersObject.of(system.task_types["gather_in_process"].parameters()),
-        JobOptions(),
-        depends_on=(first.task_id, second.task_id),
+    first = await submit_typed(system, "count", {"up_to": 10})
+    second = await submit_typed(system, "repeat", {"text": "x", "times": 2})
+    gathered = await submit_typed(
+        system, "gather_in_process", {}, depends_on=(first.task_id, second.task_id)
     )
-    gathered = await system.store.ask(message)
-    assert isinstance(gathered, Task)
     done = await finished(system, gathered)
     assert done.status is TaskStatus.COMPLETED, done.error
     assert done.result == {str(first.task_id): 55, str(second.task_id): ["x", "x"]}
