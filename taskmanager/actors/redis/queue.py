@@ -63,12 +63,13 @@ class RedisQueue:
         self._doorbell.tell(Disarm())
         lease = next(self._leases)
         promote = now >= self._promote_at
-        if promote:
-            self._promote_at = now + PROMOTE_SECONDS
         reply = await self._scripts(
             "claim", self._replica, lease, "1" if last else "0", "1" if promote else "0"
         )
         if reply[0] == "task":
+            # Only a claim that took a task surely looked (a paused queue looks at nothing).
+            if promote:
+                self._promote_at = now + PROMOTE_SECONDS
             fields = pairs(reply[1:])
             return task_from(fields), int(fields["seq"]), lease
         self._doorbell.tell(Arm())
