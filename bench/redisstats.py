@@ -70,12 +70,19 @@ class RedisStats:
 
     def unfinished(self, prefix: str) -> int:
         """Tasks of the service under ``prefix`` that are queued or processing."""
-        return self.members(f"{prefix}:idx:queued") + self.members(f"{prefix}:idx:processing")
+        return self.members(f"{prefix}:idx:queued") + self.running(prefix)
 
     def members(self, key: str) -> int:
         """ZCARD ``key``, left out of the counts: how many tasks a service has not finished."""
         self._polled["zcard"] += 1
         return int(self.client.zcard(key))
+
+    def running(self, prefix: str) -> int:
+        """Tasks the replicas of the service under ``prefix`` run (their running sets)."""
+        replicas = self.client.zrange(f"{prefix}:replicas", 0, -1)
+        self._polled["zrange"] += 1
+        self._polled["scard"] += len(replicas)
+        return sum(int(self.client.scard(f"{prefix}:running:{r}")) for r in replicas)
 
     def start_counting_round_trips(self) -> None:
         """Log every command a client sends from now on."""

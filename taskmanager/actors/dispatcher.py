@@ -135,7 +135,10 @@ class Dispatcher(Actor):
             if not self._dispatching or self._held:
                 self._set_timer(None)
                 return
-            while self._idle and (taken := await self._queue.take(now)) is not None:
+            while (
+                self._idle
+                and (taken := await self._queue.take(now, last=len(self._idle) == 1)) is not None
+            ):
                 task, seq, lease = taken
                 worker = self._idle.popleft()
                 self._running[task.task_id] = worker

@@ -20,11 +20,13 @@ class JobQueue(Protocol):
         """Drop a queued task; whether it was there."""
         ...
 
-    async def take(self, now: float) -> tuple[Task, int, str | None] | None:
+    async def take(self, now: float, *, last: bool = False) -> tuple[Task, int, str | None] | None:
         """The ready task to run next, its ``seq`` and its attempt's lease if it started it.
 
-        ``now``: seconds since the epoch. A queue that starts the attempt as it hands the
-        task over gives its lease; else None, and the worker starts it.
+        ``now``: seconds since the epoch. ``last``: the task goes to the dispatcher's last
+        idle worker (a shared queue tells others of what stays ready). A queue that starts
+        the attempt as it hands the task over gives its lease; else None, and the worker
+        starts it.
         """
         ...
 
@@ -63,7 +65,7 @@ class MemoryQueue:
         seq = self._seqs.pop(task_id, None)
         return seq is not None and self._waiting.pop(seq, None) is not None
 
-    async def take(self, now: float) -> tuple[Task, int, None] | None:
+    async def take(self, now: float, *, last: bool = False) -> tuple[Task, int, None] | None:  # noqa: ARG002 - one process: nobody else to tell
         """The ready task to run next: highest priority, then the earliest submitted."""
         self._promote(now)
         while self._ready:

@@ -113,3 +113,24 @@ async def test_a_listing_without_limit_streams_every_task_page_by_page(client, m
     await settle()
     listed = (await client.get("/tasks")).json()
     assert [task["task_id"] for task in listed] == ids
+
+
+@pytest.mark.parametrize("order", ["oldest", "newest"])
+async def test_each_status_lists_its_own_tasks_page_by_page_in_either_order(
+    make_client, clock: FakeClock, order
+):
+    client = await make_client(workers=3)
+    done = [await submit(client, sum_of(n)) for n in range(3)]
+    await clock.advance(60)
+    running = [await submit(client, sum_of(n)) for n in range(3)]
+    queued = [await submit(client, sum_of(n)) for n in range(2)]  # every worker is busy
+    await settle()
+    for status, ids in (("completed", done), ("processing", running), ("queued", queued)):
+        expected = ids if order == "oldest" else ids[::-1]
+        listed: list[str] = []
+        url: str | None = f"/tasks?status={status}&order={order}&limit=2"
+        while url is not None:
+            response = await client.get(url)
+            listed += [task["task_id"] for task in response.json()]
+            url = next_page(response)
+        assert listed == expected, status

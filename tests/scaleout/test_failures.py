@@ -146,8 +146,8 @@ async def test_a_claim_whose_answer_is_lost_is_given_back_and_the_task_runs_once
     real_take = RedisQueue.take
     lost = []
 
-    async def take_then_lose_the_answer(self, now):
-        taken = await real_take(self, now)
+    async def take_then_lose_the_answer(self, now, *, last=False):
+        taken = await real_take(self, now, last=last)
         if taken is not None and not lost:
             lost.append(taken[0].task_id)
             raise UnavailableError("the connection dropped before the answer")
@@ -165,21 +165,21 @@ async def test_a_claim_whose_answer_is_lost_is_given_back_and_the_task_runs_once
     assert task["attempts"] == 1  # given back, not failed: no retry used
 
 
-async def test_a_task_claimed_on_a_redis_clock_stepped_back_runs_once_it_is_due(
+async def test_a_task_claimed_on_a_clock_stepped_back_runs_once_it_is_due(
     client, clock: FakeClock, monkeypatch
 ):
-    """Redis's clock steps back between the submission and the claim: not yet due.
+    """The clock steps back between the submission and the claim: not yet due.
 
     The task is neither started nor lost: it waits for its time, and runs then.
     """
     real_take = RedisQueue.take
     stepped: list[bool] = []
 
-    async def take_on_a_clock_stepped_back(self, now):
+    async def take_on_a_clock_stepped_back(self, now, *, last=False):
         if not stepped and await self._redis.zcard(f"{self._prefix}:ready"):
             stepped.append(True)
             clock._now -= 10
-        return await real_take(self, now)
+        return await real_take(self, now, last=last)
 
     monkeypatch.setattr(RedisQueue, "take", take_on_a_clock_stepped_back)
     task_id = await submit(client)

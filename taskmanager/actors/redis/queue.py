@@ -22,6 +22,8 @@ from taskmanager.actors.runtime import Actor
 #: With an idle worker and nothing due, the dispatcher looks again this often anyway,
 #: in case a ring of the doorbell was missed (or taken by a replica that got busy).
 RECHECK_SECONDS: Final = 1.0
+#: Under load (something is always ready), how late a due delayed task may be made ready.
+PROMOTE_SECONDS: Final = 0.05
 
 
 class RedisQueue:
@@ -36,6 +38,7 @@ class RedisQueue:
         self._prefix = prefix
         self._replica = replica
         self._next_due: float | None = None
+        self._promote_at = 0.0
         # One lease per claim: no other attempt, here or on any replica, has it.
         self._leases = (f"{replica}/{number}" for number in itertools.count(1))
 
@@ -50,15 +53,23 @@ class RedisQueue:
         """Nothing to do: cancelling took the task out of the queue already."""
         return False
 
-    async def take(self, now: float) -> tuple[Task, int, str] | None:  # noqa: ARG002 - Redis's clock
+    async def take(self, now: float, *, last: bool = False) -> tuple[Task, int, str] | None:
         """Claim the next ready task for this replica and start it, if there is one.
 
-        With none, the doorbell waits for the next one to become ready (anywhere).
+        With none, the doorbell waits for the next one to become ready (anywhere). Due
+        delayed tasks are made ready by the claim now and then, not at every one (and
+        always when nothing is ready): a command less for each task under load.
         """
         self._doorbell.tell(Disarm())
         lease = next(self._leases)
-        reply = await self._scripts("claim", self._replica, lease)
+        promote = now >= self._promote_at
+        reply = await self._scripts(
+            "claim", self._replica, lease, "1" if last else "0", "1" if promote else "0"
+        )
         if reply[0] == "task":
+            # Only a claim that took a task surely looked (a paused queue looks at nothing).
+            if promote:
+                self._promote_at = now + PROMOTE_SECONDS
             fields = pairs(reply[1:])
             return task_from(fields), int(fields["seq"]), lease
         self._doorbell.tell(Arm())

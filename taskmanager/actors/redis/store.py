@@ -74,6 +74,8 @@ type Waiter = asyncio.Future[Task | None]
 
 #: Tasks read per round trip while a page is filled.
 SCAN_BATCH: Final = 500
+#: The statuses with an index of their own besides idx:all (see `move` in prelude.lua).
+INDEXED: Final = (TaskStatus.QUEUED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 #: Expired tasks removed per sweep.
 SWEEP_BATCH: Final = 500
 #: Heartbeats per lease period; a renewal is good for half a lease.
@@ -378,9 +380,11 @@ class RedisStore(Actor):
         """
         if query.viewer is not None:
             index = self._key("idx", "own", query.viewer)
-        elif query.status is not None:
+        elif query.status == TaskStatus.PROCESSING:
+            return await self._list_running(query)
+        elif query.status in INDEXED:
             index = self._key("idx", str(query.status))
-        else:
+        else:  # completed tasks are those idx:all holds that no other index does
             index = self._key("idx", "all")
         newest = query.order == "newest"
         bound = "+inf" if newest else "-inf"
@@ -415,17 +419,58 @@ class RedisStore(Actor):
                 return TaskPage(tuple(tasks), None)
             bound = f"({int(entries[-1][1])}"
 
+    async def _list_running(self, query: ListTasks) -> TaskPage:
+        """A page of running tasks, read at once from their replicas' running sets.
+
+        No index holds them in order: there is one per busy worker of the service at most.
+        """
+        ids = sorted(set().union(*(await self._running_sets()).values()))
+        with reachable():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for task_id in ids:
+                    pipe.hgetall(self._key("task", task_id))
+                records: list[dict[str, str]] = await pipe.execute()
+        newest = query.order == "newest"
+        found = sorted(
+            (
+                (int(fields["seq"]), task_id, fields)
+                for task_id, fields in zip(ids, records, strict=True)
+                if fields and _matches(fields, query)
+            ),
+            key=lambda entry: entry[0],
+            reverse=newest,
+        )
+        if query.after is not None:
+            after = query.after
+            found = [e for e in found if (e[0] < after if newest else e[0] > after)]
+        page = found[: query.limit]
+        more = len(found) > query.limit
+        return TaskPage(
+            tuple(task_from(fields, task_id=task_id) for _, task_id, fields in page),
+            page[-1][0] if more else None,
+        )
+
+    async def _running_sets(self) -> dict[str, set[str]]:
+        """What each registered replica runs (its running set), by replica."""
+        with reachable():
+            replicas: list[str] = await self._redis.zrange(self._key("replicas"), 0, -1)  # type: ignore[assignment]
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for replica in replicas:
+                    pipe.smembers(self._key("running", replica))
+                sets: list[set[str]] = await pipe.execute()
+        return dict(zip(replicas, sets, strict=True))
+
     async def _status(self, viewer: Viewer) -> StoreStatus:
-        now_us = int(self._scripts.now() or 0) or await self._redis_now()
+        now_us = int(self._scripts.now())
         this_minute = now_us // _MINUTE_US
         minutes = range(this_minute - STATS_MINUTES + 1, this_minute + 1)
         with reachable():
             async with self._redis.pipeline(transaction=False) as pipe:
-                # The whole service's counts are the sizes of the status indexes; an API
-                # key's are kept apart (tasks submitted without a key keep none).
+                # The whole service's counts come from the indexes' sizes; an API key's
+                # are kept apart (tasks submitted without a key keep none).
                 if viewer is None:
-                    for status in TaskStatus:
-                        pipe.zcard(self._key("idx", str(status)))
+                    for index in ("all", *INDEXED):
+                        pipe.zcard(self._key("idx", index))
                 else:
                     pipe.hmget(self._key("counts"), [f"{viewer}|{s}" for s in TaskStatus])
                 pipe.hgetall(self._key("stats"))
@@ -433,15 +478,20 @@ class RedisStore(Actor):
                     # A client key's own completions; an admin's (or no key's) all of them.
                     done_key = self._key("done", str(minute))
                     pipe.get(done_key if viewer is None else f"{done_key}:{viewer}")
-                pipe.zrangebyscore(self._key("replicas"), now_us, "+inf")
+                pipe.zrange(self._key("replicas"), 0, -1, withscores=True)
                 pipe.exists(self._key("paused"))
                 *answers, paused = await pipe.execute()
-            sizes = answers[: len(TaskStatus)] if viewer is None else answers[0]
-            stats, *done, replicas = answers[len(TaskStatus) if viewer is None else 1 :]
+            sizes = answers[: len(INDEXED) + 1] if viewer is None else answers[0]
+            stats, *done, deadlines = answers[len(INDEXED) + 1 if viewer is None else 1 :]
+            replicas = [replica for replica, deadline in deadlines if deadline >= now_us]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for replica in replicas:
                     pipe.hmget(self._key("replica", replica), "workers", "busy")
+                for replica, _ in deadlines:
+                    pipe.scard(self._key("running", replica))
                 figures = await pipe.execute()
+            running = sum(figures[len(replicas) :])
+            figures = figures[: len(replicas)]
         # This replica's own figures are the dispatcher's, now; the others' are from their
         # last heartbeat (a quarter of a lease old at most).
         here = await self._dispatcher.ask(GetDispatcherStatus())
@@ -449,7 +499,17 @@ class RedisStore(Actor):
             (here.workers, here.busy) if replica == self._replica else figure
             for replica, figure in zip(replicas, figures, strict=True)
         ]
-        counts = {status: int(size or 0) for status, size in zip(TaskStatus, sizes, strict=True)}
+        if viewer is None:
+            every, *indexed = (int(size) for size in sizes)
+            sized = dict(zip(INDEXED, indexed, strict=True))
+            counts = {status: sized.get(status, 0) for status in TaskStatus}
+            counts[TaskStatus.PROCESSING] = running
+            # A pipeline is no snapshot: a task that moved in between is not counted twice.
+            counts[TaskStatus.COMPLETED] = max(0, every - sum(counts.values()))
+        else:
+            counts = {
+                status: int(size or 0) for status, size in zip(TaskStatus, sizes, strict=True)
+            }
         return StoreStatus(
             counts=counts,
             finished_total={s: int(stats.get(f"finished:{s}", 0)) for s in TERMINAL},
@@ -489,11 +549,6 @@ class RedisStore(Actor):
                 return bool(await self._redis.ping())
         except UnavailableError:
             return False
-
-    async def _redis_now(self) -> int:
-        with reachable():
-            seconds, micros = await self._redis.time()
-        return int(seconds) * 1_000_000 + int(micros)
 
     # --- changing -------------------------------------------------------------------------
 

@@ -1,14 +1,17 @@
 -- Take the next ready task for a worker of this replica and start its attempt under the
--- lease the replica brings, in one step: queued -> processing. Due delayed tasks become
--- ready first. A task is never held between a claim and a start: what a replica took,
--- it runs, and the reaper finds it in the replica's running set should the replica die.
+-- lease the replica brings, in one step: queued -> processing. A task is never held
+-- between a claim and a start: what a replica took, it runs, and the reaper finds it in
+-- the replica's running set should the replica die.
 -- Nothing is taken while the queue is paused, nor by a replica that is not registered
 -- (declared dead, not back yet): the reaper, which looks only at registered replicas,
 -- would never give it back.
 -- Sent again after a dropped connection, the script takes a second task under the same
 -- lease; the first, recorded as running here but run by no worker, is given back by the
 -- heartbeat's check of this replica's running tasks.
--- ARGV: 4 replica, 5 lease. Returns {'task', record...} or {'none', next due time in µs or ''}.
+-- ARGV: 4 replica, 5 lease, 6 '1' when the caller has no other idle worker (it will not
+--       claim again: another replica must hear of what stays ready), 7 '1' to make due
+--       delayed tasks ready first (the caller asks now and then; with nothing ready they
+--       are looked at anyway). Returns {'task', record...} or {'none', next due µs or ''}.
 local replica, lease = ARGV[4], ARGV[5]
 if paused() then
   return {'none', ''}
@@ -17,23 +20,37 @@ local now = now_us()
 if not redis.call('ZSCORE', P .. ':replicas', replica) then
   return {'none', ''}
 end
-local due = redis.call('ZRANGEBYSCORE', P .. ':delayed', '-inf', int(now), 'LIMIT', 0, 100)
-for _, id in ipairs(due) do
-  redis.call('ZREM', P .. ':delayed', id)
-  local f = redis.call('HMGET', task_key(id), 'status', 'priority', 'seq')
-  if f[1] == 'queued' then
-    redis.call('ZADD', P .. ':ready', int(ready_score(f[2], f[3])), id)
+-- Due delayed tasks become ready; how many.
+local function promote()
+  local due = redis.call('ZRANGEBYSCORE', P .. ':delayed', '-inf', int(now), 'LIMIT', 0, 100)
+  for _, id in ipairs(due) do
+    redis.call('ZREM', P .. ':delayed', id)
+    local f = redis.call('HMGET', task_key(id), 'status', 'priority', 'seq')
+    if f[1] == 'queued' then
+      redis.call('ZADD', P .. ':ready', int(ready_score(f[2], f[3])), id)
+    end
   end
+  return #due
+end
+local promoted = ARGV[7] == '1'
+if promoted then
+  promote()
+end
+-- The next ready task's id, or nil; with none ready, due delayed ones are looked at once.
+local function next_ready()
+  local popped = redis.call('ZPOPMIN', P .. ':ready')
+  if #popped == 0 and not promoted then
+    promoted = true
+    if promote() > 0 then
+      popped = redis.call('ZPOPMIN', P .. ':ready')
+    end
+  end
+  return popped[1]
 end
 while true do
-  -- The next two: whether one stays ready is known without another command.
-  local popped = redis.call('ZPOPMIN', P .. ':ready', 2)
-  if #popped == 0 then
+  local id = next_ready()
+  if not id then
     break
-  end
-  local id, more = popped[1], #popped > 2
-  if more then
-    redis.call('ZADD', P .. ':ready', popped[4], popped[3]) -- back, at its place
   end
   local key = task_key(id)
   -- The whole record, read once: the worker needs it, and the start changes a few fields.
@@ -47,12 +64,10 @@ while true do
     -- Ready on a clock that has since stepped back: it waits for its run_at again.
     redis.call('ZADD', P .. ':delayed', record[at.run_at], id)
   elseif status == 'queued' then
-    -- The doorbell rings while ready tasks remain (another idle replica may take the
-    -- next), and falls silent with the last: no replica wakes for a task taken already.
-    if more then
+    -- The caller's last idle worker: another replica may take what stays ready. (When
+    -- nothing does, the replica that wakes claims nothing: a cheaper miss than a look.)
+    if ARGV[6] == '1' then
       ring()
-    else
-      redis.call('DEL', P .. ':marker')
     end
     local owner, watchers = record[at.owner], at.w and record[at.w]
     local changed = {'status', 'processing', 'lease', lease, 'started', int(now),

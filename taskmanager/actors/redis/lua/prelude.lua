@@ -1,5 +1,6 @@
 -- Shared by every script. ARGV[1] is the key prefix, ARGV[2] the event log's length,
--- ARGV[3] the time in µs when the caller brings its own clock ('' means Redis's clock).
+-- ARGV[3] the time in µs, the calling replica's clock ('' means Redis's, which the scripts
+-- that judge whether replicas are alive read).
 -- A task is a hash, and its status field is the truth: every change is one script that
 -- checks the status (and the lease of a running attempt), moves the task between the
 -- indexes, keeps the counts, and appends the event, all in one step.
@@ -130,17 +131,27 @@ local function wake(id, key, watchers)
   end
 end
 
--- Move a task from one status index to another, keeping the counts of an owner (an API
--- key's; the whole service's are the sizes of the status indexes).
+-- The statuses with an index of their own besides `idx:all`. A running task is in the
+-- running set of its replica (the scripts that start and end an attempt keep it), and a
+-- completed one in none: it is what `idx:all` holds besides the others. So a task that
+-- runs to completion is indexed twice, not four times.
+local INDEXED = {queued = true, failed = true, cancelled = true}
+
+-- Move a task from one status to another in the indexes, keeping the counts of an owner
+-- (an API key's; the whole service's come from the indexes' sizes).
 local function move(id, owner, seq, from, to)
   if from then
-    redis.call('ZREM', P .. ':idx:' .. from, id)
+    if INDEXED[from] then
+      redis.call('ZREM', P .. ':idx:' .. from, id)
+    end
     if owner ~= '' then
       redis.call('HINCRBY', P .. ':counts', owner .. '|' .. from, -1)
     end
   end
   if to then
-    redis.call('ZADD', P .. ':idx:' .. to, seq, id)
+    if INDEXED[to] then
+      redis.call('ZADD', P .. ':idx:' .. to, seq, id)
+    end
     if owner ~= '' then
       redis.call('HINCRBY', P .. ':counts', owner .. '|' .. to, 1)
     end
