@@ -79,7 +79,7 @@ class RedisStats:
 
     def running(self, prefix: str) -> int:
         """Tasks the replicas of the service under ``prefix`` run (their running sets)."""
-        replicas = self.client.zrange(f"{prefix}:replicas", 0, -1)
+        replicas: list[str] = self.client.zrange(f"{prefix}:replicas", 0, -1)  # type: ignore[assignment]
         self._polled["zrange"] += 1
         self._polled["scard"] += len(replicas)
         return sum(int(self.client.scard(f"{prefix}:running:{r}")) for r in replicas)

@@ -25,6 +25,7 @@ from taskmanager.actors.messages import (
     WatchTask,
 )
 from taskmanager.actors.model import JobOptions, ParametersObject, Task, TaskStatus
+from taskmanager.actors.redis import store as redis_store
 from taskmanager.actors.runtime import ActorStoppedError
 from taskmanager.demo import ComputeSum, GenerateReport
 
@@ -164,6 +165,20 @@ async def test_the_janitor_removes_only_finished_tasks_after_the_ttl(make_system
     assert (await current(system, queued)).status is TaskStatus.COMPLETED
     status = await system.store.ask(GetStoreStatus())
     assert sum(status.counts.values()) == 1
+
+
+async def test_each_sweep_removes_every_expired_task_however_many(make_system, clock, monkeypatch):
+    # Redis removes expired tasks in batches (a script each): a sweep takes as many as
+    # there are, so that removal keeps up with tasks finishing at any rate.
+    monkeypatch.setattr(redis_store, "SWEEP_BATCH", 3)
+    system = await make_system(result_ttl=10, workers=8)
+    tasks = [await submit_to(system) for _ in range(8)]  # each runs from 0 s to 5 s
+    await clock.advance(14.9)
+    assert await system.store.ask(GetTask(tasks[0].task_id)) is not None
+    await clock.advance(1.1)  # the janitor's sweeps at 15 s and 16 s
+    for task in tasks:
+        assert await system.store.ask(GetTask(task.task_id)) is None
+    assert sum((await system.store.ask(GetStoreStatus())).counts.values()) == 0
 
 
 async def test_a_watch_resolves_when_the_status_changes_and_not_on_progress(system, clock):

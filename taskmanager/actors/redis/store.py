@@ -315,7 +315,7 @@ class RedisStore(Actor):
             case ListTasks():
                 return Later(self._list(message))
             case SweepExpired():
-                return Later(self._scripts("sweep", SWEEP_BATCH))
+                return Later(self._sweep())
             case _Beat():
                 reporting = frozenset(str(task_id) for task_id in self._finishing)
                 return Later(self._beat(self._registered, self._suspects, reporting))
@@ -372,6 +372,14 @@ class RedisStore(Actor):
             for task_id, (status, result) in zip(task_ids, answers, strict=True)
             if status == "completed" and result
         }
+
+    async def _sweep(self) -> None:
+        """Remove every task whose result TTL has passed, a batch (one script) at a time.
+
+        Batches keep each script short; taking them all keeps removal up with finishing.
+        """
+        while await self._scripts("sweep", SWEEP_BATCH) >= SWEEP_BATCH:
+            pass
 
     async def _list(self, query: ListTasks) -> TaskPage:
         """A page, walking the narrowest index in submission order.
