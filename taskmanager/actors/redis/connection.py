@@ -61,6 +61,7 @@ SCRIPTS: Final = (
     "schedule_put",
     "schedule_delete",
     "fire",
+    "pause",
 )
 #: The scripts that judge whether replicas are alive (lease deadlines) read Redis's clock;
 #: the others take the calling replica's, as BullMQ's and SAQ's do: a TIME call less in

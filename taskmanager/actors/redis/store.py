@@ -536,17 +536,8 @@ class RedisStore(Actor):
         )
 
     async def _pause(self, paused: bool) -> bool:  # noqa: FBT001
-        """Pause or resume every replica: the claim script reads this key.
-
-        A resume rings the marker idle replicas block on, as a task that became ready
-        does, so they look again at once.
-        """
-        with reachable():
-            if paused:
-                await self._redis.set(self._key("paused"), "1")
-            else:
-                await self._redis.delete(self._key("paused"))
-                await self._redis.zadd(self._key("marker"), {"0": 0})
+        """Pause or resume every replica (see pause.lua)."""
+        await self._scripts("pause", "1" if paused else "0")
         if not paused:
             self._dispatcher.tell(WorkAvailable())
         return paused

@@ -13,13 +13,10 @@
 --       delayed tasks ready first (the caller asks now and then; with nothing ready they
 --       are looked at anyway). Returns {'task', record...} or {'none', next due µs or ''}.
 local replica, lease = ARGV[4], ARGV[5]
-if paused() then
+if not may_start(replica) then
   return {'none', ''}
 end
 local now = now_us()
-if not redis.call('ZSCORE', P .. ':replicas', replica) then
-  return {'none', ''}
-end
 -- Due delayed tasks become ready; how many.
 local function promote()
   local due = redis.call('ZRANGEBYSCORE', P .. ':delayed', '-inf', int(now), 'LIMIT', 0, 100)

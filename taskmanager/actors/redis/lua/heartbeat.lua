@@ -22,6 +22,10 @@ if not known and ARGV[8] ~= '1' then
   return 0
 end
 redis.call('ZADD', P .. ':replicas', int(now + lease), replica)
-redis.call('HSET', P .. ':replica:' .. replica, 'workers', ARGV[6], 'busy', ARGV[7])
-redis.call('PEXPIRE', P .. ':replica:' .. replica, math.ceil(lease / 1000))
+-- The hash lives as long as the registration (the reaper deletes both): a claim reads
+-- in it whether its replica is registered, and whether the service is paused, copied
+-- here for the claims (see pause.lua).
+local paused = redis.call('EXISTS', P .. ':paused') == 1 and '1' or '0'
+redis.call('HSET', P .. ':replica:' .. replica, 'workers', ARGV[6], 'busy', ARGV[7],
+  'paused', paused)
 return 1

@@ -241,9 +241,11 @@ local function enqueue(id, priority, seq, run_at, now, quiet)
   end
 end
 
--- Whether the queue is paused: then no attempt starts, on any replica.
-local function paused()
-  return redis.call('EXISTS', P .. ':paused') == 1
+-- Whether `replica` may start attempts: it is registered (its hash is there: a replica
+-- declared dead, not back yet, must not, as the reaper would never give its tasks back)
+-- and the queue is not paused (the pause script writes it in every replica's hash).
+local function may_start(replica)
+  return redis.call('HGET', P .. ':replica:' .. replica, 'paused') == '0'
 end
 
 -- With `max_tasks` kept, the µs until the soonest one may be removed; nil while there is room.
