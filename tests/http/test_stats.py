@@ -62,3 +62,23 @@ async def test_metrics_count_retries_and_timed_out_attempts(client, clock: FakeC
     stats = (await client.get("/stats")).json()
     assert stats["counts"]["queued"] == 1  # waiting for the retry
     assert stats["queue_depth"] == 1
+
+
+async def test_completions_leave_the_minutes_window_and_stay_in_the_total(
+    make_client, clock: FakeClock
+):
+    client = await make_client(result_ttl=10**6)
+    for _ in range(3):
+        await submit(client)
+    await clock.advance(10)
+    await clock.advance(60 * 12)  # past the ten minutes /stats shows, one sweep a second
+    await submit(client)
+    await clock.advance(10)
+    stats = (await client.get("/stats")).json()
+    assert [minute["count"] for minute in stats["completed_per_minute"]] == [0] * 9 + [1]
+    assert stats["counts"]["completed"] == 4
+    families = {
+        f.name: f for f in text_string_to_metric_families((await client.get("/metrics")).text)
+    }
+    finished = {s.labels["status"]: s.value for s in families["taskmanager_tasks_finished"].samples}
+    assert finished["completed"] == 4

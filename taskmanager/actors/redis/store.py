@@ -378,7 +378,7 @@ class RedisStore(Actor):
 
         Batches keep each script short; taking them all keeps removal up with finishing.
         """
-        while await self._scripts("sweep", SWEEP_BATCH) >= SWEEP_BATCH:
+        while await self._scripts("sweep", SWEEP_BATCH, STATS_MINUTES) >= SWEEP_BATCH:
             pass
 
     async def _list(self, query: ListTasks) -> TaskPage:
@@ -482,15 +482,19 @@ class RedisStore(Actor):
                 else:
                     pipe.hmget(self._key("counts"), [f"{viewer}|{s}" for s in TaskStatus])
                 pipe.hgetall(self._key("stats"))
-                for minute in minutes:
-                    # A client key's own completions; an admin's (or no key's) all of them.
-                    done_key = self._key("done", str(minute))
-                    pipe.get(done_key if viewer is None else f"{done_key}:{viewer}")
+                if viewer is not None:  # a client key's own completions
+                    for minute in minutes:
+                        pipe.get(f"{self._key('done', str(minute))}:{viewer}")
                 pipe.zrange(self._key("replicas"), 0, -1, withscores=True)
                 pipe.exists(self._key("paused"))
                 *answers, paused = await pipe.execute()
             sizes = answers[: len(INDEXED) + 1] if viewer is None else answers[0]
             stats, *done, deadlines = answers[len(INDEXED) + 1 if viewer is None else 1 :]
+            # The whole service's completions per minute are fields of its stats (see
+            # `ended` in prelude.lua), folded into the total once out of the window.
+            minutely = {int(k[5:]): int(v) for k, v in stats.items() if k.startswith("done:")}
+            if viewer is None:
+                done = [minutely.get(minute) for minute in minutes]
             replicas = [replica for replica, deadline in deadlines if deadline >= now_us]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for replica in replicas:
@@ -520,7 +524,11 @@ class RedisStore(Actor):
             }
         return StoreStatus(
             counts=counts,
-            finished_total={s: int(stats.get(f"finished:{s}", 0)) for s in TERMINAL},
+            finished_total={
+                s: int(stats.get(f"finished:{s}", 0))
+                + (sum(minutely.values()) if s is TaskStatus.COMPLETED else 0)
+                for s in TERMINAL
+            },
             retries_total=int(stats.get("retries", 0)),
             timeouts_total=int(stats.get("timeouts", 0)),
             waiters=sum(len(waiters) for waiters in self._waiters.values()),

@@ -164,15 +164,15 @@ end
 -- those that ended before: kept at most as long as the longer TTL.)
 local EXPIRING = P .. ':expiring'
 
--- A task reached a terminal status: it is removed once its result TTL has passed.
+-- A task reached a terminal status: it is removed once its result TTL has passed. A
+-- completion counts in its minute's field (`done:<minute>`), which the sweep folds into
+-- the total once the minute is out of /stats' window: one command, not two.
 local function ended(id, status, now, ttl_us)
   redis.call('RPUSH', EXPIRING, int(now + ttl_us) .. ':' .. id)
-  redis.call('HINCRBY', P .. ':stats', 'finished:' .. status, 1)
   if status == 'completed' then
-    local minute = P .. ':done:' .. math.floor(now / 60000000)
-    if redis.call('INCR', minute) == 1 then
-      redis.call('EXPIRE', minute, 3600)
-    end
+    redis.call('HINCRBY', P .. ':stats', 'done:' .. math.floor(now / 60000000), 1)
+  else
+    redis.call('HINCRBY', P .. ':stats', 'finished:' .. status, 1)
   end
 end
 
