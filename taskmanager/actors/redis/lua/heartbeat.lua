@@ -1,4 +1,3 @@
-#!lua flags=allow-oom
 -- Runs when Redis is at maxmemory too (allow-oom): else replicas, unable to renew their
 -- leases, would stop their own jobs while claims and finishes still run. It writes a few
 -- small values, most of them in place.

@@ -1,11 +1,12 @@
--- Shared by every script. ARGV[1] is the key prefix, ARGV[2] the event log's length,
--- ARGV[3] the time in µs, the calling replica's clock ('' means Redis's, which the scripts
--- that judge whether replicas are alive read).
+-- Shared by every script: the scripts are the functions of one library, loaded once
+-- (see taskmanager/actors/redis/connection.py), so this runs once, not at every call.
+-- Each call begins with `begin(ARGV)`: ARGV[1] is the key prefix, ARGV[2] the event
+-- log's length, ARGV[3] the time in µs, the calling replica's clock ('' means Redis's,
+-- which the scripts that judge whether replicas are alive read).
 -- A task is a hash, and its status field is the truth: every change is one script that
 -- checks the status (and the lease of a running attempt), moves the task between the
 -- indexes, keeps the counts, and appends the event, all in one step.
-local P = ARGV[1]
-local MAXLEN = ARGV[2]
+local P, MAXLEN, CLOCK, EXPIRING
 local TERMINAL = {completed = true, failed = true, cancelled = true}
 -- Ready tasks pop highest priority first, then in submission order.
 local PRIORITY_STEP = 1099511627776 -- 2^40: more submissions than any store will see
@@ -15,14 +16,14 @@ local function int(x)
   return string.format('%d', x)
 end
 
--- Read once per script: a script is one moment.
+-- Read once per call: a script is one moment.
 local script_now
 local function now_us()
   if script_now then
     return script_now
   end
-  if ARGV[3] ~= '' then
-    script_now = tonumber(ARGV[3])
+  if CLOCK ~= '' then
+    script_now = tonumber(CLOCK)
   else
     local t = redis.call('TIME')
     script_now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -158,11 +159,10 @@ local function move(id, owner, seq, from, to)
   end
 end
 
--- Finished tasks in the order they ended, each as '<removal time µs>:<id>': with one
--- result TTL, that is the order they expire in, and a list entry takes less than half of
--- a sorted set's. (After a restart with a shorter TTL, tasks that end then wait behind
--- those that ended before: kept at most as long as the longer TTL.)
-local EXPIRING = P .. ':expiring'
+-- EXPIRING (set by `begin`): finished tasks in the order they ended, each as '<removal
+-- time µs>:<id>': with one result TTL, that is the order they expire in, and a list entry
+-- takes less than half of a sorted set's. (After a restart with a shorter TTL, tasks that
+-- end then wait behind those that ended before: kept at most as long as the longer TTL.)
 
 -- A task reached a terminal status: it is removed once its result TTL has passed. A
 -- completion counts in its minute's field (`done:<minute>`), which the sweep folds into
@@ -379,4 +379,11 @@ local function follow(id, status, now, ttl_us)
       end
     end
   end
+end
+
+-- The start of every call: its arguments, and a clock not read yet.
+local function begin(argv)
+  P, MAXLEN, CLOCK = argv[1], argv[2], argv[3]
+  EXPIRING = P .. ':expiring'
+  script_now = nil
 end

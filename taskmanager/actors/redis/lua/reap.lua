@@ -1,4 +1,3 @@
-#!lua flags=allow-oom
 -- Runs when Redis is at maxmemory too (allow-oom), like the heartbeat: a dead replica's
 -- tasks go back to the queue (or fail) even then; it moves them between indexes.
 -- Replicas whose deadline passed are dead: attempts they ran (a claim starts one) are
