@@ -9,10 +9,9 @@ are counted, because it costs Redis memory and time.
 
 from __future__ import annotations
 
-import hashlib
+import re
 from collections import Counter
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import redis
@@ -22,6 +21,8 @@ OWN_COMMANDS = frozenset({"info", "config|set", "config|resetstat", "slowlog|get
 SLOWLOG_ENTRIES = 1_000_000
 #: The name of the bench's own connection: what it sends is no round trip of the product's.
 BENCH_CLIENT = "bench"
+#: What the product's function names start with, before the script's name.
+_FUNCTION = re.compile(r"^taskmanager_[0-9a-f]+_")
 #: The address the slow log gives commands that a script called.
 SCRIPT_CLIENT = "?:0"
 
@@ -42,7 +43,6 @@ class RedisStats:
 
     def __init__(self, port: int) -> None:
         self.client = redis.Redis(port=port, decode_responses=True, client_name=BENCH_CLIENT)
-        self._script_names = _script_names()
         # Commands the bench sent to see whether a peer drained, left out of the counts.
         self._polled: Counter[str] = Counter()
 
@@ -103,8 +103,8 @@ class RedisStats:
                 continue
             words = _text(entry["command"]).split(" ")
             name = words[0].lower()
-            if name == "evalsha" and len(words) > 1:
-                name = self._script_names.get(words[1], f"script {words[1][:8]}")
+            if name == "fcall" and len(words) > 1:
+                name = f"script {_FUNCTION.sub('', words[1])}"
             elif name in {"config", "slowlog", "memory"} and len(words) > 1:
                 name = f"{name}|{words[1].lower()}"
             if name not in OWN_COMMANDS:
@@ -115,20 +115,3 @@ class RedisStats:
 def _text(value: object) -> str:
     """A slow-log field as text (redis-py leaves some as bytes)."""
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _script_names() -> dict[str, str]:
-    """The product's Lua scripts by the SHA1 that EVALSHA names them with."""
-    lua = resources.files("taskmanager.actors.redis") / "lua"
-    prelude = (lua / "prelude.lua").read_text(encoding="utf-8")
-    names = {}
-    for script in lua.iterdir():
-        if script.name.endswith(".lua") and script.name != "prelude.lua":
-            body = script.read_text(encoding="utf-8")
-            flags = ""
-            if body.startswith("#!"):  # as the product loads it: its flags line first
-                flags, _, body = body.partition("\n")
-                flags += "\n"
-            text = flags + prelude + body
-            names[hashlib.sha1(text.encode()).hexdigest()] = f"script {script.name[:-4]}"  # noqa: S324 - Redis's own name for a script
-    return names

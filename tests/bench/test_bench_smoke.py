@@ -54,6 +54,7 @@ GROUPS = {
         "Redis commands per task, 1 replica",
         "Redis round trips per task, 2 replicas",
         "Redis commands per task, 2 replicas",
+        "Redis commands per task, with its removal",
         "Redis memory per finished task",
         "Redis memory per finished task: event stream",
         "Redis CPU per task",
