@@ -409,3 +409,15 @@ async def test_a_task_an_earlier_version_claimed_goes_back_when_its_replica_dies
     assert await run("reap", 1_000_000, 600_000_000) == 1
     assert await where_is(redis, prefix, task_id) == {"ready"}
     assert not await redis.exists(f"{prefix}:claimed:old")
+
+
+async def test_completions_per_minute_fold_into_the_total_once_out_of_the_window(alone):
+    run, redis = alone
+    await whole_life(run, 1)
+    minute = int(run.now()) // 60_000_000
+    assert await redis.hget("cost:stats", f"done:{minute}") == "1"
+    await run._clock.advance(60 * 11)  # the scripts. own fake clock
+    await run("sweep", 100, 10)
+    stats = await redis.hgetall("cost:stats")
+    assert not [field for field in stats if field.startswith("done:")]
+    assert stats["finished:completed"] == "1"
