@@ -45,13 +45,7 @@ def _is_test_module(path: Path) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the slow tests first; keep the tests of the phase asked for, deselect the others.
-
-    pytest-xdist hands tests out in this order: a slow test among the last would leave
-    the other processes idle while it runs alone, so the slow ones start first (in their
-    usual order) and the quick ones fill in around them.
-    """
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Keep the tests of the phase asked for; the others are reported as deselected."""
     phase = config.getoption("phase")
     if phase == "all":
         return

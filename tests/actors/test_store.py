@@ -237,7 +237,6 @@ async def test_walking_the_pages_sees_every_kept_task_once_while_tasks_come_and_
     assert {task.task_id for task in kept} <= set(seen_ids), "a task was skipped"
 
 
-@pytest.mark.slow
 async def test_many_simultaneous_submissions_are_all_kept_and_all_finish(system, clock):
     tasks = await asyncio.gather(*(submit_to(system) for _ in range(500)))
     assert len({task.task_id for task in tasks}) == 500
@@ -246,7 +245,6 @@ async def test_many_simultaneous_submissions_are_all_kept_and_all_finish(system,
     assert status.counts[TaskStatus.COMPLETED] == 500
 
 
-@pytest.mark.slow
 @pytest.mark.backends("memory")  # on Redis the records live in Redis: see the benchmark
 async def test_a_completed_task_kept_in_memory_takes_under_700_bytes(make_system):
     system = await make_system(time_scale=0, max_tasks=10_000)

@@ -187,7 +187,6 @@ def test_follow_of_an_unknown_task_raises_not_found(live_server, make_sync_clien
         next(client.follow("3f2b8c1e-9a4d-4e7b-8f6a-2c1d0e9b7a65"))
 
 
-@pytest.mark.slow
 def test_after_a_restart_the_stream_resumes_with_a_resync_marker(tmp_path: Path):
     settings = {"rate_limit": "1000/second", "shutdown_grace": 0}
     first = taskmanager_server(tmp_path, ports=PORTS, settings=settings)

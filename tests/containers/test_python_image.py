@@ -108,7 +108,6 @@ def python_on_path(directory: Path) -> Path:
     return directory
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(240)  # a fresh install takes 10-60 s with pip's cache, longer without
 def test_the_dockerfile_commands_install_the_package_and_its_command_serves_health(tmp_path):
     instructions = parse_dockerfile(DOCKERFILE)

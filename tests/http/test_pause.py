@@ -50,7 +50,6 @@ async def test_while_paused_no_attempt_starts_running_ones_go_on_and_submissions
     assert (await client.get("/stats")).json()["paused"] is False
 
 
-@pytest.mark.slow
 async def test_a_pause_in_the_middle_of_a_flood_holds_every_task_not_started_yet(
     make_client, clock: FakeClock
 ):

@@ -84,7 +84,6 @@ def test_the_client_key_believes_only_trusted_hops(peer, forwarded, trusted, key
 # --- an address flood ----------------------------------------------------------------------
 
 
-@pytest.mark.slow
 async def test_a_flood_of_distinct_addresses_leaves_the_limiter_table_bounded(clock: FakeClock):
     """100,000 addresses over ten windows: memory holds about one window's worth, then none."""
     batches, per_batch, seconds_per_batch = 100, 1_000, 6.0  # ten batches per 60 s window

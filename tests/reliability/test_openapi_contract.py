@@ -58,7 +58,6 @@ def app() -> FastAPI:
     return build_app()
 
 
-@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_honours_its_openapi(case, app):

@@ -154,7 +154,6 @@ def test_a_replica_answers_503_while_redis_is_down_and_recovers_when_it_is_back(
     assert "Traceback" not in alone.output()
 
 
-@pytest.mark.slow
 def test_processes_serve_one_port_as_replicas_and_stop_together(replica):
     served = replica("pair", processes=2, workers=2)
     # Two replica processes, two workers each, once both have started.
@@ -177,7 +176,6 @@ def test_processes_serve_one_port_as_replicas_and_stop_together(replica):
     assert "Traceback" not in log
 
 
-@pytest.mark.slow
 def test_a_replica_process_that_dies_is_started_again(replica):
     served = replica("pair", processes=2, workers=1)
     wait_for(lambda: served.output().count("Application startup complete") == 2, 10, "both up")
@@ -200,7 +198,6 @@ def test_a_replica_process_that_dies_is_started_again(replica):
     )
 
 
-@pytest.mark.slow
 def test_an_outcome_reported_while_redis_hangs_lands_when_it_answers_again(replica, redis):
     # A lease long enough that the hang does not make the replica stop its own jobs.
     alone = replica("alone", lease=20)
