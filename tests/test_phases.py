@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,11 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def run(suite: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return suite.runpytest_subprocess(*(f"-pno:{plugin}" for plugin in UNUSED_PLUGINS), *args)
+    # In this process (a new one would take seconds to start): the inner conftest must not
+    # be taken for this suite's, which is imported under the same name.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delitem(sys.modules, "conftest")
+        return suite.runpytest_inprocess(*(f"-pno:{plugin}" for plugin in UNUSED_PLUGINS), *args)
 
 
 @pytest.mark.slow
