@@ -4,7 +4,8 @@ A ``Server`` is one process on a loopback port that nothing else listens on, in 
 session, with its output in ``<log_dir>/<name>-<port>.log``. It is ready once its probe
 holds (``GET /healthz`` answers 200, unless told otherwise) and stops with SIGTERM to its
 process group, then SIGKILL once a grace period has passed. ``with server:`` does all of
-that; ``taskmanager_server`` and ``python_server`` build the usual ones.
+that (``all_running`` for several at once); ``taskmanager_server`` and ``python_server``
+build the usual ones.
 
 Each caller keeps to its own port range, so that runs side by side rarely meet: the
 container tests 8200-8299, the benchmark 8300-8399, the load test and the shutdown test
@@ -24,7 +25,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn, Self
 
@@ -202,6 +203,22 @@ class Server:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def all_running(*servers: Server) -> Iterator[tuple[Server, ...]]:
+    """``with`` several servers at once: all start together, then each is waited for.
+
+    Their start-ups overlap, so they are ready in about the time the slowest takes rather
+    than in the sum of all; they stop in reverse order, as nested ``with`` blocks would.
+    """
+    with contextlib.ExitStack() as stack:
+        for server in servers:
+            stack.callback(server.stop)
+            server.start()
+        for server in servers:
+            server.wait_ready()
+        yield servers
 
 
 def clean_environment() -> dict[str, str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,9 @@ from taskmanager.http.app import create_app
 
 REDIS_PORTS = range(8500, 8600)
 PHASES = ("all", "parallel", "serial")
+#: What a module that marks a test serial says in its text; the serial phase imports only
+#: those modules (collecting all the others takes seconds, to deselect every test).
+SERIAL_MARK = "pytest.mark.serial"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,6 +33,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """In the serial phase, leave out the test modules that mark no test serial."""
+    if config.getoption("phase") != "serial" or not _is_test_module(collection_path):
+        return None
+    return SERIAL_MARK not in collection_path.read_text()
+
+
+def _is_test_module(path: Path) -> bool:
+    return path.suffix == ".py" and path.name.startswith("test_")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep the tests of the phase asked for; the others are reported as deselected."""
     phase = config.getoption("phase")
@@ -39,6 +54,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped: list[pytest.Item] = []
     for item in items:
         serial = item.get_closest_marker("serial") is not None
+        if serial and SERIAL_MARK not in item.path.read_text():
+            # The serial phase would not even import its module: the test would never run.
+            raise pytest.UsageError(f"{item.nodeid} is serial, but its module lacks {SERIAL_MARK}")
         (kept if serial == wanted else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

@@ -7,13 +7,17 @@ import statistics
 from bench.harness import Profile, Servers
 from bench.report import Report, Row, ms
 from bench.sampler import wait_idle
+from bench.server import all_running
 from bench.tasks import SUBMIT_BODY, submit_task
 from bench.wrk import Wrk, WrkResult
 
 
 def compare_with_baseline(report: Report, wrk: Wrk, servers: Servers, profile: Profile) -> None:
     """Requests per second and latency: alternate product and baseline, compare medians."""
-    with servers.product("product") as product, servers.baseline("baseline") as baseline:
+    with all_running(servers.product("product"), servers.baseline("baseline")) as (
+        product,
+        baseline,
+    ):
         task_id = submit_task(product.port)
         cases = [
             ("POST /tasks", "/tasks", "/tasks", SUBMIT_BODY),

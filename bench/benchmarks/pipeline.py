@@ -13,8 +13,9 @@ from bench.wrk import Wrk
 def measure_pipeline(report: Report, wrk: Wrk, servers: Servers, profile: Profile) -> None:
     """Submit for a while with TIME_SCALE=0, wait until all ran, count completions per second."""
     with servers.product("pipeline") as server:
-        wrk.run(server.url("/tasks"), profile.warmup, body=SUBMIT_BODY)
-        wait_drained(server.port)
+        if profile.settle:
+            wrk.run(server.url("/tasks"), profile.warmup, body=SUBMIT_BODY)
+            wait_drained(server.port)
         before = len(list_tasks(server.port))
         started = time.time()
         result = wrk.run(server.url("/tasks"), profile.duration, body=SUBMIT_BODY)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from bench.harness import Profile, Servers
 from bench.report import Report, Row, ms
 from bench.sampler import CpuMeter, process_tree, wait_idle
-from bench.server import Server
+from bench.server import Server, all_running
 from bench.tasks import SUBMIT_BODY, queue_depth, submit_task
 from bench.wrk import Wrk, WrkResult
 
@@ -59,11 +59,13 @@ def measure_scale_out(report: Report, wrk: Wrk, servers: Servers, profile: Profi
     """
     with (
         servers.redis() as redis,
-        servers.product("memory") as memory,
-        servers.replica("redis-1", redis, "one") as one,
-        servers.replica("redis-2", redis, "two", processes=2) as two,
-        servers.replica("separate-a", redis, "separate-a") as separate_a,
-        servers.replica("separate-b", redis, "separate-b") as separate_b,
+        all_running(
+            servers.product("memory"),
+            servers.replica("redis-1", redis, "one"),
+            servers.replica("redis-2", redis, "two", processes=2),
+            servers.replica("separate-a", redis, "separate-a"),
+            servers.replica("separate-b", redis, "separate-b"),
+        ) as (memory, one, two, separate_a, separate_b),
     ):
         for method in ("POST", "GET"):
             memory_run = Setup("in-memory", (memory,))
