@@ -32,6 +32,15 @@ wrk.method = "POST"
 wrk.body = os.getenv("BENCH_BODY")
 wrk.headers["Content-Type"] = "application/json"
 """
+# For "POST at a fixed rate": each connection waits a random while before each request,
+# so that the connections do not fire together; on average they offer the rate asked
+# for, as long as the server answers well within the wait (the requests wait, not queue).
+WRK_PACED = """
+local longest = tonumber(os.getenv("BENCH_LONGEST_WAIT_MS"))
+function delay()
+  return math.random(0, longest)
+end
+"""
 # For "submit N tasks": each thread stops after its share and says so in a file, and the
 # harness then interrupts wrk (its main thread otherwise sleeps for the whole -d).
 WRK_STOP_AFTER = """
@@ -96,10 +105,24 @@ class Wrk:
         self.post_script.write_text(WRK_POST + WRK_REPORT)
         self.post_n_script = workdir / "post_n.lua"
         self.post_n_script.write_text(WRK_POST + WRK_STOP_AFTER + WRK_REPORT)
+        self.post_paced_script = workdir / "post_paced.lua"
+        self.post_paced_script.write_text(WRK_POST + WRK_PACED + WRK_REPORT)
 
     def run(self, url: str, seconds: float, *, body: str | None = None) -> WrkResult:
         """Drive ``url`` for ``seconds`` (POSTing ``body`` as JSON when given) and report."""
         return self.run_split([url], seconds, body=body)
+
+    def paced(self, url: str, seconds: float, rate: float, body: str) -> WrkResult:
+        """POST ``body`` for ``seconds`` at about ``rate`` requests a second.
+
+        Not as fast as the server takes them: fewer if it answers too slowly to keep up.
+        """
+        # Each connection waits 0 to twice the mean wait between its requests.
+        longest = round(2 * 1000 * CONNECTIONS / rate)
+        env = {**os.environ, "BENCH_BODY": body, "BENCH_LONGEST_WAIT_MS": str(longest)}
+        command = self._command(self.post_paced_script, url, f"-d{max(1, round(seconds))}s")
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+        return self._parse(done.returncode, done.stdout, done.stderr)
 
     def run_split(
         self, urls: Sequence[str], seconds: float, *, body: str | None = None

@@ -65,6 +65,9 @@ class Dispatcher(Actor):
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._timer: asyncio.Task[None] | None = None
         self._timer_due: float | None = None
+        # The queue had nothing ready for an idle worker when last asked, and nothing said
+        # since that it may have: a worker that frees meanwhile need not ask again.
+        self._found_none = False
 
     def attach(self, workers: Sequence[Actor]) -> None:
         """Give the dispatcher its workers, all idle; call before it starts."""
@@ -76,11 +79,11 @@ class Dispatcher(Actor):
         match message:
             case Enqueue(task=task, seq=seq):
                 await self._queue.add(task, seq)
-                await self._dispatch()
+                await self._dispatch(look=True)
             case HandBack(task=task, seq=seq, lease=lease):
                 # Back at its place: the queue orders by priority and submission order.
                 self._handbacks.append((task, seq, lease))
-                await self._dispatch()
+                await self._dispatch(look=True)
             case WorkerIdle(worker=worker):
                 task_id = self._assigned.pop(worker, None)
                 # The task may run on another worker by now (handed back, then taken again).
@@ -88,12 +91,15 @@ class Dispatcher(Actor):
                     del self._running[task_id]
                 if worker not in self._idle:
                     self._idle.append(worker)
-                await self._dispatch()
+                # While another worker here waits for work, the queue tells when there
+                # is some (a submission, a ring of the shared queue's doorbell, a timer):
+                # asking it again now would only find nothing, a round trip on Redis.
+                await self._dispatch(look=not self._found_none)
                 self._notify_idle()
             case _Due() | WorkAvailable():
                 if isinstance(message, _Due):
                     self._timer = self._timer_due = None
-                await self._dispatch()
+                await self._dispatch(look=True)
             case Withdraw(task_id=task_id):
                 if not await self._queue.remove(task_id) and task_id in self._running:
                     self._workers[self._running[task_id]].tell(CancelJob(task_id))
@@ -107,7 +113,7 @@ class Dispatcher(Actor):
                 return frozenset(self._running)
             case HoldDispatch(paused=paused):
                 self._held = paused
-                await self._dispatch()
+                await self._dispatch(look=True)
             case StopDispatching():
                 self._dispatching = False
                 self._set_timer(None)
@@ -125,7 +131,8 @@ class Dispatcher(Actor):
             queued=await self._queue.size(), busy=busy, workers=len(self._workers)
         )
 
-    async def _dispatch(self) -> None:
+    async def _dispatch(self, *, look: bool) -> None:
+        """Hand ready tasks to idle workers; ``look``: even if the queue had none last time."""
         now = self._clock.now().timestamp()
         try:
             while self._handbacks:
@@ -135,10 +142,14 @@ class Dispatcher(Actor):
             if not self._dispatching or self._held:
                 self._set_timer(None)
                 return
-            while (
-                self._idle
-                and (taken := await self._queue.take(now, last=len(self._idle) == 1)) is not None
-            ):
+            if self._found_none and not look:
+                return
+            self._found_none = False
+            while self._idle:
+                taken = await self._queue.take(now, last=len(self._idle) == 1)
+                if taken is None:
+                    self._found_none = True
+                    break
                 task, seq, lease = taken
                 worker = self._idle.popleft()
                 self._running[task.task_id] = worker

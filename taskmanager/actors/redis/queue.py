@@ -60,7 +60,11 @@ class RedisQueue:
         delayed tasks are made ready by the claim now and then, not at every one (and
         always when nothing is ready): a command less for each task under load.
         """
-        self._doorbell.tell(Disarm())
+        if last:
+            # The claim may take this replica's last idle worker: what becomes ready
+            # meanwhile is for another replica (a submission here rings for it). While
+            # another worker stays idle, this replica is still the one to wake.
+            self._doorbell.tell(Disarm())
         lease = next(self._leases)
         promote = now >= self._promote_at
         reply = await self._scripts(
