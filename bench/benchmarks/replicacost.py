@@ -29,7 +29,7 @@ from bench.harness import Profile, Servers
 from bench.redisstats import RedisStats
 from bench.report import Report, Row
 from bench.sampler import cpu_ticks, process_tree, wait_idle
-from bench.server import Server
+from bench.server import Server, all_running
 from bench.tasks import SUBMIT_BODY
 from bench.wrk import Wrk, WrkResult
 
@@ -88,17 +88,12 @@ def measure_replica_cost(report: Report, wrk: Wrk, servers: Servers, profile: Pr
         redis = stack.enter_context(servers.redis())
         stats = RedisStats(redis.port)
         stack.callback(stats.close)
-        sizes = [
-            Size(
-                processes,
-                stack.enter_context(
-                    servers.replica(
-                        f"size-{processes}", redis, f"size{processes}", processes=processes
-                    )
-                ),
+        services = stack.enter_context(
+            all_running(
+                *(servers.replica(f"size-{n}", redis, f"size{n}", processes=n) for n in SIZES)
             )
-            for processes in SIZES
-        ]
+        )
+        sizes = [Size(n, server) for n, server in zip(SIZES, services, strict=True)]
         for size in sizes:
             if profile.settle:
                 wrk.run(size.server.url("/tasks"), profile.warmup, body=SUBMIT_BODY)
