@@ -6,11 +6,13 @@
 local id, lease, etype = ARGV[4], ARGV[5], ARGV[7]
 local key = task_key(id)
 local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries',
-  'w', 'dn')
+  'w', 'dn', 'etype')
 if f[1] ~= 'processing' or f[2] ~= lease then
   return false
 end
-local owner, seq = f[3], f[4]
+local owner, seq = f[3] or '', f[4]
+-- The lease goes; so does the error of an attempt before.
+local present = {lease = true, etype = f[9], emsg = f[9]}
 redis.call('SREM', P .. ':running:' .. replica_of(lease), id)
 local now = now_us()
 if etype == 'timeout' then
@@ -19,7 +21,7 @@ end
 if etype == '' then
   local changed = {'status', 'completed', 'progress', '1', 'result', ARGV[6],
     'finished', int(now), 'lease', '', 'etype', '', 'emsg', ''}
-  redis.call('HSET', key, unpack(changed))
+  write(key, changed, present)
   move(id, owner, seq, 'processing', 'completed')
   wake(id, key, f[7])
   ended(id, 'completed', now, tonumber(ARGV[11]))
@@ -36,13 +38,13 @@ if etype == '' then
   end
   return 'completed'
 end
-if ARGV[9] == '1' and tonumber(f[5]) <= tonumber(f[6]) then
+if ARGV[9] == '1' and tonumber(f[5] or 0) <= tonumber(f[6] or 0) then
   -- Backoff before retry n: base * 2^(n-1), at most a minute, plus the caller's jitter.
   local wait = math.min(tonumber(ARGV[10]) * 2 ^ (tonumber(f[5]) - 1), 60000000)
   local run_at = now + math.floor(wait * (1 + tonumber(ARGV[12])))
   local changed = {'status', 'queued', 'run_at', int(run_at), 'lease', '',
     'etype', etype, 'emsg', ARGV[8]}
-  redis.call('HSET', key, unpack(changed))
+  write(key, changed, present)
   move(id, owner, seq, 'processing', 'queued')
   wake(id, key, f[7])
   redis.call('ZADD', P .. ':delayed', int(run_at), id)
@@ -52,7 +54,7 @@ if ARGV[9] == '1' and tonumber(f[5]) <= tonumber(f[6]) then
 end
 local changed = {'status', 'failed', 'finished', int(now), 'lease', '',
   'etype', etype, 'emsg', ARGV[8]}
-redis.call('HSET', key, unpack(changed))
+write(key, changed, present)
 move(id, owner, seq, 'processing', 'failed')
 wake(id, key, f[7])
 ended(id, 'failed', now, tonumber(ARGV[11]))

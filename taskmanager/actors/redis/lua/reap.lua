@@ -20,13 +20,14 @@ for _, replica in ipairs(dead) do
     local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries',
       'w', 'dn')
     if f[1] == 'processing' and replica_of(f[2]) == replica then
+      f[3] = f[3] or ''
       local message = 'the replica running the task stopped answering'
-      if tonumber(f[5]) <= tonumber(f[6]) then
+      if tonumber(f[5] or 0) <= tonumber(f[6] or 0) then
         local wait = math.min(tonumber(ARGV[4]) * 2 ^ (tonumber(f[5]) - 1), 60000000)
         local run_at = now + math.floor(wait * (1 + tonumber(ARGV[7]) * math.random()))
         local changed = {'status', 'queued', 'run_at', int(run_at), 'lease', '',
           'etype', 'worker_lost', 'emsg', message}
-        redis.call('HSET', key, unpack(changed))
+        write(key, changed, {lease = true})
         move(id, f[3], f[4], 'processing', 'queued')
         wake(id, key, f[7])
         redis.call('ZADD', P .. ':delayed', int(run_at), id)
@@ -35,7 +36,7 @@ for _, replica in ipairs(dead) do
       else
         local changed = {'status', 'failed', 'finished', int(now), 'lease', '',
           'etype', 'worker_lost', 'emsg', message}
-        redis.call('HSET', key, unpack(changed))
+        write(key, changed, {lease = true})
         move(id, f[3], f[4], 'processing', 'failed')
         wake(id, key, f[7])
         ended(id, 'failed', now, tonumber(ARGV[5]))

@@ -1,0 +1,109 @@
+"""Task records in Redis written by an earlier version: each one reads and runs as before.
+
+Earlier versions wrote every field into every record, empty ones and defaults too; a
+record now leaves those out. During a rolling upgrade both kinds are in Redis at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from support import FakeClock, settle, submit, sum_of
+
+from taskmanager.actors.redis.connection import connect
+
+pytestmark = pytest.mark.backends("redis")
+
+# What an earlier version kept in a record whose field was empty or at its default.
+EARLIER_DEFAULTS = {
+    "started": "",
+    "finished": "",
+    "progress": "0",
+    "result": "",
+    "etype": "",
+    "emsg": "",
+    "priority": "0",
+    "timeout": "",
+    "max_retries": "0",
+    "attempts": "0",
+    "owner": "",
+    "lease": "",
+    "idem": "",
+    "fp": "",
+}
+
+# Tasks of each kind of life: each is submitted twice, and one of the two is turned into
+# a record as an earlier version wrote it.
+LIVES = {
+    "completes": sum_of(1, 2),
+    "reports progress": {"task_type": "generate_report", "parameters": {"title": "t"}},
+    "is retried then fails": {
+        "task_type": "simulate_error",
+        "parameters": {"error": "crash"},
+        "max_retries": 1,
+    },
+    "fails": {"task_type": "simulate_error", "parameters": {}},
+    "is delayed": sum_of(3, delay=7, priority=2, timeout=60),
+    "is cancelled": sum_of(4),
+}
+
+
+@pytest.fixture
+async def raw(redis_url: str) -> AsyncIterator[Any]:
+    redis = connect(redis_url)
+    yield redis
+    await redis.aclose()
+
+
+async def as_an_earlier_version_wrote_it(raw, prefix: str, task_id: str) -> None:
+    key = f"{prefix}:task:{task_id}"
+    record = await raw.hgetall(key)
+    assert record, task_id
+    missing = {name: value for name, value in EARLIER_DEFAULTS.items() if name not in record}
+    await raw.hset(key, mapping=missing | {"run_at": record.get("run_at", record["created"])})
+
+
+async def test_tasks_an_earlier_version_recorded_read_and_run_as_before(
+    make_client, make_settings, clock: FakeClock, raw
+):
+    client = await make_client(workers=len(LIVES) * 2, retry_backoff=0)
+    prefix = make_settings().redis_prefix
+    assert (await client.post("/queue/pause")).status_code == 200
+    pairs = {}
+    for life, body in LIVES.items():
+        pairs[life] = (await submit(client, body), await submit(client, body))
+        await as_an_earlier_version_wrote_it(raw, prefix, pairs[life][1])
+
+    async def read_alike(step: str) -> None:
+        listed = {task["task_id"]: task for task in (await client.get("/tasks")).json()}
+        for life, (today, earlier) in pairs.items():
+            answers = []
+            for task_id in (today, earlier):
+                task = (await client.get(f"/tasks/{task_id}")).json()
+                assert listed[task_id] == task
+                answers.append({name: value for name, value in task.items() if name != "task_id"})
+            assert answers[0] == answers[1], f"{step}: the task that {life} reads otherwise"
+
+    await read_alike("queued")
+    for task_id in pairs["is cancelled"]:
+        assert (await client.delete(f"/tasks/{task_id}")).status_code == 200
+    assert (await client.post("/queue/resume")).status_code == 200
+    await settle()
+    await read_alike("started")
+    for _ in range(3):
+        await clock.advance(5)
+        await read_alike("running")
+    await clock.advance(30)
+    await read_alike("ended")
+    statuses = {life: (await client.get(f"/tasks/{ids[1]}")).json() for life, ids in pairs.items()}
+    assert {life: task["status"] for life, task in statuses.items()} == {
+        "completes": "completed",
+        "reports progress": "completed",
+        "is retried then fails": "failed",
+        "fails": "failed",
+        "is delayed": "completed",
+        "is cancelled": "cancelled",
+    }
+    assert statuses["is retried then fails"]["attempts"] == 2
