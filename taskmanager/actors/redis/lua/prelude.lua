@@ -57,7 +57,7 @@ local NOT_IN_EVENTS = {
 local IMPLIED = {
   submitted = {status = 'queued', progress = '0', attempts = '0', priority = '0',
     max_retries = '0'},
-  started = {status = 'processing', progress = '0', finished = '', waitf = ''},
+  started = {status = 'processing', progress = '0', finished = '', waitf = '', attempts = '1'},
   progress = {},
   completed = {status = 'completed', progress = '1', etype = '', emsg = ''},
   failed = {status = 'failed'},
@@ -65,6 +65,28 @@ local IMPLIED = {
   retrying = {status = 'queued'},
   removed = {},
 }
+-- Every entry repeats its kind, the task's id and the names of its fields: the kind and
+-- the fields most events carry are named with a letter, and the id is written in base64
+-- (22 characters, not 36). A reader takes the names of earlier versions too (events.py).
+local KIND_CODES = {submitted = 'n', started = 's', progress = 'p', completed = 'c',
+  failed = 'f', cancelled = 'x', retrying = 'r', removed = 'd'}
+local FIELD_CODES = {type = 't', params = 'p', created = 'c', run_at = 'u', started = 's',
+  finished = 'f', progress = 'g', result = 'r', etype = 'e', emsg = 'm', attempts = 'a'}
+local BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+-- The 16 bytes of a task's id (a UUID) in URL-safe base64, without padding.
+local function short_id(id)
+  local hex = string.gsub(id, '%-', '')
+  local out = {}
+  -- Three hex digits (12 bits) make two characters; the last two (8 bits) make two too.
+  for i = 1, 31, 3 do
+    local chunk = string.sub(hex, i, i + 2)
+    local bits = tonumber(chunk, 16) * (#chunk == 2 and 16 or 1)
+    local high, low = math.floor(bits / 64) + 1, bits % 64 + 1
+    out[#out + 1] = string.sub(BASE64, high, high) .. string.sub(BASE64, low, low)
+  end
+  return table.concat(out)
+end
 
 -- Append an event: the fields the change set, not the record (a replica that follows
 -- the stream for its subscribers keeps each task's state and applies the change). A
@@ -72,7 +94,7 @@ local IMPLIED = {
 -- out. Only replicas with /events subscribers read the stream: it is written for them
 -- and for clients that resume, so every byte left out is kept less, for every task.
 local function publish(kind, id, owner, changed)
-  local fields = {'k', kind, 'i', id}
+  local fields = {'k', KIND_CODES[kind], 'i', short_id(id)}
   if owner ~= '' then
     fields[#fields + 1] = 'o'
     fields[#fields + 1] = owner
@@ -88,7 +110,7 @@ local function publish(kind, id, owner, changed)
       if not NOT_IN_EVENTS[name] and implied[name] ~= value and not (kind == 'submitted'
           and (value == '' or (name == 'run_at' and value == created)
             or (name == 'params' and #value > EVENT_PARAMS_MAX))) then
-        fields[#fields + 1] = name
+        fields[#fields + 1] = FIELD_CODES[name] or name
         fields[#fields + 1] = value
       end
     end

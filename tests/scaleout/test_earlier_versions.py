@@ -1,16 +1,22 @@
-"""Task records in Redis written by an earlier version: each one reads and runs as before.
+"""Records and events an earlier version wrote in Redis read as before.
 
 Earlier versions wrote every field into every record, empty ones and defaults too; a
 record now leaves those out. During a rolling upgrade both kinds are in Redis at once.
+Their events spelt out names an event now gives with a letter; a client that resumes
+from before an upgrade is replayed those.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from support import FakeClock, settle, submit, sum_of
+from support import REPORT, FakeClock, Stream, settle, submit, sum_of
 
 from taskmanager.actors.redis.connection import connect
 
@@ -107,3 +113,87 @@ async def test_tasks_an_earlier_version_recorded_read_and_run_as_before(
         "is cancelled": "cancelled",
     }
     assert statuses["is retried then fails"]["attempts"] == 2
+
+
+# Names the events of an earlier version spelt out, and this version gives with a letter.
+EARLIER_KINDS = {
+    "n": "submitted",
+    "s": "started",
+    "p": "progress",
+    "c": "completed",
+    "f": "failed",
+    "x": "cancelled",
+    "r": "retrying",
+    "d": "removed",
+}
+EARLIER_FIELDS = {
+    "t": "type",
+    "p": "params",
+    "c": "created",
+    "u": "run_at",
+    "s": "started",
+    "f": "finished",
+    "g": "progress",
+    "r": "result",
+    "e": "etype",
+    "m": "emsg",
+    "a": "attempts",
+}
+
+
+def earlier_event(entry: dict[str, str]) -> dict[str, str]:
+    """An event as an earlier version wrote it: names spelt out, the id as a UUID's text,
+    the attempts of every start."""
+    task_id = uuid.UUID(bytes=base64.urlsafe_b64decode(entry["i"] + "=="))
+    earlier = {"k": EARLIER_KINDS[entry["k"]], "i": str(task_id)}
+    for name, value in entry.items():
+        if name not in earlier:
+            earlier[EARLIER_FIELDS.get(name, name)] = value
+    if earlier["k"] == "started":
+        earlier.setdefault("attempts", "1")
+    return earlier
+
+
+async def test_events_an_earlier_version_wrote_replay_as_before(make_client, clock: FakeClock, raw):
+    client = await make_client(workers=5, retry_backoff=0)
+    prefix = client.app.state.system.settings.redis_prefix
+    stream = Stream(client.app)
+    await settle()
+    await submit(client, sum_of(1, delay=3600))
+    (before,) = await stream.messages(1)
+    await stream.close()
+    await submit(client, {**REPORT, "parameters": {"title": "t", "sections": 2}})
+    await submit(client, {"task_type": "simulate_error", "parameters": {}})
+    crash = {"task_type": "simulate_error", "parameters": {"error": "crash"}, "max_retries": 1}
+    await submit(client, crash)
+    await submit(client, sum_of(2, delay=7, priority=3))
+    assert (await client.delete(f"/tasks/{await submit(client, sum_of(3, delay=60))}")).is_success
+    for _ in range(4):
+        await clock.advance(5)
+    count = 18  # the events of the five tasks after the first
+
+    async def replayed() -> list[dict[str, str]]:
+        """What a client that resumes from before those tasks is sent, by a new replica."""
+        replica = await make_client(workers=0)
+        resumed = Stream(replica.app, headers=[(b"last-event-id", before["id"].encode())])
+        messages = await resumed.messages(count)
+        await resumed.close()
+        return messages
+
+    today = await replayed()
+    kinds = Counter(message["event"] for message in today)
+    assert kinds == {
+        "submitted": 5,
+        "started": 5,
+        "progress": 2,
+        "retrying": 1,
+        "completed": 2,
+        "failed": 2,
+        "cancelled": 1,
+    }
+    assert all(json.loads(message["data"])["task"] for message in today)
+    entries = await raw.xrange(f"{prefix}:events")
+    await raw.delete(f"{prefix}:events")
+    for stream_id, entry in entries:
+        await raw.xadd(f"{prefix}:events", earlier_event(entry), id=stream_id)
+    assert await replayed() == today
