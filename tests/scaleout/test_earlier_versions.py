@@ -130,24 +130,27 @@ EARLIER_FIELDS = {
     "t": "type",
     "p": "params",
     "c": "created",
-    "u": "run_at",
-    "s": "started",
-    "f": "finished",
     "g": "progress",
     "r": "result",
     "e": "etype",
     "m": "emsg",
     "a": "attempts",
 }
+# Times an earlier version wrote as they are, and this version as µs since the creation.
+EARLIER_TIMES = {"u": "run_at", "s": "started", "f": "finished"}
 
 
-def earlier_event(entry: dict[str, str]) -> dict[str, str]:
+def earlier_event(entry: dict[str, str], created: dict[str, int]) -> dict[str, str]:
     """An event as an earlier version wrote it: names spelt out, the id as a UUID's text,
-    the attempts of every start."""
-    task_id = uuid.UUID(bytes=base64.urlsafe_b64decode(entry["i"] + "=="))
-    earlier = {"k": EARLIER_KINDS[entry["k"]], "i": str(task_id)}
+    times as they are, the attempts of every start. ``created``: each task's creation."""
+    task_id = str(uuid.UUID(bytes=base64.urlsafe_b64decode(entry["i"] + "==")))
+    earlier = {"k": EARLIER_KINDS[entry["k"]], "i": task_id}
+    if "c" in entry:
+        created[task_id] = int(entry["c"])
     for name, value in entry.items():
-        if name not in earlier:
+        if name in EARLIER_TIMES:
+            earlier[EARLIER_TIMES[name]] = str(created[task_id] + int(value)) if value else ""
+        elif name not in earlier:
             earlier[EARLIER_FIELDS.get(name, name)] = value
     if earlier["k"] == "started":
         earlier.setdefault("attempts", "1")
@@ -194,6 +197,7 @@ async def test_events_an_earlier_version_wrote_replay_as_before(make_client, clo
     assert all(json.loads(message["data"])["task"] for message in today)
     entries = await raw.xrange(f"{prefix}:events")
     await raw.delete(f"{prefix}:events")
+    created: dict[str, int] = {}
     for stream_id, entry in entries:
-        await raw.xadd(f"{prefix}:events", earlier_event(entry), id=stream_id)
+        await raw.xadd(f"{prefix}:events", earlier_event(entry, created), id=stream_id)
     assert await replayed() == today

@@ -19,7 +19,7 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
@@ -82,15 +82,15 @@ _FIELDS: Final = {
     "t": "type",
     "p": "params",
     "c": "created",
-    "u": "run_at",
-    "s": "started",
-    "f": "finished",
     "g": "progress",
     "r": "result",
     "e": "etype",
     "m": "emsg",
     "a": "attempts",
 }
+#: Times an event gives with a letter, as µs since the task's creation (a small number
+#: takes less room in the stream); under their names, they are the times themselves.
+_SINCE_CREATED: Final = {"u": "run_at", "s": "started", "f": "finished"}
 #: An event's own fields: its kind, its task's id and owner.
 _ENVELOPE: Final = frozenset({"k", "i", "o"})
 _UUID_TEXT_LENGTH: Final = 36
@@ -104,18 +104,32 @@ class _Event:
     task_id: UUID
     owner: str | None
     fields: dict[str, str]
+    since_created: dict[str, str]  # times, as µs after the task's creation ('' for none)
 
     @classmethod
     def of(cls, entry: dict[str, str]) -> _Event:
         """The event a stream entry holds, in the names of this version or of earlier ones."""
-        kind = _KINDS[entry["k"]]
-        fields = {_FIELDS.get(name, name): v for name, v in entry.items() if name not in _ENVELOPE}
-        return cls(kind, _task_id(entry["i"]), entry.get("o") or None, fields)
+        fields, since_created = {}, {}
+        for name, value in entry.items():
+            if name in _SINCE_CREATED:
+                since_created[_SINCE_CREATED[name]] = value
+            elif name not in _ENVELOPE:
+                fields[_FIELDS.get(name, name)] = value
+        task_id = _task_id(entry["i"])
+        return cls(_KINDS[entry["k"]], task_id, entry.get("o") or None, fields, since_created)
 
-    def changed(self) -> dict[str, str]:
-        """The task's fields the event sets: those it carries, and those its kind implies."""
+    def changed(self, before: Mapping[str, str]) -> dict[str, str]:
+        """The task's fields the event sets: those it carries, and those its kind implies.
+
+        ``before`` is the task as it was (its creation time is in it, unless the event
+        creates the task).
+        """
         changed = _IMPLIED[self.kind] | self.fields
         changed.pop("params", None)  # kept apart, parsed once
+        if self.since_created:
+            created = int(changed.get("created") or before["created"])
+            for name, after in self.since_created.items():
+                changed[name] = str(created + int(after)) if after else ""
         if self.kind == "submitted":
             changed["id"] = str(self.task_id)
         return changed
@@ -297,15 +311,15 @@ class RedisLog:
             if kind == "removed":
                 self.known.pop(task_id, None)
             else:
-                changed = event.changed()
+                seen = self.known.get(task_id)
                 if kind == "submitted" and "params" in event.fields:
                     parameters = parse_parameters(event.fields["params"])
-                    self._remember(task_id, changed, parameters)
-                elif (seen := self.known.get(task_id)) is not None:
+                    self._remember(task_id, event.changed({}), parameters)
+                elif seen is not None:
                     if kind == "submitted":  # large parameters: read with the record
-                        self._remember(task_id, changed, seen[1])
+                        self._remember(task_id, event.changed({}), seen[1])
                     else:
-                        self._remember(task_id, seen[0] | changed, seen[1])
+                        self._remember(task_id, seen[0] | event.changed(seen[0]), seen[1])
                 if (now := self.known.get(task_id)) is not None:
                     build = partial(task_from, now[0], now[1])
             change_id = f"{self._epoch}-{stream_id}"

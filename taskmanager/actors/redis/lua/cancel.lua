@@ -3,7 +3,8 @@
 -- ARGV: 4 id, 5 viewer ('' for every task), 6 result TTL µs, 7 the calling replica
 local id, viewer = ARGV[4], ARGV[5]
 local key = task_key(id)
-local f = redis.call('HMGET', key, 'status', 'owner', 'seq', 'lease', 'w', 'dn', 'etype')
+local f = redis.call('HMGET', key, 'status', 'owner', 'seq', 'lease', 'w', 'dn', 'etype',
+  'created')
 f[2] = f[2] or ''
 if not f[1] or (viewer ~= '' and f[2] ~= viewer) then
   return false
@@ -29,7 +30,7 @@ write(key, changed, {lease = f[4], etype = f[7], emsg = f[7]})
 move(id, f[2], f[3], f[1], 'cancelled')
 wake(id, key, f[5])
 ended(id, 'cancelled', now, tonumber(ARGV[6]))
-publish('cancelled', id, f[2], changed)
+publish('cancelled', id, f[2], changed, f[8])
 if f[6] then
   follow(id, 'cancelled', now, tonumber(ARGV[6]))
 end

@@ -75,7 +75,7 @@ while true do
     move(id, owner, record[at.seq], 'queued', 'processing')
     wake(id, key, watchers)
     redis.call('SADD', P .. ':running:' .. replica, id)
-    publish('started', id, owner, changed)
+    publish('started', id, owner, changed, record[at.created])
     -- The record as it is now: its id, the start's fields, without the long-polls' (woken).
     local now_in = {}
     for i = 1, #changed, 2 do

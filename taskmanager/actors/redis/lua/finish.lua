@@ -6,7 +6,7 @@
 local id, lease, etype = ARGV[4], ARGV[5], ARGV[7]
 local key = task_key(id)
 local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries',
-  'w', 'dn', 'etype')
+  'w', 'dn', 'etype', 'created')
 if f[1] ~= 'processing' or f[2] ~= lease then
   return false
 end
@@ -32,7 +32,7 @@ if etype == '' then
       redis.call('EXPIRE', mine, 3600)
     end
   end
-  publish('completed', id, owner, changed)
+  publish('completed', id, owner, changed, f[10])
   if f[8] then
     follow(id, 'completed', now, tonumber(ARGV[11]))
   end
@@ -49,7 +49,7 @@ if ARGV[9] == '1' and tonumber(f[5] or 0) <= tonumber(f[6] or 0) then
   wake(id, key, f[7])
   redis.call('ZADD', P .. ':delayed', int(run_at), id)
   redis.call('HINCRBY', P .. ':stats', 'retries', 1)
-  publish('retrying', id, owner, changed)
+  publish('retrying', id, owner, changed, f[10])
   return 'queued'
 end
 local changed = {'status', 'failed', 'finished', int(now), 'lease', '',
@@ -58,7 +58,7 @@ write(key, changed, present)
 move(id, owner, seq, 'processing', 'failed')
 wake(id, key, f[7])
 ended(id, 'failed', now, tonumber(ARGV[11]))
-publish('failed', id, owner, changed)
+publish('failed', id, owner, changed, f[10])
 if f[8] then
   follow(id, 'failed', now, tonumber(ARGV[11]))
 end

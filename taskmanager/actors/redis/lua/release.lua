@@ -20,7 +20,7 @@ if f[1] == 'processing' and lease ~= '' and f[2] == lease and replica_of(lease) 
   move(id, f[3], f[4], 'processing', 'queued')
   wake(id, key, f[7])
   enqueue(id, f[5], f[4], f[6] or f[9], now)
-  publish('retrying', id, f[3], changed)
+  publish('retrying', id, f[3], changed, f[9])
   return 'released'
 end
 return false
