@@ -13,12 +13,13 @@ from before is answered with a resync, never continued by unrelated events.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
@@ -40,11 +41,9 @@ REPLAY_LIMIT: Final = 10_000
 READ_BATCH: Final = 500
 #: Tasks whose last state a following replica keeps, so events need not carry it.
 KNOWN_TASKS: Final = 20_000
-#: Event fields that are not the task's.
-_NOT_TASK_FIELDS: Final = frozenset({"k", "i", "o", "params"})
 #: What each kind of event says without a word (the scripts leave a field out when it
 #: has this value: lua/prelude.lua keeps the same table).
-_IMPLIED: Final[dict[str, dict[str, str]]] = {
+_IMPLIED: Final[dict[EventKind, dict[str, str]]] = {
     "submitted": {
         "status": "queued",
         "progress": "0",
@@ -52,7 +51,13 @@ _IMPLIED: Final[dict[str, dict[str, str]]] = {
         "priority": "0",
         "max_retries": "0",
     },
-    "started": {"status": "processing", "progress": "0", "finished": "", "waitf": ""},
+    "started": {
+        "status": "processing",
+        "progress": "0",
+        "finished": "",
+        "waitf": "",
+        "attempts": "1",
+    },
     "progress": {},
     "completed": {"status": "completed", "progress": "1", "etype": "", "emsg": ""},
     "failed": {"status": "failed"},
@@ -60,15 +65,81 @@ _IMPLIED: Final[dict[str, dict[str, str]]] = {
     "retrying": {"status": "queued"},
     "removed": {},
 }
+#: Kinds and fields as an event names them with a letter (lua/prelude.lua: KIND_CODES,
+#: FIELD_CODES); events of earlier versions spell them out, and read the same.
+_KINDS: Final[dict[str, EventKind]] = {
+    **{kind: kind for kind in _IMPLIED},
+    "n": "submitted",
+    "s": "started",
+    "p": "progress",
+    "c": "completed",
+    "f": "failed",
+    "x": "cancelled",
+    "r": "retrying",
+    "d": "removed",
+}
+_FIELDS: Final = {
+    "t": "type",
+    "p": "params",
+    "c": "created",
+    "g": "progress",
+    "r": "result",
+    "e": "etype",
+    "m": "emsg",
+    "a": "attempts",
+}
+#: Times an event gives with a letter, as µs since the task's creation (a small number
+#: takes less room in the stream); under their names, they are the times themselves.
+_SINCE_CREATED: Final = {"u": "run_at", "s": "started", "f": "finished"}
+#: An event's own fields: its kind, its task's id and owner.
+_ENVELOPE: Final = frozenset({"k", "i", "o"})
+_UUID_TEXT_LENGTH: Final = 36
 
 
-def _changed(kind: str, fields: dict[str, str]) -> dict[str, str]:
-    """The task's fields an event sets: those it carries, and those its kind implies."""
-    changed = _IMPLIED[kind] | {k: v for k, v in fields.items() if k not in _NOT_TASK_FIELDS}
-    if kind == "submitted":
-        changed["id"] = fields["i"]
-        changed.setdefault("run_at", changed["created"])  # no delay: it runs at once
-    return changed
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """A stream entry read: its kind, its task, and the task's fields it carries."""
+
+    kind: EventKind
+    task_id: UUID
+    owner: str | None
+    fields: dict[str, str]
+    since_created: dict[str, str]  # times, as µs after the task's creation ('' for none)
+
+    @classmethod
+    def of(cls, entry: dict[str, str]) -> _Event:
+        """The event a stream entry holds, in the names of this version or of earlier ones."""
+        fields, since_created = {}, {}
+        for name, value in entry.items():
+            if name in _SINCE_CREATED:
+                since_created[_SINCE_CREATED[name]] = value
+            elif name not in _ENVELOPE:
+                fields[_FIELDS.get(name, name)] = value
+        task_id = _task_id(entry["i"])
+        return cls(_KINDS[entry["k"]], task_id, entry.get("o") or None, fields, since_created)
+
+    def changed(self, before: Mapping[str, str]) -> dict[str, str]:
+        """The task's fields the event sets: those it carries, and those its kind implies.
+
+        ``before`` is the task as it was (its creation time is in it, unless the event
+        creates the task).
+        """
+        changed = _IMPLIED[self.kind] | self.fields
+        changed.pop("params", None)  # kept apart, parsed once
+        if self.since_created:
+            created = int(changed.get("created") or before["created"])
+            for name, after in self.since_created.items():
+                changed[name] = str(created + int(after)) if after else ""
+        if self.kind == "submitted":
+            changed["id"] = str(self.task_id)
+        return changed
+
+
+def _task_id(text: str) -> UUID:
+    """A task's id as an event writes it: in base64 (earlier versions: as a UUID's text)."""
+    if len(text) == _UUID_TEXT_LENGTH:
+        return UUID(text)
+    return UUID(bytes=base64.urlsafe_b64decode(text + "=="))
 
 
 RECONNECT_SECONDS: Final = 0.25
@@ -222,38 +293,37 @@ class RedisLog:
         it with the change applied. A task first seen in the middle of its life (this
         replica began following later, or a client resumes) is read once from its record.
         """
+        events = [_Event.of(fields) for _, fields in entries]
         fresh: set[UUID] = set()
         missing: set[UUID] = set()
-        for _, fields in entries:
-            task_id = UUID(fields["i"])
-            if fields["k"] == "submitted" and "params" in fields:
+        for event in events:
+            task_id, kind = event.task_id, event.kind
+            if kind == "submitted" and "params" in event.fields:
                 fresh.add(task_id)
-            elif fields["k"] != "removed" and task_id not in fresh and task_id not in self.known:
+            elif kind != "removed" and task_id not in fresh and task_id not in self.known:
                 missing.add(task_id)
         if missing:
             await self._read_records(sorted(missing))
         result = []
-        for stream_id, fields in entries:
-            task_id = UUID(fields["i"])
-            kind: EventKind = fields["k"]  # type: ignore[assignment]
+        for (stream_id, _), event in zip(entries, events, strict=True):
+            task_id, kind = event.task_id, event.kind
             build = None
             if kind == "removed":
                 self.known.pop(task_id, None)
             else:
-                changed = _changed(kind, fields)
-                if kind == "submitted" and "params" in fields:
-                    parameters = parse_parameters(fields["params"])
-                    self._remember(task_id, changed, parameters)
-                elif (seen := self.known.get(task_id)) is not None:
+                seen = self.known.get(task_id)
+                if kind == "submitted" and "params" in event.fields:
+                    parameters = parse_parameters(event.fields["params"])
+                    self._remember(task_id, event.changed({}), parameters)
+                elif seen is not None:
                     if kind == "submitted":  # large parameters: read with the record
-                        self._remember(task_id, changed, seen[1])
+                        self._remember(task_id, event.changed({}), seen[1])
                     else:
-                        self._remember(task_id, seen[0] | changed, seen[1])
+                        self._remember(task_id, seen[0] | event.changed(seen[0]), seen[1])
                 if (now := self.known.get(task_id)) is not None:
                     build = partial(task_from, now[0], now[1])
             change_id = f"{self._epoch}-{stream_id}"
-            owner = fields.get("o") or None
-            result.append(Change(change_id, kind, task_id, None, owner, build))
+            result.append(Change(change_id, kind, task_id, None, event.owner, build))
         return result
 
     async def _read_records(self, task_ids: Sequence[UUID]) -> None:

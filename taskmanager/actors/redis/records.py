@@ -48,13 +48,14 @@ def task_from(
 
     ``parameters`` stands in for the record's own when it has none (events leave them out).
     ``task_id`` is the task's id when ``fields`` has none: a record keeps it in its key.
+    A field the record leaves out is empty or at its default (records of earlier versions
+    kept those, and read the same); a missing run_at is the creation time.
     """
     if parameters is None:
         parameters = parse_parameters(fields["params"])
     created = from_us(fields["created"])
-    run_at = from_us(fields["run_at"])
-    assert created is not None  # noqa: S101 - every record has both
-    assert run_at is not None  # noqa: S101
+    assert created is not None  # noqa: S101 - every record has it
+    run_at = from_us(fields.get("run_at", "")) or created
     error_type = fields.get("etype", "")
     result = fields.get("result", "")
     timeout = fields.get("timeout", "")

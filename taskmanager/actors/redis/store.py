@@ -357,7 +357,7 @@ class RedisStore(Actor):
             fields: dict[str, str] = await self._batcher.execute(
                 "HGETALL", self._key("task", str(task_id))
             )
-        if not fields or (viewer is not None and fields["owner"] != viewer):
+        if not fields or (viewer is not None and fields.get("owner", "") != viewer):
             return None
         return task_from(fields, task_id=task_id)
 
@@ -776,7 +776,7 @@ class RedisStore(Actor):
     async def _read_watching(self, task_id: UUID, viewer: Viewer) -> Task | None:
         """The task, as ``_get`` reads it; its next change of status wakes this replica."""
         fields = pairs(await self._scripts("watch", task_id, self._replica))
-        if not fields or (viewer is not None and fields["owner"] != viewer):
+        if not fields or (viewer is not None and fields.get("owner", "") != viewer):
             return None
         return task_from(fields, task_id=task_id)
 
@@ -832,7 +832,7 @@ def _matches(fields: dict[str, str], query: ListTasks) -> bool:
     return (
         (query.status is None or fields["status"] == query.status)
         and (query.task_type is None or fields["type"] == query.task_type)
-        and (query.viewer is None or fields["owner"] == query.viewer)
+        and (query.viewer is None or fields.get("owner", "") == query.viewer)
     )
 
 

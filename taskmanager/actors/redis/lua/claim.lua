@@ -57,38 +57,42 @@ while true do
     at[record[i]] = i + 1
   end
   local status = at.status and record[at.status]
-  if status == 'queued' and tonumber(record[at.run_at]) > now then
+  local run_at = status and record[at.run_at or at.created]
+  if status == 'queued' and tonumber(run_at) > now then
     -- Ready on a clock that has since stepped back: it waits for its run_at again.
-    redis.call('ZADD', P .. ':delayed', record[at.run_at], id)
+    redis.call('ZADD', P .. ':delayed', run_at, id)
   elseif status == 'queued' then
     -- The caller's last idle worker: another replica may take what stays ready. (When
     -- nothing does, the replica that wakes claims nothing: a cheaper miss than a look.)
     if ARGV[6] == '1' then
       ring()
     end
-    local owner, watchers = record[at.owner], at.w and record[at.w]
+    local owner, watchers = at.owner and record[at.owner] or '', at.w and record[at.w]
+    local attempts = at.attempts and tonumber(record[at.attempts]) or 0
     local changed = {'status', 'processing', 'lease', lease, 'started', int(now),
-      'finished', '', 'progress', '0', 'attempts', int(tonumber(record[at.attempts]) + 1)}
-    redis.call('HSET', key, unpack(changed))
+      'finished', '', 'progress', '0', 'attempts', int(attempts + 1)}
+    write(key, changed, at)
     move(id, owner, record[at.seq], 'queued', 'processing')
     wake(id, key, watchers)
     redis.call('SADD', P .. ':running:' .. replica, id)
-    publish('started', id, owner, changed)
+    publish('started', id, owner, changed, record[at.created])
     -- The record as it is now: its id, the start's fields, without the long-polls' (woken).
-    local started = {'task', 'id', id}
+    local now_in = {}
     for i = 1, #changed, 2 do
-      local j = at[changed[i]]
-      if j then
-        record[j] = changed[i + 1]
-      else
-        record[#record + 1] = changed[i]
-        record[#record + 1] = changed[i + 1]
+      now_in[changed[i]] = changed[i + 1]
+    end
+    local started = {'task', 'id', id}
+    for i = 1, #record, 2 do
+      local name = record[i]
+      if name ~= 'w' and name ~= 'id' and now_in[name] == nil then
+        started[#started + 1] = name
+        started[#started + 1] = record[i + 1]
       end
     end
-    for i = 1, #record, 2 do
-      if record[i] ~= 'w' and record[i] ~= 'id' then
-        started[#started + 1] = record[i]
-        started[#started + 1] = record[i + 1]
+    for i = 1, #changed, 2 do
+      if not idle(changed[i], changed[i + 1]) then
+        started[#started + 1] = changed[i]
+        started[#started + 1] = changed[i + 1]
       end
     end
     return started

@@ -36,7 +36,7 @@ local function task_key(id)
 end
 
 local function ready_score(priority, seq)
-  return (9 - tonumber(priority)) * PRIORITY_STEP + tonumber(seq)
+  return (9 - (tonumber(priority) or 0)) * PRIORITY_STEP + tonumber(seq)
 end
 
 local function replica_of(lease)
@@ -57,7 +57,7 @@ local NOT_IN_EVENTS = {
 local IMPLIED = {
   submitted = {status = 'queued', progress = '0', attempts = '0', priority = '0',
     max_retries = '0'},
-  started = {status = 'processing', progress = '0', finished = '', waitf = ''},
+  started = {status = 'processing', progress = '0', finished = '', waitf = '', attempts = '1'},
   progress = {},
   completed = {status = 'completed', progress = '1', etype = '', emsg = ''},
   failed = {status = 'failed'},
@@ -65,21 +65,47 @@ local IMPLIED = {
   retrying = {status = 'queued'},
   removed = {},
 }
+-- Every entry repeats its kind, the task's id and the names of its fields: the kind and
+-- the fields most events carry are named with a letter, and the id is written in base64
+-- (22 characters, not 36). A reader takes the names of earlier versions too (events.py).
+-- A time named with its letter is the µs since the task's creation (a small number takes
+-- half of a time's 10 bytes in the stream); under its name, it is the time itself.
+local KIND_CODES = {submitted = 'n', started = 's', progress = 'p', completed = 'c',
+  failed = 'f', cancelled = 'x', retrying = 'r', removed = 'd'}
+local FIELD_CODES = {type = 't', params = 'p', created = 'c', run_at = 'u', started = 's',
+  finished = 'f', progress = 'g', result = 'r', etype = 'e', emsg = 'm', attempts = 'a'}
+local SINCE_CREATED = {run_at = true, started = true, finished = true}
+local BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+-- The 16 bytes of a task's id (a UUID) in URL-safe base64, without padding.
+local function short_id(id)
+  local hex = string.gsub(id, '%-', '')
+  local out = {}
+  -- Three hex digits (12 bits) make two characters; the last two (8 bits) make two too.
+  for i = 1, 31, 3 do
+    local chunk = string.sub(hex, i, i + 2)
+    local bits = tonumber(chunk, 16) * (#chunk == 2 and 16 or 1)
+    local high, low = math.floor(bits / 64) + 1, bits % 64 + 1
+    out[#out + 1] = string.sub(BASE64, high, high) .. string.sub(BASE64, low, low)
+  end
+  return table.concat(out)
+end
 
 -- Append an event: the fields the change set, not the record (a replica that follows
 -- the stream for its subscribers keeps each task's state and applies the change). A
 -- `submitted` event carries the new record, its empty fields and large parameters left
 -- out. Only replicas with /events subscribers read the stream: it is written for them
 -- and for clients that resume, so every byte left out is kept less, for every task.
-local function publish(kind, id, owner, changed)
-  local fields = {'k', kind, 'i', id}
+-- `created` is the task's creation time, when the caller read it (a `submitted` event
+-- carries it).
+local function publish(kind, id, owner, changed, created)
+  local fields = {'k', KIND_CODES[kind], 'i', short_id(id)}
   if owner ~= '' then
     fields[#fields + 1] = 'o'
     fields[#fields + 1] = owner
   end
   local implied = IMPLIED[kind]
   if changed then
-    local created
     for i = 1, #changed, 2 do
       local name, value = changed[i], changed[i + 1]
       if name == 'created' then
@@ -88,7 +114,15 @@ local function publish(kind, id, owner, changed)
       if not NOT_IN_EVENTS[name] and implied[name] ~= value and not (kind == 'submitted'
           and (value == '' or (name == 'run_at' and value == created)
             or (name == 'params' and #value > EVENT_PARAMS_MAX))) then
-        fields[#fields + 1] = name
+        local code = FIELD_CODES[name] or name
+        if SINCE_CREATED[name] and value ~= '' then
+          if created then
+            value = int(tonumber(value) - tonumber(created))
+          else
+            code = name
+          end
+        end
+        fields[#fields + 1] = code
         fields[#fields + 1] = value
       end
     end
@@ -100,6 +134,37 @@ end
 local function change(kind, id, owner, key, changed)
   redis.call('HSET', key, unpack(changed))
   publish(kind, id, owner, changed)
+end
+
+-- A record leaves out a field that is empty or at its default, and a run_at that is its
+-- creation time: a third of a record was such fields. Every reader (these scripts,
+-- taskmanager/actors/redis/records.py) takes a missing field for that value, and reads
+-- records of earlier versions, which kept them, the same.
+local DEFAULTS = {progress = '0', attempts = '0', priority = '0', max_retries = '0'}
+local function idle(name, value)
+  return value == '' or DEFAULTS[name] == value
+end
+
+-- Write the fields of a change (name, value, ...) to the record: a field that becomes
+-- empty or its default is removed, if `present[name]` says the record has it (the
+-- caller read the record's fields anyway: no command is spent to find out).
+local function write(key, changed, present)
+  local set, gone = {}, {}
+  for i = 1, #changed, 2 do
+    local name, value = changed[i], changed[i + 1]
+    if not idle(name, value) then
+      set[#set + 1] = name
+      set[#set + 1] = value
+    elseif present[name] then
+      gone[#gone + 1] = name
+    end
+  end
+  if #set > 0 then
+    redis.call('HSET', key, unpack(set))
+  end
+  if #gone > 0 then
+    redis.call('HDEL', key, unpack(gone))
+  end
 end
 
 -- Idle dispatchers block on this key (BZPOPMIN), as BullMQ's workers block on their
@@ -208,6 +273,7 @@ local function prune(now, limit)
     local key = task_key(id)
     local f = redis.call('HMGET', key, 'status', 'owner', 'idem', 'w')
     if f[1] then
+      f[2], f[3] = f[2] or '', f[3] or ''
       if f[4] then
         for replica in string.gmatch(f[4], '[^,]+') do
           tell(replica, 'w:' .. id)
@@ -277,16 +343,18 @@ local function create_task(id, t, now, quiet)
   local seq = redis.call('INCR', P .. ':seq')
   local run_at = now + tonumber(t.delay_us)
   -- The id is the key's: a copy in the record would take a tenth of it.
-  local record = {
-    'type', t.type, 'status', 'queued', 'params', t.params,
-    'created', int(now), 'run_at', int(run_at), 'started', '', 'finished', '', 'progress', '0',
-    'result', '', 'etype', '', 'emsg', '', 'priority', t.priority, 'timeout', t.timeout,
-    'max_retries', t.max_retries, 'attempts', '0', 'owner', t.owner, 'seq', seq, 'lease', '',
-    'idem', t.idem, 'fp', t.fp}
-  for _, name in ipairs({'schedule', 'deps', 'waitf'}) do
-    if (t[name] or '') ~= '' then
+  local record = {'type', t.type, 'status', 'queued', 'params', t.params, 'created', int(now),
+    'seq', seq}
+  if run_at ~= now then
+    record[#record + 1] = 'run_at'
+    record[#record + 1] = int(run_at)
+  end
+  for _, name in ipairs({'priority', 'timeout', 'max_retries', 'owner', 'idem', 'fp',
+      'schedule', 'deps', 'waitf'}) do
+    local value = t[name] or ''
+    if not idle(name, value) then
       record[#record + 1] = name
-      record[#record + 1] = t[name]
+      record[#record + 1] = value
     end
   end
   redis.call('HSET', key, unpack(record))
@@ -314,10 +382,10 @@ end
 -- A queued task that is in no queue index goes back to it, unless it is there already
 -- or is no longer queued (cancelled, or started). Its status.
 local function unclaim(id, now)
-  local f = redis.call('HMGET', task_key(id), 'status', 'priority', 'seq', 'run_at')
+  local f = redis.call('HMGET', task_key(id), 'status', 'priority', 'seq', 'run_at', 'created')
   if f[1] == 'queued' and not redis.call('ZSCORE', P .. ':ready', id)
       and not redis.call('ZSCORE', P .. ':delayed', id) then
-    enqueue(id, f[2], f[3], f[4], now)
+    enqueue(id, f[2], f[3], f[4] or f[5], now)
   end
   return f[1]
 end
@@ -340,7 +408,7 @@ local function cancel_for(id, key, owner, seq, watchers, waitf, dependency, stat
     ttl_us)
   local changed = {'status', 'cancelled', 'finished', int(now), 'etype', 'dependency_failed',
     'emsg', 'dependency ' .. dependency .. ' ' .. status, 'waitf', waitf}
-  redis.call('HSET', key, unpack(changed))
+  write(key, changed, {})
   move(id, owner, seq, 'queued', 'cancelled')
   wake(id, key, watchers)
   ended(id, 'cancelled', now, ttl_us)
@@ -361,18 +429,18 @@ local function follow(id, status, now, ttl_us)
     for _, dependant in ipairs(dependants) do
       local key = task_key(dependant)
       local f = redis.call('HMGET', key, 'status', 'waitf', 'owner', 'seq', 'priority', 'run_at',
-        'w', 'dn')
+        'w', 'dn', 'created')
       local waitf = f[1] == 'queued' and f[2] or ''
       local rest = without(waitf, done[1])
       if rest == waitf then
         -- cancelled meanwhile, or not waiting for this one
       elseif done[2] == 'completed' then
-        redis.call('HSET', key, 'waitf', rest)
+        write(key, {'waitf', rest}, {waitf = true})
         if rest == '' then
-          enqueue(dependant, f[5], f[4], f[6], now)
+          enqueue(dependant, f[5], f[4], f[6] or f[9], now)
         end
       else
-        cancel_for(dependant, key, f[3], f[4], f[7], waitf, done[1], done[2], now, ttl_us)
+        cancel_for(dependant, key, f[3] or '', f[4], f[7], waitf, done[1], done[2], now, ttl_us)
         if f[8] then
           left[#left + 1] = {dependant, 'cancelled'}
         end

@@ -5,5 +5,5 @@ local f = redis.call('HMGET', key, 'status', 'lease', 'owner')
 if f[1] ~= 'processing' or f[2] ~= ARGV[5] then
   return false
 end
-change('progress', ARGV[4], f[3], key, {'progress', ARGV[6]})
+change('progress', ARGV[4], f[3] or '', key, {'progress', ARGV[6]})
 return true

@@ -18,28 +18,29 @@ for _, replica in ipairs(dead) do
   for _, id in ipairs(redis.call('SMEMBERS', P .. ':running:' .. replica)) do
     local key = task_key(id)
     local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'attempts', 'max_retries',
-      'w', 'dn')
+      'w', 'dn', 'created')
     if f[1] == 'processing' and replica_of(f[2]) == replica then
+      f[3] = f[3] or ''
       local message = 'the replica running the task stopped answering'
-      if tonumber(f[5]) <= tonumber(f[6]) then
+      if tonumber(f[5] or 0) <= tonumber(f[6] or 0) then
         local wait = math.min(tonumber(ARGV[4]) * 2 ^ (tonumber(f[5]) - 1), 60000000)
         local run_at = now + math.floor(wait * (1 + tonumber(ARGV[7]) * math.random()))
         local changed = {'status', 'queued', 'run_at', int(run_at), 'lease', '',
           'etype', 'worker_lost', 'emsg', message}
-        redis.call('HSET', key, unpack(changed))
+        write(key, changed, {lease = true})
         move(id, f[3], f[4], 'processing', 'queued')
         wake(id, key, f[7])
         redis.call('ZADD', P .. ':delayed', int(run_at), id)
         redis.call('HINCRBY', P .. ':stats', 'retries', 1)
-        publish('retrying', id, f[3], changed)
+        publish('retrying', id, f[3], changed, f[9])
       else
         local changed = {'status', 'failed', 'finished', int(now), 'lease', '',
           'etype', 'worker_lost', 'emsg', message}
-        redis.call('HSET', key, unpack(changed))
+        write(key, changed, {lease = true})
         move(id, f[3], f[4], 'processing', 'failed')
         wake(id, key, f[7])
         ended(id, 'failed', now, tonumber(ARGV[5]))
-        publish('failed', id, f[3], changed)
+        publish('failed', id, f[3], changed, f[9])
         if f[8] then
           follow(id, 'failed', now, tonumber(ARGV[5]))
         end

@@ -8,18 +8,19 @@ local now = now_us()
 if unclaim(id, now) == 'queued' then
   return 'queued'
 end
-local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'priority', 'run_at', 'w')
+local f = redis.call('HMGET', key, 'status', 'lease', 'owner', 'seq', 'priority', 'run_at', 'w',
+  'attempts', 'created')
 if f[1] == 'processing' and lease ~= '' and f[2] == lease and replica_of(lease) == replica then
+  f[3] = f[3] or ''
   redis.call('SREM', P .. ':running:' .. replica, id)
   -- The attempt is undone, not failed: it does not count against the retries.
-  local changed = {'status', 'queued', 'started', '', 'progress', '0', 'lease', ''}
-  redis.call('HSET', key, unpack(changed))
-  changed[#changed + 1] = 'attempts'
-  changed[#changed + 1] = tostring(redis.call('HINCRBY', key, 'attempts', -1))
+  local changed = {'status', 'queued', 'started', '', 'progress', '0', 'lease', '',
+    'attempts', int(tonumber(f[8] or 0) - 1)}
+  write(key, changed, {started = true, progress = true, lease = true, attempts = true})
   move(id, f[3], f[4], 'processing', 'queued')
   wake(id, key, f[7])
-  enqueue(id, f[5], f[4], f[6], now)
-  publish('retrying', id, f[3], changed)
+  enqueue(id, f[5], f[4], f[6] or f[9], now)
+  publish('retrying', id, f[3], changed, f[9])
   return 'released'
 end
 return false

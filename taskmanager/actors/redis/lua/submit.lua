@@ -27,7 +27,7 @@ if redis.call('EXISTS', key) == 1 then
     return {'record', redis.call('HGETALL', key)}
   end
   local f = redis.call('HMGET', key, 'seq', 'created', 'run_at')
-  return {'created', f[1], f[2], f[3]}
+  return {'created', f[1], f[2], f[3] or f[2]}
 end
 local now = now_us()
 local wait = full(now, ARGV[14])
