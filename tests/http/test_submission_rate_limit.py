@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from support import SUM, FakeClock
 
+from bench.redisstats import RedisStats
 from taskmanager.actors.messages import BeginDrain, GetStoreStatus
 from taskmanager.http.operations import MAX_BODY
 
@@ -118,3 +119,22 @@ async def test_a_submission_while_shutting_down_is_counted_and_refused_like_any_
     refused = await client.post("/tasks", json=SUM)
     assert refused.status_code == 429
     assert refused.headers["retry-after"] == "60"
+
+
+@pytest.mark.backends("redis")
+async def test_a_submission_on_redis_costs_one_script_in_one_round_trip(
+    make_client, redis_url, clock: FakeClock
+):
+    """What an operator sees in Redis's slow log: the commands a replica sent for it."""
+    client = await make_client(rate_limit="10/minute", workers=0)
+    assert (await client.post("/tasks", json=SUM)).status_code == 202  # scripts loaded
+    stats = RedisStats(int(redis_url.rsplit(":", 1)[1].split("/")[0]))
+    try:
+        stats.start_counting_round_trips()
+        for _ in range(3):
+            assert (await client.post("/tasks", json=SUM)).status_code == 202
+        sent = stats.round_trips()
+    finally:
+        stats.close()
+    # Other scripts the replica runs on its own (heartbeats, the reaper) left out.
+    assert (sent["script submit"], sent["script ratelimit"]) == (3, 0), sent
