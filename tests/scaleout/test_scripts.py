@@ -204,6 +204,30 @@ async def test_a_rate_check_sent_twice_counts_once(scripts):
     assert [again[1], second_again[1]] == [1, 2]
 
 
+async def test_a_counted_submission_sent_again_makes_one_task_and_counts_once(scripts):
+    """redis-py sends a script again after a dropped connection: same task, same entry."""
+    run, clock, redis, prefix = scripts
+
+    def submission(task_id: str, request: str) -> tuple[object, ...]:
+        task = (task_id, "compute_sum", '{"numbers":[1]}', 0, 0, "", 0, "", "", "", 100, "0")
+        return (*task, "", "", 0, "client", 2, 60_000_000, request)
+
+    first_id = str(uuid.uuid4())
+    first = await run("submit", *submission(first_id, "request-1"))
+    await clock.advance(10)
+    again = await run("submit", *submission(first_id, "request-1"))
+    assert first[0] == again[0] == "created"
+    assert first[-2:] == [1, "60000000"]
+    assert again[-2:] == [1, "50000000"]  # counted once, ten seconds ago
+    assert (await run("ratelimit", "client", 2, 60_000_000, "request-2"))[:2] == [1, 2]
+    # The window is full: sent again, the first still answers; a new one is refused.
+    assert (await run("submit", *submission(first_id, "request-1")))[0] == "created"
+    refused_id = str(uuid.uuid4())
+    refused = await run("submit", *submission(refused_id, "request-3"))
+    assert refused == ["limited", 2, "50000000"]
+    assert not await redis.exists(f"{prefix}:task:{refused_id}")
+
+
 async def test_what_a_stopped_replica_still_held_is_given_back(scripts):
     run, _, redis, prefix = scripts
     await beat(run, "a", register=True)
