@@ -1,6 +1,6 @@
 """The rate limiter's windows in Redis, shared by every replica.
 
-One sliding-window log per client, checked and recorded by one script on Redis's clock:
+One sliding-window log per client, checked and recorded by one script:
 the rate limit script for a request alone, the submit script for a submission (which
 counts it in the same step as it makes the task).
 """

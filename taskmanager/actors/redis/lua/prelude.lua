@@ -40,7 +40,7 @@ local function ready_score(priority, seq)
 end
 
 -- The sliding-window log of one client's requests, checked and recorded in one step, on
--- the script's clock so that every replica counts alike. ``name`` is the request's own:
+-- the script's clock (now_us). ``name`` is the request's own:
 -- a script sent again counts it once. Returns {allowed (0/1), requests in the window,
 -- µs until the oldest leaves it}, and whether Redis is out of memory: it refuses a
 -- script's first write only, so the request's entry is the first write, the probe.
