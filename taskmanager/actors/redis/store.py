@@ -21,6 +21,7 @@ from typing import Any, Final
 from uuid import UUID
 
 from redis.asyncio import Redis
+from redis.exceptions import OutOfMemoryError
 
 from taskmanager.actors.clock import Clock
 from taskmanager.actors.messages import (
@@ -155,6 +156,12 @@ class _Reported:
 class _DropWaiter:
     task_id: UUID
     waiter: Waiter
+
+
+def _out_of_memory(error: UnavailableError) -> bool:
+    """Whether Redis refused a script for want of memory (it is there, and reads work)."""
+    cause = error.__cause__
+    return isinstance(cause, OutOfMemoryError) or str(cause).startswith("OOM")
 
 
 def fingerprint(message: SubmitTask) -> str:
@@ -582,13 +589,20 @@ class RedisStore(Actor):
         rate = window_args(limit, client, next(self._request_names))
         while True:
             task_id = uuid.uuid4()
-            reply = await self._submit_script(task_id, message, rate)
+            try:
+                reply = await self._submit_script(task_id, message, rate)
+            except UnavailableError as error:
+                if not _out_of_memory(error):
+                    raise
+                # Redis at maxmemory refuses the whole submission, its count too; the rate
+                # check runs there, so the request is counted (or refused) as any other.
+                allowed, counted, reset_us = await self._scripts("ratelimit", *rate)
+                decision = decision_of(limit, allowed, counted, reset_us)
+                return Counted(decision, StoreUnavailable() if decision.allowed else None)
             if reply[0] == "limited":
                 return Counted(decision_of(limit, 0, reply[1], reply[2]), None)
             *reply, counted, reset_us = reply
             decision = decision_of(limit, 1, counted, reset_us)
-            if reply == ["oom"]:  # counted, as a request is, but no task made
-                return Counted(decision, StoreUnavailable())
             outcome = await self._outcome(task_id, message, reply)
             if outcome is not None:
                 return Counted(decision, outcome)

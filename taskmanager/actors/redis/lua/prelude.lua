@@ -40,33 +40,23 @@ local function ready_score(priority, seq)
 end
 
 -- The sliding-window log of one client's requests, checked and recorded in one step, on
--- the script's clock (now_us). ``name`` is the request's own:
--- a script sent again counts it once. Returns {allowed (0/1), requests in the window,
--- µs until the oldest leaves it}, and whether Redis is out of memory: it refuses a
--- script's first write only, so the request's entry is the first write, the probe.
+-- the script's clock (now_us). ``name`` is the request's own: a script sent again counts
+-- it once. Returns {allowed (0/1), requests in the window, µs until the oldest leaves it}.
 local function sliding_window(client, limit, window, name)
   local key = P .. ':rl:' .. client
   local now = now_us()
-  local since = int(now - window)
-  local count = redis.call('ZCOUNT', key, '(' .. since, '+inf')
-  local allowed, out_of_memory = 1, false
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
+  local count = redis.call('ZCARD', key)
+  local allowed = 1
   if count < limit then
     -- Added only if new: this very request, sent again, was counted already.
-    local added = redis.pcall('ZADD', key, 'NX', int(now), name)
-    if type(added) == 'table' then
-      -- Counted all the same: once the script has written, Redis lets it go on.
-      out_of_memory = true
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', since)
-      added = redis.call('ZADD', key, 'NX', int(now), name)
-    end
-    count = count + added
+    count = count + redis.call('ZADD', key, 'NX', int(now), name)
   elseif not redis.call('ZSCORE', key, name) then
     allowed = 0
   end
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', since)
   redis.call('PEXPIRE', key, math.ceil(window / 1000))
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return {allowed, count, int(tonumber(oldest[2]) + window - now)}, out_of_memory
+  return {allowed, count, int(tonumber(oldest[2]) + window - now)}
 end
 
 local function replica_of(lease)

@@ -11,12 +11,9 @@
 -- the oldest leaves it; over the limit the answer is {'limited', those two} alone.
 -- Counted first, in the same step: a submission over the limit creates nothing and is
 -- not counted, whatever else it would have been answered.
-local rate, out_of_memory
-if ARGV[19] then
-  rate, out_of_memory = sliding_window(ARGV[19], tonumber(ARGV[20]), tonumber(ARGV[21]), ARGV[22])
-  if rate[1] == 0 then
-    return {'limited', rate[2], rate[3]}
-  end
+local rate = ARGV[19] and sliding_window(ARGV[19], tonumber(ARGV[20]), tonumber(ARGV[21]), ARGV[22])
+if rate and rate[1] == 0 then
+  return {'limited', rate[2], rate[3]}
 end
 local function rated(reply)
   if rate then
@@ -67,9 +64,6 @@ for dependency in string.gmatch(deps, '[^,]+') do
   elseif f[1] ~= 'completed' and not failed then
     failed = {dependency, f[1]}
   end
-end
-if out_of_memory then
-  return rated{'oom'} -- what Redis would refuse to create, had the count not written first
 end
 local waitf = table.concat(waiting, ',')
 local seq, run_at = create_task(id, {
