@@ -23,15 +23,21 @@ def fast_path(request) -> bool:
     return request.param
 
 
+def idle(backend: str) -> dict[str, Any]:
+    """No worker on Redis, where the store's counts are read a status at a time: a task
+    that changed status between two reads would be counted twice or not at all."""
+    return {"workers": 0} if backend == "redis" else {}
+
+
 async def tasks_kept(client) -> int:
     status = await client.app.state.system.store.ask(GetStoreStatus())
     return sum(status.counts.values())
 
 
 async def test_an_admitted_submission_says_what_is_left_and_a_refused_one_is_not_counted(
-    make_client, clock: FakeClock
+    make_client, clock: FakeClock, backend
 ):
-    client = await make_client(rate_limit="3/minute")
+    client = await make_client(rate_limit="3/minute", **idle(backend))
     first = await client.post("/tasks", json=SUM)
     assert first.status_code == 202
     assert first.headers["ratelimit-policy"] == '"default";q=3;w=60'
@@ -90,9 +96,11 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], int]] = {
 
 
 @pytest.mark.parametrize("case", CASES)
-async def test_over_the_limit_a_submission_gets_429_whatever_it_would_have_got(make_client, case):
+async def test_over_the_limit_a_submission_gets_429_whatever_it_would_have_got(
+    make_client, case, backend
+):
     settings, first, submission, status = CASES[case]
-    client = await make_client(rate_limit="2/minute", **settings)
+    client = await make_client(rate_limit="2/minute", **idle(backend), **settings)
     assert (await client.post("/tasks", **first)).status_code == 202
     admitted = await client.post("/tasks", **submission)
     assert admitted.status_code == status, admitted.text
