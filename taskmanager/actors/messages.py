@@ -384,5 +384,33 @@ class CheckRate(Request[RateDecision]):
 
 
 @dataclass(frozen=True, slots=True)
+class StoreUnavailable:
+    """The store could not take a submission now (Redis out of memory): retry shortly."""
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A submission counted against its client's rate limit in the step that made it.
+
+    ``outcome`` is None when the limit refused it: nothing was made, nothing counted.
+    """
+
+    decision: RateDecision
+    outcome: SubmitOutcome | StoreUnavailable | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitCounted(Request[Counted | ShuttingDown]):
+    """``submit``, counted against ``client``'s rate limit in the same step.
+
+    Only a store that can count in that step takes it (on Redis, one script does both).
+    ``ShuttingDown`` means it was neither made nor counted: the rate limiter counts it.
+    """
+
+    submit: SubmitTask
+    client: str
+
+
+@dataclass(frozen=True, slots=True)
 class PruneIdle:
     """Forget clients with no request inside the window."""

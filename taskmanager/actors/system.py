@@ -149,6 +149,14 @@ class ActorSystem:
         )
 
     @property
+    def store_counts_submissions(self) -> bool:
+        """Whether the store takes ``SubmitCounted``: counts and makes a submission at once.
+
+        On Redis one script does both: one round trip where a check and a submission took two.
+        """
+        return self._shared is not None
+
+    @property
     def healthy(self) -> bool:
         """Whether every actor runs and none keeps crashing."""
         return self.supervisor.healthy and all(actor.alive for actor in self.actors)

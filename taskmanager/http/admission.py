@@ -2,7 +2,9 @@
 
 It decides who the caller is and counts the request against the caller's rate limit;
 the fast path and the FastAPI routes both sit behind it, so a check added here holds
-for every request, whichever of them answers.
+for every request, whichever of them answers. One exception, for the backend that can:
+a submission is counted by the step that makes it (one script on Redis, not two), and
+its handler answers the limit's 429 or fields itself, just as admission would.
 """
 
 from __future__ import annotations
@@ -14,10 +16,17 @@ from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from taskmanager.actors.messages import CheckRate, RateDecision, Viewer
+from taskmanager.actors.messages import CheckRate, Viewer
 from taskmanager.actors.runtime import Actor
 from taskmanager.config import IPNetwork
-from taskmanager.http.operations import BUSY, BUSY_ERRORS, Header, Reply, error, send_reply
+from taskmanager.http.operations import (
+    BUSY,
+    BUSY_ERRORS,
+    error,
+    rate_headers,
+    send_reply,
+    too_many_requests,
+)
 from taskmanager.keys import KeyRing
 
 # The API proper; the docs, the health check and the monitor's files are not counted.
@@ -26,6 +35,8 @@ COUNTED_PREFIXES: Final = ("/tasks", "/events", "/schedules", "/queue")
 PROTECTED_PREFIXES: Final = (*COUNTED_PREFIXES, "/stats", "/metrics")
 #: Where the caller is kept in the ASGI scope for the handlers.
 CALLER: Final = "taskmanager.caller"
+#: Set in the ASGI scope of a submission whose rate limit the store counts as it makes it.
+COUNTED_BY_STORE: Final = "taskmanager.counted_by_store"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +61,12 @@ def caller_of(scope: Scope) -> Caller:
     """The caller admission decided on for this request."""
     caller: Caller = scope.get(CALLER, ANYONE)
     return caller
+
+
+def counted_by_store(scope: Scope) -> bool:
+    """Whether admission left this submission's rate limit to the step that makes it."""
+    counted: bool = scope.get(COUNTED_BY_STORE, False)
+    return counted
 
 
 def _under(path: str, prefixes: tuple[str, ...]) -> bool:
@@ -131,23 +148,6 @@ def _forwarded_for(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
     return hops
 
 
-def rate_headers(decision: RateDecision) -> list[Header]:
-    """The IETF draft's RateLimit-Policy and RateLimit fields."""
-    return [
-        (b"ratelimit-policy", b'"default";q=%d;w=%d' % (decision.limit, decision.window)),
-        (b"ratelimit", b'"default";r=%d;t=%d' % (decision.remaining, decision.reset_after)),
-    ]
-
-
-def too_many_requests(decision: RateDecision) -> Reply:
-    """The 429 for a refused request, with the wait in Retry-After."""
-    detail = (
-        f"rate limit exceeded: {decision.limit} requests per {decision.window} s; "
-        f"retry in {decision.retry_after} s"
-    )
-    return error(429, detail, ((b"retry-after", b"%d" % decision.retry_after),))
-
-
 UNAUTHORIZED: Final = error(
     401,
     "this API needs a valid key: send it as 'Authorization: Bearer <key>'",
@@ -163,6 +163,11 @@ class Admission:
     everywhere alike. A refused request is answered
     here (429, 401, or 503 when the limiter cannot answer); an admitted one goes on with
     the caller in its scope and the RateLimit fields added to its answer.
+
+    With ``store_counts_submissions`` (Redis), a ``POST /tasks`` from a caller with a
+    valid key or none needed goes on uncounted, marked so: its handler has the store count
+    it in the step that makes the task, or the limiter count it first when it makes none,
+    and answers with the same 429 or RateLimit fields. One script instead of two.
     """
 
     def __init__(
@@ -172,11 +177,13 @@ class Admission:
         limiter: Actor,
         trusted_proxies: tuple[IPNetwork, ...],
         keys: KeyRing | None = None,
+        store_counts_submissions: bool = False,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.trusted_proxies = trusted_proxies
         self.keys = keys
+        self.store_counts_submissions = store_counts_submissions
 
     def _caller(self, scope: Scope) -> Caller | None:
         """Who sent the request; None when it needs a key and has no valid one."""
@@ -202,6 +209,15 @@ class Admission:
         # A request refused for its key counts on every path, even those a valid key
         # reads for free: else keys could be guessed there without limit.
         if caller is not None and not is_counted(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        if (
+            self.store_counts_submissions
+            and caller is not None
+            and scope["path"] == "/tasks"
+            and scope["method"] == "POST"
+        ):
+            scope[COUNTED_BY_STORE] = True
             await self.app(scope, receive, send)
             return
         try:

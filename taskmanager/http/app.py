@@ -70,6 +70,7 @@ class TaskManagerAPI(FastAPI):
             limiter=system.limiter,
             trusted_proxies=settings.trusted_proxies,
             keys=settings.api_keys_file,
+            store_counts_submissions=system.store_counts_submissions,
         )
         return CORSMiddleware(
             app,

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from taskmanager.actors.system import ActorSystem
 from taskmanager.http import operations
-from taskmanager.http.admission import caller_of
+from taskmanager.http.admission import caller_of, counted_by_store
 from taskmanager.http.operations import BUSY_ERRORS, Reply
 from taskmanager.http.schemas import TaskRequests
 
@@ -72,6 +72,7 @@ class FastPath:
             idempotency_key=idempotency_key,
             receive=receive,
             caller=caller_of(scope),
+            counts_here=counted_by_store(scope),
         )
 
     async def _read(self, scope: Scope, receive: Receive, task_id: UUID, wait: bool) -> Reply:  # noqa: FBT001

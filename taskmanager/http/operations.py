@@ -22,11 +22,17 @@ from starlette.types import Receive, Send
 
 from taskmanager.actors.messages import (
     CancelTask,
+    CheckRate,
+    Counted,
     GetTask,
     KeyReused,
+    RateDecision,
     Replayed,
     ShuttingDown,
     StoreFull,
+    StoreUnavailable,
+    SubmitCounted,
+    SubmitOutcome,
     SubmitTask,
     UnknownDependency,
     Viewer,
@@ -148,6 +154,30 @@ BUSY: Final = error(
 INTERNAL_ERROR: Final = error(500, "internal server error")
 
 
+def rate_headers(decision: RateDecision) -> list[Header]:
+    """The IETF draft's RateLimit-Policy and RateLimit fields."""
+    return [
+        (b"ratelimit-policy", b'"default";q=%d;w=%d' % (decision.limit, decision.window)),
+        (b"ratelimit", b'"default";r=%d;t=%d' % (decision.remaining, decision.reset_after)),
+    ]
+
+
+def too_many_requests(decision: RateDecision) -> Reply:
+    """The 429 for a refused request, with the wait in Retry-After."""
+    detail = (
+        f"rate limit exceeded: {decision.limit} requests per {decision.window} s; "
+        f"retry in {decision.retry_after} s"
+    )
+    return error(429, detail, ((b"retry-after", b"%d" % decision.retry_after),))
+
+
+def rated(reply: Reply, decision: RateDecision) -> Reply:
+    """``reply`` if the rate limit allowed the request, else the 429; with the RateLimit fields."""
+    if not decision.allowed:
+        reply = too_many_requests(decision)
+    return Reply(reply.status, reply.body, (*reply.headers, *rate_headers(decision)))
+
+
 async def send_reply(send: Send, reply: Reply, extra_headers: Iterable[Header] = ()) -> None:
     """Answer with ``reply`` straight from ASGI."""
     body = reply.body
@@ -197,8 +227,54 @@ async def submit(  # noqa: PLR0913 - the parts of the request, by name
     idempotency_key: str | None,
     receive: Receive,
     caller: Caller,
+    counts_here: bool = False,
 ) -> Reply:
-    """Read and validate a submission and hand it to the store."""
+    """Read and validate a submission and hand it to the store.
+
+    With ``counts_here``, admission left the caller's rate limit to this step: a valid
+    submission goes to the store counted (in one step with its making), and any other
+    answer is counted alone first, so that over the limit the answer is 429 all the same.
+    """
+    checked = await _submission(
+        system,
+        requests,
+        content_type=content_type,
+        content_length=content_length,
+        idempotency_key=idempotency_key,
+        receive=receive,
+        caller=caller,
+    )
+    if not counts_here:
+        if isinstance(checked, Reply):
+            return checked
+        return _submitted(await system.store.ask(checked))
+    if isinstance(checked, Reply):
+        return rated(checked, await system.limiter.ask(CheckRate(caller.client)))
+    match await system.store.ask(SubmitCounted(checked, caller.client)):
+        case Counted(decision=decision, outcome=outcome):
+            if outcome is None:  # over the limit: nothing made
+                return rated(too_many_requests(decision), decision)
+            if isinstance(outcome, StoreUnavailable):
+                return rated(BUSY, decision)
+            return rated(_submitted(outcome), decision)
+        case ShuttingDown() as outcome:  # neither made nor counted
+            decision = await system.limiter.ask(CheckRate(caller.client))
+            return rated(_submitted(outcome), decision)
+        case unexpected:
+            assert_never(unexpected)
+
+
+async def _submission(  # noqa: PLR0913 - the parts of the request, by name
+    system: ActorSystem,
+    requests: TaskRequests,
+    *,
+    content_type: str,
+    content_length: str | None,
+    idempotency_key: str | None,
+    receive: Receive,
+    caller: Caller,
+) -> SubmitTask | Reply:
+    """The submission a request asks for, or the reply for one that asks for none."""
     body = await read_json_body(content_type, content_length, receive, system.settings.body_timeout)
     if isinstance(body, Reply):
         return body
@@ -208,7 +284,7 @@ async def submit(  # noqa: PLR0913 - the parts of the request, by name
         return error(400, requests.describe(exc))
     if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         return error(400, "Idempotency-Key: 1 to 255 visible ASCII characters")
-    message = SubmitTask(
+    return SubmitTask(
         request.task_type,
         ParametersObject.of(request.parameters),
         options_of(request),
@@ -217,7 +293,10 @@ async def submit(  # noqa: PLR0913 - the parts of the request, by name
         depends_on=tuple(request.depends_on),
         viewer=caller.viewer,
     )
-    match await system.store.ask(message):
+
+
+def _submitted(outcome: SubmitOutcome) -> Reply:
+    match outcome:
         case Task(task_id=task_id) as task:
             # The whole task, so a client needs no second request (which could fail
             # after the task exists, and whose retry would submit it again).

@@ -182,6 +182,8 @@ async def test_a_task_claimed_on_a_clock_stepped_back_runs_once_it_is_due(
         return await real_take(self, now, last=last)
 
     monkeypatch.setattr(RedisQueue, "take", take_on_a_clock_stepped_back)
+    # The workers' first look for work, at start, is over: the claim comes after the task.
+    await settle()
     task_id = await submit(client)
     await settle()
     assert stepped == [True]
@@ -207,6 +209,8 @@ async def test_redis_out_of_memory_refuses_submissions_with_503_and_running_task
         refused = await client.post("/tasks", json=SUM)
         assert refused.status_code == 503, refused.text
         assert refused.headers["retry-after"]
+        # Counted as any request is: Redis refuses the task, not the window's entry.
+        assert refused.headers["ratelimit"].startswith('"default";r=9998;')
         assert refused.json()["detail"]
         # Reads still work.
         assert (await client.get(f"/tasks/{running}")).json()["status"] == "processing"

@@ -21,12 +21,14 @@ from typing import Any, Final
 from uuid import UUID
 
 from redis.asyncio import Redis
+from redis.exceptions import OutOfMemoryError
 
 from taskmanager.actors.clock import Clock
 from taskmanager.actors.messages import (
     BeginDrain,
     CancelTask,
     CheckHealth,
+    Counted,
     FinishTask,
     GetDispatcherStatus,
     GetResults,
@@ -42,6 +44,8 @@ from taskmanager.actors.messages import (
     StopUnfinished,
     StoreFull,
     StoreStatus,
+    StoreUnavailable,
+    SubmitCounted,
     SubmitOutcome,
     SubmitTask,
     SweepExpired,
@@ -56,6 +60,7 @@ from taskmanager.actors.messages import (
 )
 from taskmanager.actors.model import TERMINAL, Task, TaskStatus
 from taskmanager.actors.redis.connection import CommandBatcher, Scripts, reachable
+from taskmanager.actors.redis.ratelimiter import decision_of, request_names, window_args
 from taskmanager.actors.redis.records import from_us, pairs, parameters_json, task_from
 from taskmanager.actors.runtime import (
     Actor,
@@ -153,6 +158,12 @@ class _DropWaiter:
     waiter: Waiter
 
 
+def _out_of_memory(error: UnavailableError) -> bool:
+    """Whether Redis refused a script for want of memory (it is there, and reads work)."""
+    cause = error.__cause__
+    return isinstance(cause, OutOfMemoryError) or str(cause).startswith("OOM")
+
+
 def fingerprint(message: SubmitTask) -> str:
     """What an idempotency key is compared by: the type, the parameters, the options."""
     options = message.options
@@ -197,6 +208,7 @@ class RedisStore(Actor):
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self._ttl_us = int(settings.result_ttl * 1_000_000)
+        self._request_names = request_names()
         self._waiters: dict[UUID, list[tuple[TaskStatus, Waiter]]] = {}
         self._draining = False
         self._beats: asyncio.Task[None] | None = None
@@ -282,6 +294,10 @@ class RedisStore(Actor):
                 if self._draining:
                     return ShuttingDown()
                 return Later(self._submit(message))
+            case SubmitCounted(submit=submit, client=client):
+                if self._draining:
+                    return ShuttingDown()
+                return Later(self._submit_counted(submit, client))
             case ReportProgress(task_id=task_id, lease=lease, progress=progress):
                 return Later(self._scripts("progress", task_id, lease, repr(float(progress))))
             case FinishTask(
@@ -560,11 +576,45 @@ class RedisStore(Actor):
     # --- changing -------------------------------------------------------------------------
 
     async def _submit(self, message: SubmitTask) -> SubmitOutcome:
-        task_id = uuid.uuid4()
+        while True:
+            task_id = uuid.uuid4()
+            reply = await self._submit_script(task_id, message)
+            outcome = await self._outcome(task_id, message, reply)
+            if outcome is not None:
+                return outcome
+
+    async def _submit_counted(self, message: SubmitTask, client: str) -> Counted:
+        limit = self._settings.rate_limit
+        # One name for every run of the script: a submission run again is counted once.
+        rate = window_args(limit, client, next(self._request_names))
+        while True:
+            task_id = uuid.uuid4()
+            try:
+                reply = await self._submit_script(task_id, message, rate)
+            except UnavailableError as error:
+                if not _out_of_memory(error):
+                    raise
+                # Redis at maxmemory refuses the whole submission, its count too; the rate
+                # check runs there, so the request is counted (or refused) as any other.
+                allowed, counted, reset_us = await self._scripts("ratelimit", *rate)
+                decision = decision_of(limit, allowed, counted, reset_us)
+                return Counted(decision, StoreUnavailable() if decision.allowed else None)
+            if reply[0] == "limited":
+                return Counted(decision_of(limit, 0, reply[1], reply[2]), None)
+            *reply, counted, reset_us = reply
+            decision = decision_of(limit, 1, counted, reset_us)
+            outcome = await self._outcome(task_id, message, reply)
+            if outcome is not None:
+                return Counted(decision, outcome)
+
+    async def _submit_script(
+        self, task_id: UUID, message: SubmitTask, rate: tuple[str | int, ...] = ()
+    ) -> Any:  # noqa: ANN401 - the script's reply
+        """Run the submit script; with ``rate``, it counts the submission in the same step."""
         options = message.options
         # An idle replica elsewhere is woken only when this one cannot take the task now.
         here = await self._doorbell.ask(IsArmed())
-        reply = await self._scripts(
+        return await self._scripts(
             "submit",
             task_id,
             message.task_type,
@@ -582,7 +632,17 @@ class RedisStore(Actor):
             ",".join(str(i) for i in message.depends_on),
             message.viewer or "",
             self._ttl_us,
+            *rate,
         )
+
+    async def _outcome(
+        self,
+        task_id: UUID,
+        message: SubmitTask,
+        reply: Any,  # noqa: ANN401 - the script's reply
+    ) -> SubmitOutcome | None:
+        """What the submit script's reply means; None: submit again (a key went meanwhile)."""
+        options = message.options
         match reply:
             case ["created", _, created, run_at]:
                 # Here at once; an idle replica elsewhere hears the doorbell.
@@ -607,7 +667,7 @@ class RedisStore(Actor):
             case ["replayed", earlier]:
                 task = await self._get(UUID(earlier), None)
                 if task is None:  # removed in between: the key went with it
-                    return await self._submit(message)
+                    return None
                 return Replayed(task)
             case ["reused", earlier]:
                 return KeyReused(UUID(earlier))

@@ -16,7 +16,7 @@ from taskmanager.actors.model import Task, TaskStatus
 from taskmanager.actors.runtime import Actor
 from taskmanager.actors.system import ActorSystem
 from taskmanager.http import examples, operations
-from taskmanager.http.admission import caller_of
+from taskmanager.http.admission import caller_of, counted_by_store
 from taskmanager.http.operations import JSON_MEDIA_TYPE
 from taskmanager.http.schemas import TASKS, ConflictBody, ErrorBody
 
@@ -108,6 +108,7 @@ async def submit_task(request: Request) -> Response:
         idempotency_key=headers.get("idempotency-key"),
         receive=request.receive,
         caller=caller_of(request.scope),
+        counts_here=counted_by_store(request.scope),
     )
     return reply.response()
 

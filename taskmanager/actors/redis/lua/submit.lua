@@ -4,7 +4,24 @@
 --       caller's replica has an idle worker waiting for work (no other needs waking),
 --       16 the ids it depends on (comma separated, each once), 17 the viewer they must
 --       be visible to ('' for every task), 18 result TTL µs (16 to 18 may be left out
---       when there are none)
+--       when there are none), 19 the client whose rate limit counts the submission,
+--       20 its limit, 21 its window µs, 22 the request's name (19 to 22 left out when
+--       the caller counted it already)
+-- With 19 to 22, every answer ends with the requests in the window and the µs until
+-- the oldest leaves it; over the limit the answer is {'limited', those two} alone.
+-- Counted first, in the same step: a submission over the limit creates nothing and is
+-- not counted, whatever else it would have been answered.
+local rate = ARGV[19] and sliding_window(ARGV[19], tonumber(ARGV[20]), tonumber(ARGV[21]), ARGV[22])
+if rate and rate[1] == 0 then
+  return {'limited', rate[2], rate[3]}
+end
+local function rated(reply)
+  if rate then
+    reply[#reply + 1] = rate[2]
+    reply[#reply + 1] = rate[3]
+  end
+  return reply
+end
 local id, owner, idem, fp = ARGV[4], ARGV[11], ARGV[12], ARGV[13]
 local deps, viewer = ARGV[16] or '', ARGV[17] or ''
 local key = task_key(id)
@@ -15,24 +32,24 @@ if idem ~= '' then
     local earlier = string.sub(found, sep + 1)
     if earlier ~= id then
       if string.sub(found, 1, sep - 1) == fp then
-        return {'replayed', earlier}
+        return rated{'replayed', earlier}
       end
-      return {'reused', earlier}
+      return rated{'reused', earlier}
     end
   end
 end
 -- The id is made by the client of this script, so a script run twice makes one task.
 if redis.call('EXISTS', key) == 1 then
   if deps ~= '' then
-    return {'record', redis.call('HGETALL', key)}
+    return rated{'record', redis.call('HGETALL', key)}
   end
   local f = redis.call('HMGET', key, 'seq', 'created', 'run_at')
-  return {'created', f[1], f[2], f[3] or f[2]}
+  return rated{'created', f[1], f[2], f[3] or f[2]}
 end
 local now = now_us()
 local wait = full(now, ARGV[14])
 if wait then
-  return {'full', int(wait)}
+  return rated{'full', int(wait)}
 end
 -- The tasks it depends on: each must be there for the viewer; the unfinished ones are
 -- waited for, and one that failed or was cancelled cancels this one at once.
@@ -40,7 +57,7 @@ local waiting, failed = {}, nil
 for dependency in string.gmatch(deps, '[^,]+') do
   local f = redis.call('HMGET', task_key(dependency), 'status', 'owner')
   if not f[1] or (viewer ~= '' and f[2] ~= viewer) then
-    return {'unknown', dependency}
+    return rated{'unknown', dependency}
   end
   if f[1] == 'queued' or f[1] == 'processing' then
     waiting[#waiting + 1] = dependency
@@ -61,6 +78,6 @@ if failed then
   cancel_for(id, key, owner, seq, nil, waitf, failed[1], failed[2], now, tonumber(ARGV[18]))
 end
 if deps ~= '' then
-  return {'record', redis.call('HGETALL', key)}
+  return rated{'record', redis.call('HGETALL', key)}
 end
-return {'created', int(seq), int(now), int(run_at)}
+return rated{'created', int(seq), int(now), int(run_at)}
