@@ -97,18 +97,31 @@ local FIELD_CODES = {type = 't', params = 'p', created = 'c', run_at = 'u', star
 local SINCE_CREATED = {run_at = true, started = true, finished = true}
 local BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 
--- The 16 bytes of a task's id (a UUID) in URL-safe base64, without padding.
+-- The 16 bytes of a task's id (a UUID) in URL-safe base64, without padding. Done on
+-- character codes (one string.byte, one string.char): no string is made per digit.
+local DIGITS -- the codes of BASE64's characters (a library may not compute at load)
 local function short_id(id)
-  local hex = string.gsub(id, '%-', '')
+  DIGITS = DIGITS or {string.byte(BASE64, 1, 64)}
+  local b = {string.byte(id, 1, 36)}
+  local hex, n = {}, 0
+  for i = 1, 36 do
+    local c = b[i]
+    if c ~= 45 then -- '-'
+      n = n + 1
+      hex[n] = c < 58 and c - 48 or c - 87 -- '0'-'9', 'a'-'f'
+    end
+  end
   local out = {}
   -- Three hex digits (12 bits) make two characters; the last two (8 bits) make two too.
-  for i = 1, 31, 3 do
-    local chunk = string.sub(hex, i, i + 2)
-    local bits = tonumber(chunk, 16) * (#chunk == 2 and 16 or 1)
-    local high, low = math.floor(bits / 64) + 1, bits % 64 + 1
-    out[#out + 1] = string.sub(BASE64, high, high) .. string.sub(BASE64, low, low)
+  for i = 1, 30, 3 do
+    local bits = hex[i] * 256 + hex[i + 1] * 16 + hex[i + 2]
+    out[#out + 1] = DIGITS[math.floor(bits / 64) + 1]
+    out[#out + 1] = DIGITS[bits % 64 + 1]
   end
-  return table.concat(out)
+  local bits = (hex[31] * 16 + hex[32]) * 16
+  out[21] = DIGITS[math.floor(bits / 64) + 1]
+  out[22] = DIGITS[bits % 64 + 1]
+  return string.char(unpack(out))
 end
 
 -- Append an event: the fields the change set, not the record (a replica that follows
