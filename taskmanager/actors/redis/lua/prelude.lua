@@ -41,22 +41,24 @@ end
 
 -- The sliding-window log of one client's requests, checked and recorded in one step, on
 -- the script's clock (now_us). ``name`` is the request's own: a script sent again counts
--- it once. Returns {allowed (0/1), requests in the window, µs until the oldest leaves it}.
+-- it once. Returns {allowed (0/1), requests in the window, µs until the oldest leaves it},
+-- and whether the request was new to the window (false: this script was sent again).
 local function sliding_window(client, limit, window, name)
   local key = P .. ':rl:' .. client
   local now = now_us()
   redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
   local count = redis.call('ZCARD', key)
-  local allowed = 1
+  local allowed, fresh = 1, false
   if count < limit then
     -- Added only if new: this very request, sent again, was counted already.
-    count = count + redis.call('ZADD', key, 'NX', int(now), name)
+    local added = redis.call('ZADD', key, 'NX', int(now), name)
+    count, fresh = count + added, added == 1
   elseif not redis.call('ZSCORE', key, name) then
     allowed = 0
   end
   redis.call('PEXPIRE', key, math.ceil(window / 1000))
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return {allowed, count, int(tonumber(oldest[2]) + window - now)}
+  return {allowed, count, int(tonumber(oldest[2]) + window - now)}, fresh
 end
 
 local function replica_of(lease)

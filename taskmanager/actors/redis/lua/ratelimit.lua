@@ -2,4 +2,5 @@
 -- ARGV: 4 client, 5 limit, 6 window µs, 7 the request's own name (so that the script,
 -- sent again, counts it once)
 -- Returns {allowed (0/1), requests in the window, µs until the oldest leaves it}.
-return sliding_window(ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7])
+local rate = sliding_window(ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7])
+return rate

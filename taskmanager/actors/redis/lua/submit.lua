@@ -11,7 +11,10 @@
 -- the oldest leaves it; over the limit the answer is {'limited', those two} alone.
 -- Counted first, in the same step: a submission over the limit creates nothing and is
 -- not counted, whatever else it would have been answered.
-local rate = ARGV[19] and sliding_window(ARGV[19], tonumber(ARGV[20]), tonumber(ARGV[21]), ARGV[22])
+local rate, fresh
+if ARGV[19] then
+  rate, fresh = sliding_window(ARGV[19], tonumber(ARGV[20]), tonumber(ARGV[21]), ARGV[22])
+end
 if rate and rate[1] == 0 then
   return {'limited', rate[2], rate[3]}
 end
@@ -38,8 +41,9 @@ if idem ~= '' then
     end
   end
 end
--- The id is made by the client of this script, so a script run twice makes one task.
-if redis.call('EXISTS', key) == 1 then
+-- The id is made by the client of this script, so a script run twice makes one task. A
+-- submission new to its rate window is a first run: only another one needs the look.
+if not fresh and redis.call('EXISTS', key) == 1 then
   if deps ~= '' then
     return rated{'record', redis.call('HGETALL', key)}
   end
