@@ -68,6 +68,7 @@ class Dispatcher(Actor):
         # The queue had nothing ready for an idle worker when last asked, and nothing said
         # since that it may have: a worker that frees meanwhile need not ask again.
         self._found_none = False
+        self._stopped = False
 
     def attach(self, workers: Sequence[Actor]) -> None:
         """Give the dispatcher its workers, all idle; call before it starts."""
@@ -162,7 +163,13 @@ class Dispatcher(Actor):
             self._set_timer(now + UNAVAILABLE_RETRY)
 
     def _set_timer(self, due: float | None) -> None:
-        """One timer, for the earliest delayed task: no per-task timers, no polling."""
+        """One timer, for the earliest delayed task: no per-task timers, no polling.
+
+        None once stopped: a dispatch that outlived the stop (a Redis client can turn the
+        cancel of its call into a closed connection, which is retried) starts none.
+        """
+        if self._stopped:
+            due = None
         if due == self._timer_due:
             return
         if self._timer is not None:
@@ -188,6 +195,7 @@ class Dispatcher(Actor):
 
     async def on_stop(self) -> None:
         """Stop the timer."""
+        self._stopped = True
         timer = self._timer
         self._set_timer(None)
         if timer is not None:

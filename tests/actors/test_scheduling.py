@@ -10,14 +10,17 @@ import pytest
 from support import EPOCH, FakeClock, current, settle, submit_to, watch
 
 from taskmanager.actors import ActorSystem
+from taskmanager.actors.dispatcher import Dispatcher
 from taskmanager.actors.messages import (
     CancelTask,
     GetDispatcherStatus,
     GetStoreStatus,
     WatchTask,
+    WorkAvailable,
 )
 from taskmanager.actors.model import Task, TaskStatus
 from taskmanager.actors.queue import MemoryQueue
+from taskmanager.actors.runtime import Actor, UnavailableError
 from taskmanager.actors.store import MAX_BACKOFF, backoff
 from taskmanager.demo import ComputeSum, GenerateReport, SimulateError
 
@@ -238,3 +241,18 @@ async def test_a_task_cancelled_while_it_waits_for_a_retry_shows_no_error(
     assert cancelled.status is TaskStatus.CANCELLED
     assert cancelled.error is None
     assert cancelled.result is None
+
+
+async def test_a_dispatch_that_outlives_the_dispatchers_stop_starts_no_timer(clock: FakeClock):
+    """A dispatch can outlive the stop (a Redis client that turns the cancel of its call
+    into a closed connection): its retry timer would be left running behind."""
+
+    class ClosedQueue(MemoryQueue):
+        async def take(self, *_args, **_options):
+            raise UnavailableError("the connection to Redis is closed")
+
+    dispatcher = Dispatcher(clock, ClosedQueue())
+    dispatcher.attach([Actor("worker")])
+    await dispatcher.on_stop()
+    await dispatcher.receive(WorkAvailable())
+    # The autouse fixture finds any task left behind, the timer's among them.
