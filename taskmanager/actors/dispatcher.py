@@ -98,7 +98,8 @@ class Dispatcher(Actor):
                 await self._dispatch(look=not self._found_none)
                 self._notify_idle()
             case _Due() | WorkAvailable():
-                if isinstance(message, _Due):
+                # A _Due told before a newer timer was set must not forget that timer.
+                if isinstance(message, _Due) and self._timer is not None and self._timer.done():
                     self._timer = self._timer_due = None
                 await self._dispatch(look=True)
             case Withdraw(task_id=task_id):
@@ -197,6 +198,7 @@ class Dispatcher(Actor):
         """Stop the timer."""
         self._stopped = True
         timer = self._timer
-        self._set_timer(None)
+        self._timer = self._timer_due = None
         if timer is not None:
+            timer.cancel()
             await asyncio.wait({timer})

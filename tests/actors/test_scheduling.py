@@ -10,7 +10,7 @@ import pytest
 from support import EPOCH, FakeClock, current, settle, submit_to, watch
 
 from taskmanager.actors import ActorSystem
-from taskmanager.actors.dispatcher import Dispatcher
+from taskmanager.actors.dispatcher import Dispatcher, _Due
 from taskmanager.actors.messages import (
     CancelTask,
     GetDispatcherStatus,
@@ -255,4 +255,15 @@ async def test_a_dispatch_that_outlives_the_dispatchers_stop_starts_no_timer(clo
     dispatcher.attach([Actor("worker")])
     await dispatcher.on_stop()
     await dispatcher.receive(WorkAvailable())
+    # The autouse fixture finds any task left behind, the timer's among them.
+
+
+async def test_a_due_told_before_a_newer_timer_was_set_leaves_no_timer_behind(clock: FakeClock):
+    """A timer fires (its _Due waits in the mailbox), a dispatch sets a newer one, then the
+    stale _Due is handled: the newer timer must still be the one the stop cancels."""
+    dispatcher = Dispatcher(clock, MemoryQueue())
+    dispatcher.attach([Actor("worker")])
+    dispatcher._set_timer(clock.now().timestamp() + 60)
+    await dispatcher.receive(_Due())
+    await dispatcher.on_stop()
     # The autouse fixture finds any task left behind, the timer's among them.
