@@ -166,8 +166,8 @@ class Dispatcher(Actor):
     def _set_timer(self, due: float | None) -> None:
         """One timer, for the earliest delayed task: no per-task timers, no polling.
 
-        None once stopped: a dispatch that outlived the stop (a Redis client can turn the
-        cancel of its call into a closed connection, which is retried) starts none.
+        None once stopped: a dispatch still under way when the stop came (its cancel not
+        taken yet, or turned into an unreachable queue, which is retried) starts none.
         """
         if self._stopped:
             due = None

@@ -116,6 +116,8 @@ async def test_tasks_an_earlier_version_recorded_read_and_run_as_before(
 
 
 # Names the events of an earlier version spelt out, and this version gives with a letter.
+# Written out here, not imported from the reader: a wrong letter in the reader's table
+# must make the two spellings read differently, not alike.
 EARLIER_KINDS = {
     "n": "submitted",
     "s": "started",

@@ -448,7 +448,7 @@ class RedisStore(Actor):
 
         No index holds them in order: there is one per busy worker of the service at most.
         """
-        ids = sorted(set().union(*(await self._running_sets()).values()))
+        ids = sorted(await self._running_ids())
         with reachable():
             async with self._redis.pipeline(transaction=False) as pipe:
                 for task_id in ids:
@@ -474,15 +474,15 @@ class RedisStore(Actor):
             page[-1][0] if more else None,
         )
 
-    async def _running_sets(self) -> dict[str, set[str]]:
-        """What each registered replica runs (its running set), by replica."""
+    async def _running_ids(self) -> set[str]:
+        """The tasks the registered replicas run (the union of their running sets)."""
         with reachable():
             replicas: list[str] = await self._redis.zrange(self._key("replicas"), 0, -1)  # type: ignore[assignment]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for replica in replicas:
                     pipe.smembers(self._key("running", replica))
                 sets: list[set[str]] = await pipe.execute()
-        return dict(zip(replicas, sets, strict=True))
+        return set().union(*sets)
 
     async def _status(self, viewer: Viewer) -> StoreStatus:
         now_us = int(self._scripts.now())
