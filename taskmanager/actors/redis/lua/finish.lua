@@ -11,8 +11,10 @@ if f[1] ~= 'processing' or f[2] ~= lease then
   return false
 end
 local owner, seq = f[3] or '', f[4]
--- The lease goes; so does the error of an attempt before.
-local present = {lease = true, etype = f[9], emsg = f[9]}
+-- The error of an attempt before goes. A finished record keeps the lease of the attempt
+-- that ended it (removing it would be a command more, for nobody: only a running
+-- attempt's is ever compared); a task waiting for its retry has none.
+local present = {etype = f[9], emsg = f[9]}
 redis.call('SREM', P .. ':running:' .. replica_of(lease), id)
 local now = now_us()
 if etype == 'timeout' then
@@ -20,7 +22,7 @@ if etype == 'timeout' then
 end
 if etype == '' then
   local changed = {'status', 'completed', 'progress', '1', 'result', ARGV[6],
-    'finished', int(now), 'lease', '', 'etype', '', 'emsg', ''}
+    'finished', int(now), 'etype', '', 'emsg', ''}
   write(key, changed, present)
   move(id, owner, seq, 'processing', 'completed')
   wake(id, key, f[7])
@@ -44,7 +46,7 @@ if ARGV[9] == '1' and tonumber(f[5] or 0) <= tonumber(f[6] or 0) then
   local run_at = now + math.floor(wait * (1 + tonumber(ARGV[12])))
   local changed = {'status', 'queued', 'run_at', int(run_at), 'lease', '',
     'etype', etype, 'emsg', ARGV[8]}
-  write(key, changed, present)
+  write(key, changed, {lease = true, etype = f[9], emsg = f[9]})
   move(id, owner, seq, 'processing', 'queued')
   wake(id, key, f[7])
   redis.call('ZADD', P .. ':delayed', int(run_at), id)
@@ -52,8 +54,7 @@ if ARGV[9] == '1' and tonumber(f[5] or 0) <= tonumber(f[6] or 0) then
   publish('retrying', id, owner, changed, f[10])
   return 'queued'
 end
-local changed = {'status', 'failed', 'finished', int(now), 'lease', '',
-  'etype', etype, 'emsg', ARGV[8]}
+local changed = {'status', 'failed', 'finished', int(now), 'etype', etype, 'emsg', ARGV[8]}
 write(key, changed, present)
 move(id, owner, seq, 'processing', 'failed')
 wake(id, key, f[7])
