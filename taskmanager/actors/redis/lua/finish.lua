@@ -11,10 +11,10 @@ if f[1] ~= 'processing' or f[2] ~= lease then
   return false
 end
 local owner, seq = f[3] or '', f[4]
--- The error of an attempt before goes. A finished record keeps the lease of the attempt
--- that ended it (removing it would be a command more, for nobody: only a running
--- attempt's is ever compared); a task waiting for its retry has none.
-local present = {etype = f[9], emsg = f[9]}
+-- The lease goes, and the error of an attempt before. A finished record keeps its lease
+-- field, empty: removing it would be a command more, for a few bytes.
+local present = {lease = true, etype = f[9], emsg = f[9]}
+local blank = {lease = true}
 redis.call('SREM', P .. ':running:' .. replica_of(lease), id)
 local now = now_us()
 if etype == 'timeout' then
@@ -22,8 +22,8 @@ if etype == 'timeout' then
 end
 if etype == '' then
   local changed = {'status', 'completed', 'progress', '1', 'result', ARGV[6],
-    'finished', int(now), 'etype', '', 'emsg', ''}
-  write(key, changed, present)
+    'finished', int(now), 'lease', '', 'etype', '', 'emsg', ''}
+  write(key, changed, present, blank)
   move(id, owner, seq, 'processing', 'completed')
   wake(id, key, f[7])
   ended(id, 'completed', now, tonumber(ARGV[11]))
@@ -46,7 +46,7 @@ if ARGV[9] == '1' and tonumber(f[5] or 0) <= tonumber(f[6] or 0) then
   local run_at = now + math.floor(wait * (1 + tonumber(ARGV[12])))
   local changed = {'status', 'queued', 'run_at', int(run_at), 'lease', '',
     'etype', etype, 'emsg', ARGV[8]}
-  write(key, changed, {lease = true, etype = f[9], emsg = f[9]})
+  write(key, changed, present)
   move(id, owner, seq, 'processing', 'queued')
   wake(id, key, f[7])
   redis.call('ZADD', P .. ':delayed', int(run_at), id)
@@ -54,8 +54,9 @@ if ARGV[9] == '1' and tonumber(f[5] or 0) <= tonumber(f[6] or 0) then
   publish('retrying', id, owner, changed, f[10])
   return 'queued'
 end
-local changed = {'status', 'failed', 'finished', int(now), 'etype', etype, 'emsg', ARGV[8]}
-write(key, changed, present)
+local changed = {'status', 'failed', 'finished', int(now), 'lease', '',
+  'etype', etype, 'emsg', ARGV[8]}
+write(key, changed, present, blank)
 move(id, owner, seq, 'processing', 'failed')
 wake(id, key, f[7])
 ended(id, 'failed', now, tonumber(ARGV[11]))

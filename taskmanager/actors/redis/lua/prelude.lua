@@ -232,12 +232,13 @@ end
 
 -- Write the fields of a change (name, value, ...) to the record: a field that becomes
 -- empty or its default is removed, if `present[name]` says the record has it (the
--- caller read the record's fields anyway: no command is spent to find out).
-local function write(key, changed, present)
+-- caller read the record's fields anyway: no command is spent to find out), unless
+-- `blank[name]`: then it is written empty, in the same command as the others.
+local function write(key, changed, present, blank)
   local set, gone = {}, {}
   for i = 1, #changed, 2 do
     local name, value = changed[i], changed[i + 1]
-    if not idle(name, value) then
+    if not idle(name, value) or (blank and blank[name] and present[name]) then
       set[#set + 1] = name
       set[#set + 1] = value
     elseif present[name] then
