@@ -144,3 +144,71 @@ async def test_commands_packed_by_hiredis_reach_redis_as_redis_py_would_send_the
     await redis.hset(f"{prefix}:h", mapping={"f": 0.1, "n": 7})
     assert await redis.get(f"{prefix}:k") == "naïve ✓ \r\n"
     assert await redis.hgetall(f"{prefix}:h") == {"f": "0.1", "n": "7"}
+
+
+#: Answers each item (from ARGV[2] on, ARGV[1] says how many) with itself and a '!';
+#: an item 'fail' fails the whole call.
+EACH = """
+local answers = {}
+for i = 1, tonumber(ARGV[1]) do
+  if ARGV[i + 1] == 'fail' then
+    error('asked to fail')
+  end
+  answers[i] = ARGV[i + 1] .. '!'
+end
+return answers
+"""
+
+
+async def test_items_asked_for_in_one_turn_go_in_one_call_and_each_gets_its_answer(
+    redis, batcher, monkeypatch
+):
+    sent: list[tuple[object, ...]] = []
+    real_pipeline = redis.pipeline
+
+    def recorded(*args, **kwargs):
+        pipe = real_pipeline(*args, **kwargs)
+        execute_command = pipe.execute_command
+
+        def record(*command, **options):
+            sent.append(command)
+            return execute_command(*command, **options)
+
+        pipe.execute_command = record
+        return pipe
+
+    monkeypatch.setattr(redis, "pipeline", recorded)
+    head = ("EVAL", EACH, 0)
+    words = [f"w{n}" for n in range(150)]
+    answers = await asyncio.gather(
+        batcher.execute("PING"), *(batcher.execute_item("each", head, (w,)) for w in words)
+    )
+    assert answers == [True, *(f"{w}!" for w in words)]
+    # One pipeline: the command, then the items in calls of at most 100.
+    assert [command[:4] for command in sent] == [("PING",), (*head, 100), (*head, 50)]
+    assert sent[1][4:] == tuple(words[:100])
+
+
+async def test_a_call_that_fails_fails_each_of_its_items_and_nothing_else(batcher):
+    head = ("EVAL", EACH, 0)
+    answers = await asyncio.gather(
+        batcher.execute_item("each", head, ("a",)),
+        batcher.execute_item("each", head, ("fail",)),
+        batcher.execute_item("other", head, ("b",)),
+        return_exceptions=True,
+    )
+    assert [type(answer) for answer in answers[:2]] == [ResponseError, ResponseError]
+    assert answers[2] == "b!"
+
+
+async def test_submissions_at_hand_when_redis_lost_the_library_are_each_made_once(
+    redis, batcher, prefix
+):
+    scripts = Scripts(redis, prefix, SystemClock(), batcher)
+    await scripts("ratelimit", "client", 10, 60_000_000, "request-0")  # the library is there
+    await redis.function_flush()
+    ids = [str(uuid.uuid4()) for _ in range(5)]
+    task = ("compute_sum", '{"numbers":[1]}', 0, 0, "", 0, "", "", "", 100, "1")
+    answers = await asyncio.gather(*(scripts("submit", i, *task) for i in ids))
+    assert [answer[0] for answer in answers] == ["created"] * 5
+    assert await redis.zcard(f"{prefix}:idx:all") == 5

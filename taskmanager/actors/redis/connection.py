@@ -74,6 +74,13 @@ ALLOW_OOM: Final = frozenset(
 #: the others take the calling replica's, as BullMQ's and SAQ's do: a TIME call less in
 #: every step of a task. Replicas' clocks must agree (NTP) for times and windows to.
 ON_REDIS_CLOCK: Final = frozenset({"heartbeat", "reap"})
+#: The scripts that take items: what one turn of the event loop asks of one of them goes
+#: in one call (ITEMS_PER_CALL at most), each item's arguments padded to its width, and
+#: each caller gets its item's answer. The commands a script runs once per call (the
+#: rate window's upkeep, the index and queue writes, the sequence numbers, the call
+#: itself) are then shared by the tasks submitted together.
+ITEM_WIDTHS: Final = {"submit": 19}
+ITEMS_PER_CALL: Final = 100
 
 
 def connect(url: str, *, blocking_reads: bool = False) -> Redis:
@@ -151,6 +158,27 @@ def is_unreachable(error: BaseException) -> bool:
     return isinstance(error, UnavailableError | RedisConnectionError | RedisTimeoutError)
 
 
+type _Command = tuple[str | int, ...]
+
+
+class _Items:
+    """Items for one function, asked for in one turn: sent as one call (or a few)."""
+
+    __slots__ = ("head", "items")
+
+    def __init__(self, head: _Command) -> None:
+        self.head = head
+        self.items: list[tuple[_Command, asyncio.Future[Any]]] = []
+
+    def calls(self) -> Iterator[tuple[_Command, list[asyncio.Future[Any]]]]:
+        """Each call to send, and the replies its items wait for, in order."""
+        items = [(item, reply) for item, reply in self.items if not reply.done()]
+        for first in range(0, len(items), ITEMS_PER_CALL):
+            chunk = items[first : first + ITEMS_PER_CALL]
+            args = [arg for item, _ in chunk for arg in item]
+            yield (*self.head, len(chunk), *args), [reply for _, reply in chunk]
+
+
 class CommandBatcher:
     """Sends the commands asked for in one turn of the event loop as one pipeline.
 
@@ -159,72 +187,114 @@ class CommandBatcher:
     process's CPU, the largest share of a request on Redis. In one pipeline a command
     costs about 8 µs, and Redis reads and answers them with one system call each way.
     The pipeline is no transaction: the commands stay as independent as they were sent
-    one by one, and each caller gets its own reply or error.
+    one by one, and each caller gets its own reply or error. Items of a function that
+    takes several (``execute_item``) go in one call of it: one reply, one error, for all.
     """
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._asked: list[tuple[tuple[str | int, ...], asyncio.Future[Any]]] = []
+        self._asked: list[tuple[_Command, asyncio.Future[Any]] | _Items] = []
+        self._items: dict[_Command, _Items] = {}
         self._sending: set[asyncio.Task[None]] = set()
         self._closed = False
 
     async def execute(self, *args: str | int) -> Any:  # noqa: ANN401 - the command's reply
         """Run one command, in the next pipeline, and return its reply (or raise its error)."""
+        reply = self._reply()
+        self._asked.append((args, reply))
+        return await reply
+
+    async def execute_item(self, key: _Command, head: _Command, item: _Command) -> Any:  # noqa: ANN401 - the item's reply
+        """Run ``item`` in the next pipeline's call ``head`` of the items with this ``key``.
+
+        The call's arguments are ``head``, the number of items, then each item's; its
+        reply is the list of theirs, in order. The first item's ``head`` is the call's.
+        """
+        reply = self._reply()
+        items = self._items.get(key)
+        if items is None:
+            items = self._items[key] = _Items(head)
+            self._asked.append(items)
+        items.items.append((item, reply))
+        return await reply
+
+    def _reply(self) -> asyncio.Future[Any]:
         if self._closed:
             raise UnavailableError("the connection to Redis is closed")
         loop = asyncio.get_running_loop()
-        reply: asyncio.Future[Any] = loop.create_future()
-        self._asked.append((args, reply))
-        if len(self._asked) == 1:
+        if not self._asked:
             # Sent once the callers that run in this turn of the loop have asked too.
             loop.call_soon(self._send_asked)
-        return await reply
+        return loop.create_future()
 
     def _send_asked(self) -> None:
-        asked, self._asked = self._asked, []
-        asked = [(args, reply) for args, reply in asked if not reply.done()]  # gave up
-        if asked:
-            sending = asyncio.create_task(self._send(asked), name="redis:pipeline")
+        asked, self._asked, self._items = self._asked, [], {}
+        calls: list[tuple[_Command, list[asyncio.Future[Any]] | asyncio.Future[Any]]] = []
+        for each in asked:
+            if isinstance(each, _Items):
+                calls.extend(each.calls())
+            elif not each[1].done():  # gave up
+                calls.append(each)
+        if calls:
+            sending = asyncio.create_task(self._send(calls), name="redis:pipeline")
             self._sending.add(sending)
             sending.add_done_callback(self._sending.discard)
 
-    async def _send(self, asked: list[tuple[tuple[str | int, ...], asyncio.Future[Any]]]) -> None:
+    async def _send(
+        self, calls: list[tuple[_Command, list[asyncio.Future[Any]] | asyncio.Future[Any]]]
+    ) -> None:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for args, _ in asked:
+                for args, _ in calls:
                     pipe.execute_command(*args)
-                replies = await pipe.execute(raise_on_error=False)
+                answers = await pipe.execute(raise_on_error=False)
         except asyncio.CancelledError:
-            self._fail(asked, UnavailableError("the connection to Redis was closed"))
+            self._fail(calls, UnavailableError("the connection to Redis was closed"))
             raise
         except Exception as error:  # noqa: BLE001 - every caller gets it, as if sent alone
-            self._fail(asked, error)
+            self._fail(calls, error)
             return
-        for (_, reply), answer in zip(asked, replies, strict=True):
-            if reply.done():
-                continue
-            if isinstance(answer, Exception):
-                reply.set_exception(answer)
+        for (_, replies), answer in zip(calls, answers, strict=True):
+            if not isinstance(replies, list):
+                _answer(replies, answer)
+            elif isinstance(answer, Exception):
+                for reply in replies:
+                    _answer(reply, answer)
             else:
-                reply.set_result(answer)
+                for reply, each in zip(replies, answer, strict=True):
+                    _answer(reply, each)
 
     @staticmethod
     def _fail(
-        asked: list[tuple[tuple[str | int, ...], asyncio.Future[Any]]], error: Exception
+        calls: list[tuple[_Command, list[asyncio.Future[Any]] | asyncio.Future[Any]]],
+        error: Exception,
     ) -> None:
-        for _, reply in asked:
-            if not reply.done():
-                reply.set_exception(error)
+        for _, replies in calls:
+            for reply in replies if isinstance(replies, list) else [replies]:
+                _answer(reply, error)
 
     async def close(self) -> None:
         """Take no more commands; a pipeline still on its way fails its callers."""
         self._closed = True
-        self._fail(self._asked, UnavailableError("the connection to Redis is closed"))
-        self._asked = []
+        asked, self._asked, self._items = self._asked, [], {}
+        error = UnavailableError("the connection to Redis is closed")
+        for each in asked:
+            for reply in [r for _, r in each.items] if isinstance(each, _Items) else [each[1]]:
+                _answer(reply, error)
         for sending in self._sending:
             sending.cancel()
         if self._sending:
             await asyncio.wait(self._sending)
+
+
+def _answer(reply: asyncio.Future[Any], answer: Any) -> None:  # noqa: ANN401 - a reply
+    """Give a caller still waiting its reply, or its error."""
+    if reply.done():
+        return
+    if isinstance(answer, Exception):
+        reply.set_exception(answer)
+    else:
+        reply.set_result(answer)
 
 
 class Scripts:
@@ -256,18 +326,29 @@ class Scripts:
         return str(to_us(self._clock.now()))
 
     async def __call__(self, name: str, *args: object) -> Any:  # noqa: ANN401 - a script's reply
-        """Run script ``name`` with ``args`` (after the prefix, the log length and the time)."""
+        """Run script ``name`` with ``args`` (after the prefix, the log length and the time).
+
+        A script that takes items (ITEM_WIDTHS) runs ``args`` as one item, in one call
+        with the others asked for in this turn; the reply is the item's.
+        """
         function = self._functions[name]
         now = "" if self._judge_on_redis and name in ON_REDIS_CLOCK else self.now()
-        argv: list[str | int] = [self._prefix, EVENTS_KEPT, now, *(str(arg) for arg in args)]
+        head: tuple[str | int, ...] = ("FCALL", function, 0, self._prefix, EVENTS_KEPT, now)
+        width = ITEM_WIDTHS.get(name)
+        item = tuple(str(arg) for arg in args)
+        if width is not None:
+            item += ("",) * (width - len(item))
         with reachable():
-            try:
-                return await self._batcher.execute("FCALL", function, 0, *argv)
-            except ResponseError as error:
-                if not str(error).startswith("Function not found"):
-                    raise
-                await self._redis.function_load(self._library, replace=True)
-                return await self._batcher.execute("FCALL", function, 0, *argv)
+            for loaded in (False, True):
+                try:
+                    if width is None:
+                        return await self._batcher.execute(*head, *item)
+                    return await self._batcher.execute_item((function, self._prefix), head, item)
+                except ResponseError as error:
+                    if loaded or not str(error).startswith("Function not found"):
+                        raise
+                    await self._redis.function_load(self._library, replace=True)
+        raise AssertionError  # pragma: no cover - the loop returns or raises
 
 
 def _library() -> tuple[str, dict[str, str]]:
@@ -282,6 +363,7 @@ def _library() -> tuple[str, dict[str, str]]:
         flags = "'allow-oom'" if name in ALLOW_OOM else ""
         code.append(
             f"redis.register_function{{function_name = '{functions[name]}', flags = {{{flags}}},"
-            f" callback = function(_, ARGV)\nbegin(ARGV)\n{body}\nend}}\n"
+            f" callback = function(_, ARGV)\nbegin(ARGV)\n"
+            f"local reply = (function()\n{body}\nend)()\nclose()\nreturn reply\nend}}\n"
         )
     return f"#!lua name=taskmanager_{tag}\n" + "\n".join(code), functions

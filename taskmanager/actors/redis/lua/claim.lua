@@ -76,24 +76,11 @@ while true do
     wake(id, key, watchers)
     redis.call('SADD', P .. ':running:' .. replica, id)
     publish('started', id, owner, changed, record[at.created])
-    -- The record as it is now: its id, the start's fields, without the long-polls' (woken).
-    local now_in = {}
-    for i = 1, #changed, 2 do
-      now_in[changed[i]] = changed[i + 1]
-    end
-    local started = {'task', 'id', id}
-    for i = 1, #record, 2 do
-      local name = record[i]
-      if name ~= 'w' and name ~= 'id' and now_in[name] == nil then
-        started[#started + 1] = name
-        started[#started + 1] = record[i + 1]
-      end
-    end
-    for i = 1, #changed, 2 do
-      if not idle(changed[i], changed[i + 1]) then
-        started[#started + 1] = changed[i]
-        started[#started + 1] = changed[i + 1]
-      end
+    -- The record as it was, then the start's fields, which the reader takes over the
+    -- earlier values of the same names (the long-polls' `w` it ignores).
+    local started = {'task', 'id', id, unpack(record)}
+    for i = 1, #changed do
+      started[#started + 1] = changed[i]
     end
     return started
   end

@@ -11,8 +11,10 @@ if f[1] ~= 'processing' or f[2] ~= lease then
   return false
 end
 local owner, seq = f[3] or '', f[4]
--- The lease goes; so does the error of an attempt before.
+-- The lease goes, and the error of an attempt before. A finished record keeps its lease
+-- field, empty: removing it would be a command more, for a few bytes.
 local present = {lease = true, etype = f[9], emsg = f[9]}
+local blank = {lease = true}
 redis.call('SREM', P .. ':running:' .. replica_of(lease), id)
 local now = now_us()
 if etype == 'timeout' then
@@ -21,7 +23,7 @@ end
 if etype == '' then
   local changed = {'status', 'completed', 'progress', '1', 'result', ARGV[6],
     'finished', int(now), 'lease', '', 'etype', '', 'emsg', ''}
-  write(key, changed, present)
+  write(key, changed, present, blank)
   move(id, owner, seq, 'processing', 'completed')
   wake(id, key, f[7])
   ended(id, 'completed', now, tonumber(ARGV[11]))
@@ -54,7 +56,7 @@ if ARGV[9] == '1' and tonumber(f[5] or 0) <= tonumber(f[6] or 0) then
 end
 local changed = {'status', 'failed', 'finished', int(now), 'lease', '',
   'etype', etype, 'emsg', ARGV[8]}
-write(key, changed, present)
+write(key, changed, present, blank)
 move(id, owner, seq, 'processing', 'failed')
 wake(id, key, f[7])
 ended(id, 'failed', now, tonumber(ARGV[11]))

@@ -39,26 +39,76 @@ local function ready_score(priority, seq)
   return (9 - (tonumber(priority) or 0)) * PRIORITY_STEP + tonumber(seq)
 end
 
+-- What a call writes to a sorted set goes in one ZADD per set at the call's end (`close`),
+-- and the doorbell rings at most once: a call that submits several tasks (submit.lua takes
+-- the submissions a replica has at hand together) pays one command per set, not one per
+-- task. Within the call, nothing reads those sets before a removal from them, which
+-- applies what is pending first (`move`); `full` counts what it adds itself.
+local ADDS, ADDED, RINGS, WINDOWS, KEPT
+local function add(key, score, member)
+  local pending = ADDS[key]
+  if not pending then
+    pending = {}
+    ADDS[key] = pending
+    ADDED[#ADDED + 1] = key
+  end
+  pending[#pending + 1] = score
+  pending[#pending + 1] = member
+end
+
+-- At most this many arguments go to one command (Lua's unpack has a limit).
+local ARGS_MAX = 1000
+local function apply_adds()
+  for _, key in ipairs(ADDED) do
+    local pending = ADDS[key]
+    for first = 1, #pending, ARGS_MAX do
+      redis.call('ZADD', key, unpack(pending, first, math.min(first + ARGS_MAX - 1, #pending)))
+    end
+  end
+  ADDS, ADDED = {}, {}
+end
+
+-- Sequence numbers a call reserves at once (`reserve_seqs`), handed out by `next_seq`.
+local SEQS
+local function reserve_seqs(n)
+  local last = redis.call('INCRBY', P .. ':seq', n)
+  SEQS = {next = last - n + 1, last = last}
+end
+
+local function next_seq()
+  if SEQS and SEQS.next <= SEQS.last then
+    SEQS.next = SEQS.next + 1
+    return SEQS.next - 1
+  end
+  return redis.call('INCR', P .. ':seq')
+end
+
 -- The sliding-window log of one client's requests, checked and recorded in one step, on
 -- the script's clock (now_us). ``name`` is the request's own: a script sent again counts
--- it once. Returns {allowed (0/1), requests in the window, µs until the oldest leaves it},
--- and whether the request was new to the window (false: this script was sent again).
+-- it once. Returns {allowed (0/1), requests in the window, µs until the oldest leaves it}
+-- (that last one filled in by `close`, as the window is read once per call), and whether
+-- the request was new to the window (false: this script was sent again).
 local function sliding_window(client, limit, window, name)
   local key = P .. ':rl:' .. client
   local now = now_us()
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
-  local count = redis.call('ZCARD', key)
+  local w = WINDOWS[key]
+  if not w then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
+    w = {key = key, window = window, count = redis.call('ZCARD', key), replies = {}}
+    WINDOWS[key] = w
+    WINDOWS[#WINDOWS + 1] = w
+  end
   local allowed, fresh = 1, false
-  if count < limit then
+  if w.count < limit then
     -- Added only if new: this very request, sent again, was counted already.
     local added = redis.call('ZADD', key, 'NX', int(now), name)
-    count, fresh = count + added, added == 1
+    w.count, fresh = w.count + added, added == 1
   elseif not redis.call('ZSCORE', key, name) then
     allowed = 0
   end
-  redis.call('PEXPIRE', key, math.ceil(window / 1000))
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return {allowed, count, int(tonumber(oldest[2]) + window - now)}, fresh
+  local reply = {allowed, w.count}
+  w.replies[#w.replies + 1] = reply
+  return reply, fresh
 end
 
 local function replica_of(lease)
@@ -99,31 +149,31 @@ local FIELD_CODES = {type = 't', params = 'p', created = 'c', run_at = 'u', star
 local SINCE_CREATED = {run_at = true, started = true, finished = true}
 local BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 
--- The 16 bytes of a task's id (a UUID) in URL-safe base64, without padding. Done on
--- character codes (one string.byte, one string.char): no string is made per digit.
-local DIGITS -- the codes of BASE64's characters (a library may not compute at load)
+-- The 16 bytes of a task's id (a UUID) in URL-safe base64, without padding: every three
+-- hex digits (12 bits) are two characters, the last two digits (8 bits) two more, each
+-- looked up in a table made at the first call (a library may not compute at load).
+local TRIPLES, PAIRS
 local function short_id(id)
-  DIGITS = DIGITS or {string.byte(BASE64, 1, 64)}
-  local b = {string.byte(id, 1, 36)}
-  local hex, n = {}, 0
-  for i = 1, 36 do
-    local c = b[i]
-    if c ~= 45 then -- '-'
-      n = n + 1
-      hex[n] = c < 58 and c - 48 or c - 87 -- '0'-'9', 'a'-'f'
+  if not TRIPLES then
+    TRIPLES, PAIRS = {}, {}
+    for bits = 0, 4095 do
+      local hex = string.format('%03x', bits)
+      local digits = string.sub(BASE64, math.floor(bits / 64) + 1, math.floor(bits / 64) + 1)
+        .. string.sub(BASE64, bits % 64 + 1, bits % 64 + 1)
+      TRIPLES[hex] = digits
+      if bits < 256 then
+        local last = bits * 16
+        PAIRS[string.sub(hex, 2)] = string.sub(BASE64, math.floor(last / 64) + 1,
+          math.floor(last / 64) + 1) .. string.sub(BASE64, last % 64 + 1, last % 64 + 1)
+      end
     end
   end
-  local out = {}
-  -- Three hex digits (12 bits) make two characters; the last two (8 bits) make two too.
-  for i = 1, 30, 3 do
-    local bits = hex[i] * 256 + hex[i + 1] * 16 + hex[i + 2]
-    out[#out + 1] = DIGITS[math.floor(bits / 64) + 1]
-    out[#out + 1] = DIGITS[bits % 64 + 1]
-  end
-  local bits = (hex[31] * 16 + hex[32]) * 16
-  out[21] = DIGITS[math.floor(bits / 64) + 1]
-  out[22] = DIGITS[bits % 64 + 1]
-  return string.char(unpack(out))
+  local hex = string.gsub(id, '-', '')
+  local sub = string.sub
+  return TRIPLES[sub(hex, 1, 3)] .. TRIPLES[sub(hex, 4, 6)] .. TRIPLES[sub(hex, 7, 9)]
+    .. TRIPLES[sub(hex, 10, 12)] .. TRIPLES[sub(hex, 13, 15)] .. TRIPLES[sub(hex, 16, 18)]
+    .. TRIPLES[sub(hex, 19, 21)] .. TRIPLES[sub(hex, 22, 24)] .. TRIPLES[sub(hex, 25, 27)]
+    .. TRIPLES[sub(hex, 28, 30)] .. PAIRS[sub(hex, 31, 32)]
 end
 
 -- Append an event: the fields the change set, not the record (a replica that follows
@@ -182,12 +232,13 @@ end
 
 -- Write the fields of a change (name, value, ...) to the record: a field that becomes
 -- empty or its default is removed, if `present[name]` says the record has it (the
--- caller read the record's fields anyway: no command is spent to find out).
-local function write(key, changed, present)
+-- caller read the record's fields anyway: no command is spent to find out), unless
+-- `blank[name]`: then it is written empty, in the same command as the others.
+local function write(key, changed, present, blank)
   local set, gone = {}, {}
   for i = 1, #changed, 2 do
     local name, value = changed[i], changed[i + 1]
-    if not idle(name, value) then
+    if not idle(name, value) or (blank and blank[name] and present[name]) then
       set[#set + 1] = name
       set[#set + 1] = value
     elseif present[name] then
@@ -206,7 +257,7 @@ end
 -- marker: a task that becomes ready rings it, one blocked replica wakes and claims. No
 -- replica reads what happens to tasks it has nothing to do with.
 local function ring()
-  redis.call('ZADD', P .. ':marker', 0, '0')
+  RINGS = true
 end
 
 -- What concerns one replica only goes to its inbox, a list it blocks on (BLMPOP): 'c:id'
@@ -243,6 +294,7 @@ local INDEXED = {queued = true, failed = true, cancelled = true}
 local function move(id, owner, seq, from, to)
   if from then
     if INDEXED[from] then
+      apply_adds()
       redis.call('ZREM', P .. ':idx:' .. from, id)
     end
     if owner ~= '' then
@@ -251,7 +303,7 @@ local function move(id, owner, seq, from, to)
   end
   if to then
     if INDEXED[to] then
-      redis.call('ZADD', P .. ':idx:' .. to, seq, id)
+      add(P .. ':idx:' .. to, seq, id)
     end
     if owner ~= '' then
       redis.call('HINCRBY', P .. ':counts', owner .. '|' .. to, 1)
@@ -301,30 +353,42 @@ local function expired(now, limit)
   return due
 end
 
--- Remove up to `limit` tasks whose result TTL has passed; each one emits `removed`.
+-- Remove up to `limit` tasks whose result TTL has passed; each one emits `removed`. Their
+-- keys go in one DEL, their index entries in one ZREM per index.
 local function prune(now, limit)
   local due = expired(now, limit)
+  local keys, all, own, seen = {}, {}, {}, {}
   for _, id in ipairs(due) do
     local key = task_key(id)
-    local f = redis.call('HMGET', key, 'status', 'owner', 'idem', 'w')
-    if f[1] then
-      f[2], f[3] = f[2] or '', f[3] or ''
+    local f = not seen[id] and redis.call('HMGET', key, 'status', 'owner', 'idem', 'w')
+    seen[id] = true
+    if f and f[1] then
+      local owner, idem = f[2] or '', f[3] or ''
       if f[4] then
         for replica in string.gmatch(f[4], '[^,]+') do
           tell(replica, 'w:' .. id)
         end
       end
-      redis.call('DEL', key)
-      redis.call('ZREM', P .. ':idx:all', id)
-      if f[2] ~= '' then
-        redis.call('ZREM', P .. ':idx:own:' .. f[2], id)
+      keys[#keys + 1] = key
+      all[#all + 1] = id
+      if owner ~= '' then
+        own[owner] = own[owner] or {}
+        table.insert(own[owner], id)
       end
-      move(id, f[2], 0, f[1], nil)
-      if f[3] ~= '' then
-        redis.call('DEL', P .. ':idem:' .. f[2] .. ':' .. f[3])
+      move(id, owner, 0, f[1], nil)
+      if idem ~= '' then
+        keys[#keys + 1] = P .. ':idem:' .. owner .. ':' .. idem
       end
-      publish('removed', id, f[2])
+      publish('removed', id, owner)
     end
+  end
+  if #keys > 0 then
+    redis.call('DEL', unpack(keys))
+    redis.call('ZREM', P .. ':idx:all', unpack(all))
+    KEPT = nil
+  end
+  for owner, ids in pairs(own) do
+    redis.call('ZREM', P .. ':idx:own:' .. owner, unpack(ids))
   end
   return #due
 end
@@ -333,9 +397,9 @@ end
 -- `quiet`: the caller's replica will claim it itself (it has an idle worker waiting).
 local function enqueue(id, priority, seq, run_at, now, quiet)
   if tonumber(run_at) > now then
-    redis.call('ZADD', P .. ':delayed', int(run_at), id)
+    add(P .. ':delayed', int(run_at), id)
   else
-    redis.call('ZADD', P .. ':ready', int(ready_score(priority, seq)), id)
+    add(P .. ':ready', int(ready_score(priority, seq)), id)
     if not quiet then
       ring()
     end
@@ -350,13 +414,18 @@ local function may_start(replica)
 end
 
 -- With `max_tasks` kept, the µs until the soonest one may be removed; nil while there is room.
+-- The count is read once a call and kept up to date by `create_task`.
 local function full(now, max_tasks)
-  if redis.call('ZCARD', P .. ':idx:all') < tonumber(max_tasks) then
+  local all = P .. ':idx:all'
+  KEPT = KEPT or redis.call('ZCARD', all)
+  if KEPT < tonumber(max_tasks) then
     return nil
   end
   -- The sweeper removes what has expired; until it has run, make room here.
+  apply_adds()
   prune(now, 100)
-  if redis.call('ZCARD', P .. ':idx:all') < tonumber(max_tasks) then
+  KEPT = redis.call('ZCARD', all)
+  if KEPT < tonumber(max_tasks) then
     return nil
   end
   local first = redis.call('LINDEX', EXPIRING, 0)
@@ -375,7 +444,7 @@ end
 -- `t.hold` it is neither queued nor waits: the caller ends it at once.
 local function create_task(id, t, now, quiet)
   local key = task_key(id)
-  local seq = redis.call('INCR', P .. ':seq')
+  local seq = next_seq()
   local run_at = now + tonumber(t.delay_us)
   -- The id is the key's: a copy in the record would take a tenth of it.
   local record = {'type', t.type, 'status', 'queued', 'params', t.params, 'created', int(now),
@@ -393,9 +462,12 @@ local function create_task(id, t, now, quiet)
     end
   end
   redis.call('HSET', key, unpack(record))
-  redis.call('ZADD', P .. ':idx:all', seq, id)
+  add(P .. ':idx:all', seq, id)
+  if KEPT then
+    KEPT = KEPT + 1
+  end
   if t.owner ~= '' then
-    redis.call('ZADD', P .. ':idx:own:' .. t.owner, seq, id)
+    add(P .. ':idx:own:' .. t.owner, seq, id)
   end
   move(id, t.owner, seq, nil, 'queued')
   if t.hold then
@@ -417,6 +489,7 @@ end
 -- A queued task that is in no queue index goes back to it, unless it is there already
 -- or is no longer queued (cancelled, or started). Its status.
 local function unclaim(id, now)
+  apply_adds()
   local f = redis.call('HMGET', task_key(id), 'status', 'priority', 'seq', 'run_at', 'created')
   if f[1] == 'queued' and not redis.call('ZSCORE', P .. ':ready', id)
       and not redis.call('ZSCORE', P .. ':delayed', id) then
@@ -484,9 +557,30 @@ local function follow(id, status, now, ttl_us)
   end
 end
 
--- The start of every call: its arguments, and a clock not read yet.
+-- The start of every call: its arguments, a clock not read yet, nothing pending.
 local function begin(argv)
   P, MAXLEN, CLOCK = argv[1], argv[2], argv[3]
   EXPIRING = P .. ':expiring'
   script_now = nil
+  ADDS, ADDED, RINGS, WINDOWS, KEPT, SEQS = {}, {}, false, {}, nil, nil
+end
+
+-- The end of every call (and of a script that needs its rate replies whole before it
+-- returns): what is pending is written, and each rate-limit window's expiry is set and
+-- its oldest request read, once.
+local function close()
+  apply_adds()
+  if RINGS then
+    redis.call('ZADD', P .. ':marker', 0, '0')
+    RINGS = false
+  end
+  for _, w in ipairs(WINDOWS) do
+    redis.call('PEXPIRE', w.key, math.ceil(w.window / 1000))
+    local oldest = redis.call('ZRANGE', w.key, 0, 0, 'WITHSCORES')
+    local reset = int(oldest[2] and tonumber(oldest[2]) + w.window - now_us() or w.window)
+    for _, reply in ipairs(w.replies) do
+      reply[3] = reset
+    end
+  end
+  WINDOWS = {}
 end

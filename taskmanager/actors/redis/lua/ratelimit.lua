@@ -3,4 +3,5 @@
 -- sent again, counts it once)
 -- Returns {allowed (0/1), requests in the window, µs until the oldest leaves it}.
 local rate = sliding_window(ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7])
+close() -- its last value
 return rate
