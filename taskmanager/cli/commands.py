@@ -20,6 +20,7 @@ from taskmanager.actors.schedules import Schedule
 from taskmanager.cli import display
 from taskmanager.cli.exit_status import ExitStatus, of_task, reader_gone
 from taskmanager.cli.ids import AmbiguousId, task_id_of
+from taskmanager.cli.interrupt import CtrlC
 from taskmanager.cli.params import ParameterError, field_kinds, parse_parameters
 from taskmanager.client import (
     BadRequest,
@@ -71,7 +72,7 @@ class Output:
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
-    """Run one client command; errors become a line on stderr and an exit status."""
+    """Run one client command: its exit status; Ctrl-C ends the process (see ``CtrlC``)."""
     output = Output(as_json=args.json)
     command: Command = COMMANDS[args.command]
     try:
@@ -79,19 +80,30 @@ def run(args: argparse.Namespace) -> ExitStatus:
     except ValueError as exc:  # a URL that is not http(s)
         output.error(args.command, str(exc))
         return ExitStatus.USAGE
-    with client:
+    # Ctrl-C is how one stops watching; any other command it interrupts.
+    interrupted = ExitStatus.OK if args.command == "watch" else ExitStatus.INTERRUPTED
+    with CtrlC(interrupted) as ctrl_c:
         try:
-            return command(args, client, output)
-        except KeyboardInterrupt:
-            return ExitStatus.INTERRUPTED
-        except BrokenPipeError:
-            return reader_gone()
-        except (ParameterError, AmbiguousId) as exc:
-            output.error(args.command, str(exc))
-            return ExitStatus.USAGE
-        except TaskManagerError as exc:
-            output.error(args.command, exc.detail)
-            return _status_of(exc)
+            return _outcome(command, args, client, output)
+        finally:
+            if not ctrl_c.pressed:  # else closing might wait forever: see CtrlC
+                client.close()
+
+
+def _outcome(
+    command: Command, args: argparse.Namespace, client: Client, output: Output
+) -> ExitStatus:
+    """Run the command; errors become a line on stderr and an exit status."""
+    try:
+        return command(args, client, output)
+    except BrokenPipeError:
+        return reader_gone()
+    except (ParameterError, AmbiguousId) as exc:
+        output.error(args.command, str(exc))
+        return ExitStatus.USAGE
+    except TaskManagerError as exc:
+        output.error(args.command, exc.detail)
+        return _status_of(exc)
 
 
 def _status_of(exc: TaskManagerError) -> ExitStatus:
@@ -181,14 +193,11 @@ def cancel(args: argparse.Namespace, client: Client, output: Output) -> ExitStat
 
 def watch(args: argparse.Namespace, client: Client, output: Output) -> ExitStatus:  # noqa: ARG001
     """Follow every change: a live table on a terminal, a line per event otherwise."""
-    try:
-        if output.as_json or not display.live(output.out):
-            _watch_lines(client, output)
-        else:
-            _watch_table(client, output.out)
-    except KeyboardInterrupt:
-        pass  # the usual way to stop watching
-    return ExitStatus.OK
+    if output.as_json or not display.live(output.out):
+        _watch_lines(client, output)
+    else:
+        _watch_table(client, output.out)
+    return ExitStatus.OK  # the stream does not end: Ctrl-C does, with status 0 (run())
 
 
 def _watch_lines(client: Client, output: Output) -> None:
